@@ -1,0 +1,57 @@
+"""The ``nas`` command line: parsing, dispatch, and one-line errors.
+
+Bad input (an unknown name, a value out of range, a malformed point) is a
+:class:`~spaces.errors.NasError`: printed as one ``nas: error: ...`` line with
+exit status 2 and no traceback.  Subcommands live in :mod:`nas.commands`,
+each registering its own arguments, so adding one edits one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from spaces._version import __version__
+from spaces.errors import NasError
+
+from .commands import flops, space
+
+#: Exit status for bad input (argparse's own convention).
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line naming the command and how to get help."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise NasError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(
+        prog="nas",
+        description="Neural-architecture search for efficient video models (X3D expansion and baselines).",
+    )
+    parser.add_argument("--version", action="version", version=f"nas {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
+    commands.required = True
+    for module in (space, flops):
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status instead of raising."""
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args) or 0)
+    except NasError as error:
+        print(f"nas: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("nas: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `nas ... | head`
+        return 0

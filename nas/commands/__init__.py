@@ -1,0 +1,1 @@
+"""Subcommands of ``nas``; each module has ``register(subparsers)``."""

@@ -1,0 +1,82 @@
+"""Arguments and helpers shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from spaces import Point, SearchSpace, get_space
+from spaces.errors import NasError
+
+
+def add_space_argument(parser: argparse.ArgumentParser, *, positional: bool) -> None:
+    if positional:
+        parser.add_argument("space", help="space name (see 'nas space list')")
+    else:
+        parser.add_argument("--space", required=True, help="space name (see 'nas space list')")
+    parser.add_argument("--num-classes", type=int, default=None, metavar="K",
+                        help="classes of the classifier (default: the space's, 400 for x3d)")
+
+
+def add_point_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--preset", help="a named preset, e.g. XS, S, M, L for x3d")
+    group.add_argument("--point", metavar="AXIS=VALUE,...",
+                       help='coordinates, e.g. "frames=16,stride=5,crop=224,width=1,bottleneck=2.25,depth=2.2"; '
+                            "axes left out take the base value")
+
+
+def open_space(args: argparse.Namespace) -> SearchSpace:
+    if args.num_classes is not None and args.num_classes < 1:
+        raise NasError(f"--num-classes must be at least 1, got {args.num_classes}")
+    options = {"num_classes": args.num_classes} if args.num_classes is not None else {}
+    return get_space(args.space, **options)
+
+
+def chosen_point(space: SearchSpace, args: argparse.Namespace) -> tuple[Point, str | None]:
+    """The point named by ``--preset`` or ``--point`` (and the preset's name, if any)."""
+    if args.preset is not None:
+        name = space.preset_name(args.preset)
+        return space.preset(name), name
+    return space.parse_point(args.point), None
+
+
+def write_text_atomically(path: str | os.PathLike, text: str) -> None:
+    """Write a whole file or nothing: a temp file in the same folder, then rename."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise NasError(f"cannot write {target}: folder {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise NasError(f"cannot write {target}: {error.strerror or error}") from None
+
+
+def emit_json(payload: Any) -> None:
+    json.dump(payload, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def format_count(value: float, unit: str = "") -> str:
+    """1234567 -> '1.235 M' (G for >= 1e9, M for >= 1e6, k for >= 1e3)."""
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3f} {prefix}{unit}"
+    return f"{value:g} {unit}".rstrip()
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    cells = [[str(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
