@@ -26,14 +26,24 @@ class InvalidPointError(SpaceError):
     """A point, or one coordinate of it, is invalid for its space."""
 
 
+class UnknownAxisError(UnknownNameError, InvalidPointError):
+    """A point names an axis its space does not have."""
+
+
 class ExpansionError(SpaceError):
     """An expansion or contraction that cannot be applied at this point."""
 
 
 def unknown_name(
-    kind: str, name: object, known: "list[str] | tuple[str, ...]", *, where: str = "", hint: str = ""
+    kind: str,
+    name: object,
+    known: "list[str] | tuple[str, ...]",
+    *,
+    where: str = "",
+    hint: str = "",
+    error: type[UnknownNameError] = UnknownNameError,
 ) -> UnknownNameError:
     """Build the uniform 'unknown X' error that quotes the bad name and the valid ones."""
     choices = ", ".join(known) if known else "none"
     message = f"unknown {kind} {name!r}{' in ' + where if where else ''}; choose one of: {choices}"
-    return UnknownNameError(f"{message}. {hint}" if hint else message)
+    return error(f"{message}. {hint}" if hint else message)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .axis import Axis, Value
 from .complexity import Complexity
-from .errors import ExpansionError, InvalidPointError, SpaceError, unknown_name
+from .errors import ExpansionError, InvalidPointError, SpaceError, UnknownAxisError, unknown_name
 from .operations import AxisStep, Operation
 from .point import Point, coerce_mapping
 
@@ -79,7 +79,7 @@ class SearchSpace(ABC):
         try:
             return self._axes[name]
         except KeyError:
-            raise unknown_name("axis", name, list(self._axes), where=f"space {self.name!r}") from None
+            raise unknown_name("axis", name, list(self._axes), where=f"space {self.name!r}", error=UnknownAxisError) from None
 
     @property
     def base(self) -> Point:
@@ -119,7 +119,7 @@ class SearchSpace(ABC):
         merged.update(coordinates)
         unknown = [name for name in merged if name not in self._axes]
         if unknown:
-            raise unknown_name("axis", unknown[0], list(self._axes), where=f"space {self.name!r}")
+            raise unknown_name("axis", unknown[0], list(self._axes), where=f"space {self.name!r}", error=UnknownAxisError)
         point = Point(
             (name, axis.validate(merged[name]) if name in merged else axis.base) for name, axis in self._axes.items()
         )

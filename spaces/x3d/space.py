@@ -229,7 +229,8 @@ class X3DSpace(SearchSpace):
         from .init import init_weights
 
         model = create_x3d(arch=self.architecture(point, num_classes), layers=layers)
-        init_weights(model)
+        if not next(model.parameters()).is_meta:  # shapes only on meta: nothing to initialise
+            init_weights(model)
         return model
 
     def input_shape(self, point: Point, batch: int = 1) -> tuple[int, ...]:
