@@ -85,8 +85,12 @@ def get_space(name: str, **options: object) -> SearchSpace:
     factory = _load(name, sources[name])
     try:
         space = factory(**options)
+    except NasError:
+        raise
     except TypeError as error:
         raise NasError(f"space {name!r} does not accept the options {sorted(options)}: {error}") from None
+    except Exception as error:  # a plugin's own failure: one line for users, chained for debugging
+        raise PluginError(f"space {name!r} failed to construct: {type(error).__name__}: {error}") from error
     if not isinstance(space, SearchSpace):
         raise PluginError(f"space {name!r} factory returned {type(space).__name__}, not a SearchSpace")
     return space
