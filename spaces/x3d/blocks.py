@@ -149,15 +149,14 @@ def block_complexity(
 
 
 # -- stage -------------------------------------------------------------------
-def _block_arguments(stage: StageSpec, index: int) -> dict[str, int]:
-    """Arguments of block ``index``: only the first block changes width and stride."""
-    first = index == 0
+def _block_arguments(stage: StageSpec, *, first: bool, se: bool) -> dict[str, int]:
+    """Arguments of one block: only the first block changes width and stride."""
     return {
         "inner_channels": stage.inner_width,
         "out_channels": stage.out_width,
         "spatial_stride": stage.spatial_stride if first else 1,
         "temporal_kernel": stage.temporal_kernel,
-        "se_channels": stage.se_width if stage.se_blocks[index] else 0,
+        "se_channels": stage.se_width if se else 0,
     }
 
 
@@ -166,17 +165,30 @@ def create_stage(*, stage: StageSpec, layers: LayerTypes):
 
     return nn.Sequential(
         *(
-            create_block(in_channels=stage.in_width if i == 0 else stage.out_width, layers=layers, **_block_arguments(stage, i))
+            create_block(
+                in_channels=stage.in_width if i == 0 else stage.out_width,
+                layers=layers,
+                **_block_arguments(stage, first=i == 0, se=stage.se_blocks[i]),
+            )
             for i in range(stage.blocks)
         )
     )
 
 
 def stage_complexity(*, stage: StageSpec, in_shape: Shape3d) -> tuple[Complexity, Shape3d]:
-    total, shape = Complexity(), in_shape
-    for index in range(stage.blocks):
-        cost, shape = block_complexity(in_shape=shape, **_block_arguments(stage, index))
-        total = total + cost
+    """Cost of a stage: the first block, plus each distinct later block times its count.
+
+    Blocks after the first all see the same shape and differ only in whether
+    they carry SE, so a 121-block network costs four block evaluations per
+    stage instead of one per block (the sum is the same, term by term).
+    """
+    total, shape = block_complexity(in_shape=in_shape, **_block_arguments(stage, first=True, se=stage.se_blocks[0]))
+    later = stage.se_blocks[1:]
+    with_se = sum(later)
+    for se, count in ((True, with_se), (False, len(later) - with_se)):
+        if count:
+            cost, _ = block_complexity(in_shape=shape, **_block_arguments(stage, first=False, se=se))
+            total = total + cost * count
     return total, shape
 
 
