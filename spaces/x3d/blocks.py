@@ -37,6 +37,25 @@ class LayerTypes:
         )
 
 
+def _spatial_geometry(kernel: int, stride: int) -> dict[str, tuple[int, int, int]]:
+    """1 x k x k conv with spatial stride and 'same' padding (the stem's spatial conv)."""
+    return {"kernel": (1, kernel, kernel), "stride": (1, stride, stride), "padding": (0, kernel // 2, kernel // 2)}
+
+
+def _temporal_geometry(kernel: int) -> dict[str, tuple[int, int, int]]:
+    """k x 1 x 1 conv with 'same' temporal padding (the stem's depthwise temporal conv)."""
+    return {"kernel": (kernel, 1, 1), "stride": (1, 1, 1), "padding": (kernel // 2, 0, 0)}
+
+
+def _depthwise_geometry(temporal_kernel: int, spatial_kernel: int, spatial_stride: int) -> dict[str, tuple[int, int, int]]:
+    """The block's t x k x k depthwise conv: 'same' padding, spatial stride only."""
+    return {
+        "kernel": (temporal_kernel, spatial_kernel, spatial_kernel),
+        "stride": (1, spatial_stride, spatial_stride),
+        "padding": (temporal_kernel // 2, spatial_kernel // 2, spatial_kernel // 2),
+    }
+
+
 def _conv(in_channels: int, out_channels: int, kernel, *, stride=1, padding=0, groups: int = 1, bias: bool = False):
     from torch import nn
 
@@ -44,26 +63,27 @@ def _conv(in_channels: int, out_channels: int, kernel, *, stride=1, padding=0, g
 
 
 # -- stem -------------------------------------------------------------------
-def create_stem(*, in_channels: int, out_channels: int, temporal_kernel: int, spatial_stride: int, layers: LayerTypes):
+def create_stem(
+    *, in_channels: int, out_channels: int, spatial_kernel: int, temporal_kernel: int, spatial_stride: int, layers: LayerTypes
+):
     from .modules import X3DStem
 
     layers = layers.resolved()
+    xy, t = _spatial_geometry(spatial_kernel, spatial_stride), _temporal_geometry(temporal_kernel)
     return X3DStem(
-        conv_xy=_conv(in_channels, out_channels, (1, 3, 3), stride=(1, spatial_stride, spatial_stride), padding=(0, 1, 1)),
-        conv_t=_conv(out_channels, out_channels, (temporal_kernel, 1, 1), padding=(temporal_kernel // 2, 0, 0), groups=out_channels),
+        conv_xy=_conv(in_channels, out_channels, xy["kernel"], stride=xy["stride"], padding=xy["padding"]),
+        conv_t=_conv(out_channels, out_channels, t["kernel"], padding=t["padding"], groups=out_channels),
         norm=layers.norm(out_channels),
         act=layers.activation(inplace=True),
     )
 
 
-def stem_complexity(*, in_shape: Shape3d, out_channels: int, temporal_kernel: int, spatial_stride: int) -> tuple[Complexity, Shape3d]:
-    xy, shape = conv3d_complexity(
-        in_shape=in_shape, out_channels=out_channels, kernel=(1, 3, 3),
-        stride=(1, spatial_stride, spatial_stride), padding=(0, 1, 1),
-    )
+def stem_complexity(
+    *, in_shape: Shape3d, out_channels: int, spatial_kernel: int, temporal_kernel: int, spatial_stride: int
+) -> tuple[Complexity, Shape3d]:
+    xy, shape = conv3d_complexity(in_shape=in_shape, out_channels=out_channels, **_spatial_geometry(spatial_kernel, spatial_stride))
     t, shape = conv3d_complexity(
-        in_shape=shape, out_channels=out_channels, kernel=(temporal_kernel, 1, 1),
-        padding=(temporal_kernel // 2, 0, 0), groups=out_channels,
+        in_shape=shape, out_channels=out_channels, groups=out_channels, **_temporal_geometry(temporal_kernel)
     )
     return xy + t + batchnorm_complexity(out_channels), shape
 
@@ -94,6 +114,7 @@ def create_block(
     out_channels: int,
     spatial_stride: int,
     temporal_kernel: int,
+    spatial_kernel: int,
     se_channels: int,
     layers: LayerTypes,
 ):
@@ -103,15 +124,15 @@ def create_block(
     from .modules import X3DBlock
 
     layers = layers.resolved()
-    stride = (1, spatial_stride, spatial_stride)
+    depthwise = _depthwise_geometry(temporal_kernel, spatial_kernel, spatial_stride)
     out_norm = layers.norm(out_channels)
     nn.init.zeros_(out_norm.weight)  # the residual branch starts as identity
     branch = [
         _conv(in_channels, inner_channels, 1),
         layers.norm(inner_channels),
         layers.activation(inplace=True),
-        _conv(inner_channels, inner_channels, (temporal_kernel, 3, 3), stride=stride,
-              padding=(temporal_kernel // 2, 1, 1), groups=inner_channels),
+        _conv(inner_channels, inner_channels, depthwise["kernel"], stride=depthwise["stride"],
+              padding=depthwise["padding"], groups=inner_channels),
         layers.norm(inner_channels),
     ]
     if se_channels:
@@ -119,7 +140,7 @@ def create_block(
     branch += [layers.inner_activation(), _conv(inner_channels, out_channels, 1), out_norm]
     shortcut = None
     if _needs_projection(in_channels, out_channels, spatial_stride):
-        shortcut = nn.Sequential(_conv(in_channels, out_channels, 1, stride=stride), layers.norm(out_channels))
+        shortcut = nn.Sequential(_conv(in_channels, out_channels, 1, stride=depthwise["stride"]), layers.norm(out_channels))
     return X3DBlock(branch=nn.Sequential(*branch), shortcut=shortcut, act=layers.activation(inplace=True))
 
 
@@ -130,20 +151,18 @@ def block_complexity(
     out_channels: int,
     spatial_stride: int,
     temporal_kernel: int,
+    spatial_kernel: int,
     se_channels: int,
 ) -> tuple[Complexity, Shape3d]:
-    stride = (1, spatial_stride, spatial_stride)
+    depthwise = _depthwise_geometry(temporal_kernel, spatial_kernel, spatial_stride)
     a, shape = conv3d_complexity(in_shape=in_shape, out_channels=inner_channels, kernel=(1, 1, 1))
-    b, shape = conv3d_complexity(
-        in_shape=shape, out_channels=inner_channels, kernel=(temporal_kernel, 3, 3), stride=stride,
-        padding=(temporal_kernel // 2, 1, 1), groups=inner_channels,
-    )
+    b, shape = conv3d_complexity(in_shape=shape, out_channels=inner_channels, groups=inner_channels, **depthwise)
     c, out_shape = conv3d_complexity(in_shape=shape, out_channels=out_channels, kernel=(1, 1, 1))
     total = a + b + c + batchnorm_complexity(inner_channels) * 2 + batchnorm_complexity(out_channels)
     if se_channels:
         total = total + squeeze_excitation_complexity(channels=inner_channels, reduced=se_channels)
     if _needs_projection(in_shape[0], out_channels, spatial_stride):
-        projection, _ = conv3d_complexity(in_shape=in_shape, out_channels=out_channels, kernel=(1, 1, 1), stride=stride)
+        projection, _ = conv3d_complexity(in_shape=in_shape, out_channels=out_channels, kernel=(1, 1, 1), stride=depthwise["stride"])
         total = total + projection + batchnorm_complexity(out_channels)
     return total, out_shape
 
@@ -156,6 +175,7 @@ def _block_arguments(stage: StageSpec, *, first: bool, se: bool) -> dict[str, in
         "out_channels": stage.out_width,
         "spatial_stride": stage.spatial_stride if first else 1,
         "temporal_kernel": stage.temporal_kernel,
+        "spatial_kernel": stage.spatial_kernel,
         "se_channels": stage.se_width if se else 0,
     }
 
@@ -223,7 +243,7 @@ def create_x3d(*, arch: X3DArchitecture, layers: LayerTypes = LayerTypes()):
 
     return X3DNet(
         stem=create_stem(
-            in_channels=arch.in_channels, out_channels=arch.stem_width,
+            in_channels=arch.in_channels, out_channels=arch.stem_width, spatial_kernel=arch.stem_spatial_kernel,
             temporal_kernel=arch.stem_temporal_kernel, spatial_stride=arch.stages[0].spatial_stride, layers=layers,
         ),
         stages=nn.Sequential(*(create_stage(stage=stage, layers=layers) for stage in arch.stages)),
@@ -247,7 +267,7 @@ def x3d_complexity_parts(arch: X3DArchitecture) -> list[PartComplexity]:
     """Stem, each stage and the head, in order, each with its cost and output shape."""
     parts = []
     cost, shape = stem_complexity(
-        in_shape=arch.input_shape, out_channels=arch.stem_width,
+        in_shape=arch.input_shape, out_channels=arch.stem_width, spatial_kernel=arch.stem_spatial_kernel,
         temporal_kernel=arch.stem_temporal_kernel, spatial_stride=arch.stages[0].spatial_stride,
     )
     parts.append(PartComplexity("stem", cost, shape))

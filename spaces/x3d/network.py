@@ -33,11 +33,13 @@ class X3DBase:
     fps: float = 30.0
     in_channels: int = 3
     stem_width: int = 24
+    stem_spatial_kernel: int = 3
     stem_temporal_kernel: int = 5
     stage_widths: tuple[int, ...] = (24, 48, 96, 192)
     stage_blocks: tuple[int, ...] = (1, 2, 5, 3)
     stage_spatial_stride: int = 2
     block_temporal_kernel: int = 3
+    block_spatial_kernel: int = 3
     se_ratio: float = 1 / 16
     se_every: int = 2
     head_width: int = 2048
@@ -53,6 +55,10 @@ class X3DBase:
             "fps": self.fps > 0,
             "stage_widths": len(self.stage_widths) == len(self.stage_blocks) >= 1,
             "stage_blocks": all(b >= 1 for b in self.stage_blocks),
+            "stem_spatial_kernel": self.stem_spatial_kernel % 2 == 1,
+            "stem_temporal_kernel": self.stem_temporal_kernel % 2 == 1,
+            "block_spatial_kernel": self.block_spatial_kernel % 2 == 1,
+            "block_temporal_kernel": self.block_temporal_kernel % 2 == 1,
             "se_ratio": 0 <= self.se_ratio < 1,
             "dropout": 0 <= self.dropout < 1,
         }
@@ -79,6 +85,7 @@ class StageSpec:
     se_width: int  # reduced width of the SE bottleneck (0: no SE anywhere)
     spatial_stride: int
     temporal_kernel: int
+    spatial_kernel: int
     se_blocks: tuple[bool, ...] = field(default=())
 
 
@@ -90,6 +97,7 @@ class X3DArchitecture:
     crop: int
     in_channels: int
     stem_width: int
+    stem_spatial_kernel: int
     stem_temporal_kernel: int
     stages: tuple[StageSpec, ...]
     conv5_width: int
@@ -125,6 +133,7 @@ def derive_architecture(point: Mapping[str, Value], base: X3DBase, num_classes: 
                 se_width=se_width,
                 spatial_stride=base.stage_spatial_stride,
                 temporal_kernel=base.block_temporal_kernel,
+                spatial_kernel=base.block_spatial_kernel,
                 se_blocks=tuple(se_width > 0 and i % base.se_every == 0 for i in range(blocks)),
             )
         )
@@ -134,6 +143,7 @@ def derive_architecture(point: Mapping[str, Value], base: X3DBase, num_classes: 
         crop=int(point["crop"]),
         in_channels=base.in_channels,
         stem_width=stem_width,
+        stem_spatial_kernel=base.stem_spatial_kernel,
         stem_temporal_kernel=base.stem_temporal_kernel,
         stages=tuple(stages),
         conv5_width=stages[-1].inner_width,

@@ -88,3 +88,17 @@ def test_one_training_step_changes_the_weights(x3d):
     loss.backward()
     torch.optim.SGD(model.parameters(), lr=0.1).step()
     assert not torch.equal(before, model.head.classifier.weight)
+
+
+def test_a_different_base_network_still_counts_exactly():
+    """Base settings reach builder and complexity alike: 5x5 depthwise kernels, SE on every block, 3 stages."""
+    from spaces.x3d import X3DSpace
+
+    space = X3DSpace(block_spatial_kernel=5, se_every=1, stage_widths=(16, 32, 64), stage_blocks=(1, 2, 2), num_classes=9)
+    point = space.parse_point("frames=3,crop=64,bottleneck=2.25,depth=2.2")
+    with torch.device("meta"):
+        model = space.build(point)
+    measured = measure_complexity(model, space.input_shape(point))
+    analytic = space.complexity(point)
+    assert (measured.macs, measured.params) == (analytic.macs, analytic.params) and not measured.uncounted
+    assert model.stages[0][0].branch[3].kernel_size == (3, 5, 5) and len(model.stages) == 3
