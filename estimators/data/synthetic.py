@@ -1,0 +1,200 @@
+"""The embedded default dataset: synthetic actions defined only by how an object moves.
+
+Every clip shows a textured background, one *actor* and a few distractors.
+Shape, colour, size, position, marker angle and background are drawn from the
+same distribution for every class, so one frame says (almost) nothing about
+the class; the class is the actor's motion.  The classes are chosen so that
+each X3D axis has something to win:
+
+- frame rate (X-Fast): ``shake`` oscillates with a period of 4–5 frames and
+  aliases into ``still`` when sampled every 4–5 frames;
+- clip duration (X-Temporal): ``sway`` (period 40–64 frames) looks like a
+  slide in a short window, ``blink`` hides the actor for a few frames once;
+- resolution (X-Spatial): ``spin_cw`` vs ``spin_ccw`` differ only by the
+  direction of a marker of a few pixels on the actor's rim;
+- capacity (width, bottleneck, depth): 12 classes and moving distractors.
+
+A horizontal flip turns ``slide_right`` into ``slide_left`` and ``spin_cw``
+into ``spin_ccw``: the cache's ``flip_map`` says so, and the loader relabels
+flipped clips.  Generation is deterministic: clip ``i`` of class ``c`` depends
+only on ``(seed, c, i)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+#: Bumped whenever the generator would draw different clips for the same settings.
+GENERATOR_VERSION = 1
+
+CLASSES = (
+    "still", "slide_right", "slide_left", "slide_up", "slide_down", "shake", "sway",
+    "spin_cw", "spin_ccw", "grow", "shrink", "blink",
+)
+FLIPPED = {"slide_right": "slide_left", "slide_left": "slide_right", "spin_cw": "spin_ccw", "spin_ccw": "spin_cw"}
+SPLIT_FRACTIONS = (("train", 0.7), ("val", 0.15), ("test", 0.15))
+SHAPES = ("disk", "square", "diamond")
+
+
+@dataclass(frozen=True)
+class SynthSettings:
+    """What a synthetic cache is made of; its fingerprint names the data everywhere downstream."""
+
+    classes: int = 12
+    clips_per_class: int = 60
+    frames: int = 64
+    size: int = 64
+    seed: int = 0
+    fps: float = 30.0
+    distractors: int = 2
+    noise: float = 6.0  # std of per-pixel Gaussian noise, in grey levels
+
+    def __post_init__(self) -> None:
+        from spaces.errors import NasError
+
+        limits = {"classes": (2, len(CLASSES)), "clips_per_class": (3, 100_000), "frames": (8, 4096), "size": (16, 1024)}
+        for name, (low, high) in limits.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or not low <= value <= high:
+                raise NasError(f"synthetic data: {name} must be a whole number in [{low}, {high}], got {value!r}")
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return CLASSES[: self.classes]
+
+    def flip_map(self) -> list[int]:
+        names = self.class_names
+        return [names.index(FLIPPED[n]) if FLIPPED.get(n) in names else i for i, n in enumerate(names)]
+
+    def fingerprint(self) -> str:
+        payload = json.dumps({"generator": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
+        return "synth-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def split_of(index: int, per_class: int) -> str:
+    """Deterministic split of clip ``index`` of a class: the first 70 % train, then val, then test."""
+    train = max(1, round(per_class * SPLIT_FRACTIONS[0][1]))
+    val = max(1, round(per_class * SPLIT_FRACTIONS[1][1]))
+    return "train" if index < train else "val" if index < train + val else "test"
+
+
+# -- rendering ----------------------------------------------------------------------
+def _shape_mask(shape: str, dx: np.ndarray, dy: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    if shape == "disk":
+        return dx**2 + dy**2 <= radius**2
+    if shape == "square":
+        return np.maximum(np.abs(dx), np.abs(dy)) <= radius * 0.85
+    return np.abs(dx) + np.abs(dy) <= radius * 1.2
+
+
+def _paint(canvas: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
+    canvas[mask] = colour
+
+
+def _colour(rng: np.random.Generator, avoid: np.ndarray | None = None) -> np.ndarray:
+    for _ in range(20):
+        colour = rng.integers(0, 256, 3)
+        if avoid is None or np.abs(colour - avoid).sum() > 180:
+            return colour.astype(np.uint8)
+    return (255 - avoid).astype(np.uint8)
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A smooth random texture: low-frequency noise around a random colour."""
+    coarse = rng.normal(0, 25, (4, 4, 3))
+    ramp = np.linspace(0, 3, size)
+    i = np.clip(ramp.astype(int), 0, 2)
+    f = (ramp - i)[:, None]
+    rows = coarse[i] * (1 - f[..., None]) + coarse[i + 1] * f[..., None]  # (size, 4, 3)
+    texture = rows[:, i] * (1 - f.T[..., None]) + rows[:, i + 1] * f.T[..., None]
+    return np.clip(rng.integers(40, 216, 3) + texture, 0, 255)
+
+
+def _trajectory(name: str, t: np.ndarray, rng: np.random.Generator, size: int):
+    """Actor centre (x, y), radius factor, marker angle and visibility per frame for a class."""
+    n = len(t)
+    phase = (t - (n - 1) / 2) / n  # -0.5 .. 0.5 over the clip
+    x = np.zeros(n)
+    y = np.zeros(n)
+    scale = np.ones(n)
+    angle = np.full(n, rng.uniform(0, 2 * math.pi))
+    visible = np.ones(n, dtype=bool)
+    travel = rng.uniform(0.3, 0.5) * size
+    if name == "slide_right":
+        x = travel * phase
+    elif name == "slide_left":
+        x = -travel * phase
+    elif name == "slide_up":
+        y = -travel * phase
+    elif name == "slide_down":
+        y = travel * phase
+    elif name == "shake":
+        x = size * rng.uniform(0.08, 0.12) * np.sin(2 * math.pi * t / rng.uniform(4.0, 5.0) + rng.uniform(0, 2 * math.pi))
+    elif name == "sway":
+        x = size * rng.uniform(0.15, 0.22) * np.sin(2 * math.pi * t / rng.uniform(40, 64) + rng.uniform(0, 2 * math.pi))
+    elif name in ("spin_cw", "spin_ccw"):
+        turn = 2 * math.pi * t / rng.uniform(24, 40)
+        angle = angle + (turn if name == "spin_cw" else -turn)
+    elif name == "grow":
+        scale = 1 + 0.8 * phase
+    elif name == "shrink":
+        scale = 1 - 0.8 * phase
+    elif name == "blink":
+        start = rng.integers(0, max(1, n - 8))
+        visible[start: start + 8] = False
+    return x, y, scale, angle, visible
+
+
+def render_clip(name: str, settings: SynthSettings, rng: np.random.Generator) -> np.ndarray:
+    """One ``(frames, size, size, 3)`` uint8 clip of class ``name``."""
+    size, frames = settings.size, settings.frames
+    t = np.arange(frames, dtype=np.float64)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    background = _background(rng, size)
+    clip = np.broadcast_to(background, (frames, size, size, 3)).copy()
+
+    def draw(centre_x, centre_y, radius, shape, colour, visible, marker_angle=None, marker_colour=None):
+        for k in range(frames):
+            if not visible[k]:
+                continue
+            dx, dy = xx - centre_x[k], yy - centre_y[k]
+            _paint(clip[k], _shape_mask(shape, dx, dy, radius[k]), colour)
+            if marker_angle is not None:
+                mx = centre_x[k] + 0.7 * radius[k] * math.cos(marker_angle[k])
+                my = centre_y[k] + 0.7 * radius[k] * math.sin(marker_angle[k])
+                marker = (xx - mx) ** 2 + (yy - my) ** 2 <= max(1.0, 0.28 * radius[k]) ** 2
+                _paint(clip[k], marker, marker_colour)
+
+    for _ in range(rng.integers(0, settings.distractors + 1)):  # distractors: a random walk, any class
+        steps = rng.normal(0, size * 0.01, (frames, 2)).cumsum(axis=0)
+        start = rng.uniform(0.15, 0.85, 2) * size
+        radius = np.full(frames, rng.uniform(0.04, 0.07) * size)
+        draw(start[0] + steps[:, 0], start[1] + steps[:, 1], radius, rng.choice(SHAPES), _colour(rng), np.ones(frames, bool))
+
+    x, y, scale, angle, visible = _trajectory(name, t, rng, size)
+    centre = rng.uniform(0.3, 0.7, 2) * size
+    radius = rng.uniform(0.09, 0.14) * size * scale
+    body = _colour(rng, avoid=background[size // 2, size // 2])
+    draw(centre[0] + x, centre[1] + y, radius, rng.choice(SHAPES), body, visible, angle, _colour(rng, avoid=body))
+
+    noise = rng.normal(0, settings.noise, clip.shape) if settings.noise > 0 else 0
+    return np.clip(clip + noise, 0, 255).astype(np.uint8)
+
+
+def generate(settings: SynthSettings) -> Iterator[tuple[str, int, str, Callable[[], np.ndarray]]]:
+    """(video id, label, split, render) for every clip, in a fixed order; render() draws the clip."""
+    for index in range(settings.clips_per_class):
+        for label, name in enumerate(settings.class_names):
+            video_id = f"{name}_{index:05d}"
+
+            def render(label=label, name=name, index=index) -> np.ndarray:
+                rng = np.random.default_rng([settings.seed, label, index, GENERATOR_VERSION])
+                return render_clip(name, settings, rng)
+
+            yield video_id, label, split_of(index, settings.clips_per_class), render
