@@ -41,26 +41,34 @@ SPLITS = ("train", "val", "test")
 INITIAL_MAP_SIZE = 1 << 28  # 256 MiB; doubled whenever a write does not fit
 MAX_READERS = 1024
 
-_ENVIRONMENTS: dict[tuple[int, str, bool], Any] = {}
+_ENVIRONMENTS: dict[tuple[int, str], tuple[Any, bool]] = {}  # (pid, path) -> (environment, writable)
 
 
 def open_environment(path: str | os.PathLike, *, write: bool = False, map_size: int = INITIAL_MAP_SIZE):
-    """The process's one environment for ``path`` (opened lazily, reopened after a fork)."""
+    """The process's one environment for ``path``, opened lazily and reopened after a fork.
+
+    py-lmdb refuses to open one environment twice in a process, so readers and
+    a writer in the same process share it: a writable environment serves
+    reads too, and a read-only one is reopened writable when a writer needs it.
+    """
     import lmdb
 
-    key = (os.getpid(), str(Path(path).resolve()), write)
-    env = _ENVIRONMENTS.get(key)
-    if env is None:
-        for stale in [k for k in _ENVIRONMENTS if k[0] != os.getpid()]:
-            _ENVIRONMENTS.pop(stale)  # inherited through fork: never touch, never close
-        try:
-            env = lmdb.open(
-                str(path), readonly=not write, lock=True, readahead=False, max_readers=MAX_READERS,
-                map_size=map_size, subdir=True, create=write, meminit=False, max_spare_txns=4,
-            )
-        except lmdb.Error as error:
-            raise CacheError(f"cannot open clip cache {path}: {error}; rebuild it with 'nas data build' or 'nas data synth'") from None
-        _ENVIRONMENTS[key] = env
+    for stale in [k for k in _ENVIRONMENTS if k[0] != os.getpid()]:
+        _ENVIRONMENTS.pop(stale)  # inherited through fork: never touch, never close
+    key = (os.getpid(), str(Path(path).resolve()))
+    entry = _ENVIRONMENTS.get(key)
+    if entry is not None and (entry[1] or not write):
+        return entry[0]
+    if entry is not None:
+        _ENVIRONMENTS.pop(key)[0].close()
+    try:
+        env = lmdb.open(
+            str(path), readonly=not write, lock=True, readahead=False, max_readers=MAX_READERS,
+            map_size=map_size, subdir=True, create=write, meminit=False, max_spare_txns=4,
+        )
+    except lmdb.Error as error:
+        raise CacheError(f"cannot open clip cache {path}: {error}; rebuild it with 'nas data build' or 'nas data synth'") from None
+    _ENVIRONMENTS[key] = (env, write)
     return env
 
 
@@ -71,17 +79,18 @@ def _close_readers_before_fork() -> None:
     refuses to open one that the parent still held; closed here, every
     process reopens its own on first use.  Writers are left alone.
     """
-    for key in [k for k in _ENVIRONMENTS if k[0] == os.getpid() and not k[2]]:
-        _ENVIRONMENTS.pop(key).close()
+    for key in [k for k, (_, writable) in _ENVIRONMENTS.items() if k[0] == os.getpid() and not writable]:
+        _ENVIRONMENTS.pop(key)[0].close()
 
 
 os.register_at_fork(before=_close_readers_before_fork)
 
 
-def close_environment(path: str | os.PathLike, *, write: bool = False) -> None:
-    env = _ENVIRONMENTS.pop((os.getpid(), str(Path(path).resolve()), write), None)
-    if env is not None:
-        env.close()
+def close_environment(path: str | os.PathLike) -> None:
+    """Close this process's environment for ``path`` (the next use reopens it)."""
+    entry = _ENVIRONMENTS.pop((os.getpid(), str(Path(path).resolve())), None)
+    if entry is not None:
+        entry[0].close()
 
 
 def record_key(position: int) -> str:

@@ -42,6 +42,7 @@ class ClipSampling:
     mode: str = "train"
     temporal_views: int = 1  # test mode: clips uniform in time
     spatial_views: int = 1  # test mode: 1 (centre) or 3 (start, centre, end of the long side)
+    shuffle_frames: bool = False  # ablation: the clip's frames in a random order (motion order destroyed)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -127,6 +128,8 @@ class ClipDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, item])
         start = self._start(self.cache.num_frames(position), view // self.sampling.spatial_views, rng)
         indices = np.arange(start, start + self.sampling.window, self.sampling.stride)
+        if self.sampling.shuffle_frames:
+            indices = rng.permutation(indices)
         frames = self.cache.read(position, indices)  # (T, H, W, 3) uint8
         top, left, side = self._box(frames.shape[1], frames.shape[2], view, rng)
         region = torch.from_numpy(np.ascontiguousarray(frames[:, top: top + side, left: left + side]))

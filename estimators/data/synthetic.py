@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -47,13 +47,13 @@ class SynthSettings:
     """What a synthetic cache is made of; its fingerprint names the data everywhere downstream."""
 
     classes: int = 12
-    clips_per_class: int = 60
+    clips_per_class: int = 100
     frames: int = 64
     size: int = 64
     seed: int = 0
     fps: float = 30.0
-    distractors: int = 2
-    noise: float = 6.0  # std of per-pixel Gaussian noise, in grey levels
+    distractors: int = 1
+    noise: float = 3.0  # std of per-pixel Gaussian noise, in grey levels
 
     def __post_init__(self) -> None:
         from spaces.errors import NasError
@@ -78,10 +78,10 @@ class SynthSettings:
 
 
 def split_of(index: int, per_class: int) -> str:
-    """Deterministic split of clip ``index`` of a class: the first 70 % train, then val, then test."""
-    train = max(1, round(per_class * SPLIT_FRACTIONS[0][1]))
-    val = max(1, round(per_class * SPLIT_FRACTIONS[1][1]))
-    return "train" if index < train else "val" if index < train + val else "test"
+    """Deterministic split of clip ``index`` of a class: 70 % train, then 15 % val, 15 % test (each >= 1)."""
+    held_out = max(1, round(per_class * SPLIT_FRACTIONS[1][1]))
+    train = per_class - 2 * held_out
+    return "train" if index < train else "val" if index < train + held_out else "test"
 
 
 # -- rendering ----------------------------------------------------------------------
@@ -107,7 +107,7 @@ def _colour(rng: np.random.Generator, avoid: np.ndarray | None = None) -> np.nda
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     """A smooth random texture: low-frequency noise around a random colour."""
-    coarse = rng.normal(0, 25, (4, 4, 3))
+    coarse = rng.normal(0, 10, (4, 4, 3))
     ramp = np.linspace(0, 3, size)
     i = np.clip(ramp.astype(int), 0, 2)
     f = (ramp - i)[:, None]
@@ -125,7 +125,7 @@ def _trajectory(name: str, t: np.ndarray, rng: np.random.Generator, size: int):
     scale = np.ones(n)
     angle = np.full(n, rng.uniform(0, 2 * math.pi))
     visible = np.ones(n, dtype=bool)
-    travel = rng.uniform(0.3, 0.5) * size
+    travel = rng.uniform(0.5, 0.7) * size
     if name == "slide_right":
         x = travel * phase
     elif name == "slide_left":
@@ -135,16 +135,16 @@ def _trajectory(name: str, t: np.ndarray, rng: np.random.Generator, size: int):
     elif name == "slide_down":
         y = travel * phase
     elif name == "shake":
-        x = size * rng.uniform(0.08, 0.12) * np.sin(2 * math.pi * t / rng.uniform(4.0, 5.0) + rng.uniform(0, 2 * math.pi))
+        x = size * rng.uniform(0.12, 0.16) * np.sin(2 * math.pi * t / rng.uniform(4.0, 5.0) + rng.uniform(0, 2 * math.pi))
     elif name == "sway":
-        x = size * rng.uniform(0.15, 0.22) * np.sin(2 * math.pi * t / rng.uniform(40, 64) + rng.uniform(0, 2 * math.pi))
+        x = size * rng.uniform(0.22, 0.28) * np.sin(2 * math.pi * t / rng.uniform(40, 64) + rng.uniform(0, 2 * math.pi))
     elif name in ("spin_cw", "spin_ccw"):
-        turn = 2 * math.pi * t / rng.uniform(24, 40)
+        turn = 2 * math.pi * t / rng.uniform(20, 32)
         angle = angle + (turn if name == "spin_cw" else -turn)
     elif name == "grow":
-        scale = 1 + 0.8 * phase
+        scale = 1 + 0.9 * phase
     elif name == "shrink":
-        scale = 1 - 0.8 * phase
+        scale = 1 - 0.9 * phase
     elif name == "blink":
         start = rng.integers(0, max(1, n - 8))
         visible[start: start + 8] = False
@@ -168,18 +168,18 @@ def render_clip(name: str, settings: SynthSettings, rng: np.random.Generator) ->
             if marker_angle is not None:
                 mx = centre_x[k] + 0.7 * radius[k] * math.cos(marker_angle[k])
                 my = centre_y[k] + 0.7 * radius[k] * math.sin(marker_angle[k])
-                marker = (xx - mx) ** 2 + (yy - my) ** 2 <= max(1.0, 0.28 * radius[k]) ** 2
+                marker = (xx - mx) ** 2 + (yy - my) ** 2 <= max(1.0, 0.3 * radius[k]) ** 2
                 _paint(clip[k], marker, marker_colour)
 
     for _ in range(rng.integers(0, settings.distractors + 1)):  # distractors: a random walk, any class
         steps = rng.normal(0, size * 0.01, (frames, 2)).cumsum(axis=0)
         start = rng.uniform(0.15, 0.85, 2) * size
-        radius = np.full(frames, rng.uniform(0.04, 0.07) * size)
+        radius = np.full(frames, rng.uniform(0.03, 0.05) * size)
         draw(start[0] + steps[:, 0], start[1] + steps[:, 1], radius, rng.choice(SHAPES), _colour(rng), np.ones(frames, bool))
 
     x, y, scale, angle, visible = _trajectory(name, t, rng, size)
-    centre = rng.uniform(0.3, 0.7, 2) * size
-    radius = rng.uniform(0.09, 0.14) * size * scale
+    centre = rng.uniform(0.35, 0.65, 2) * size
+    radius = rng.uniform(0.15, 0.21) * size * scale
     body = _colour(rng, avoid=background[size // 2, size // 2])
     draw(centre[0] + x, centre[1] + y, radius, rng.choice(SHAPES), body, visible, angle, _colour(rng, avoid=body))
 
@@ -187,14 +187,14 @@ def render_clip(name: str, settings: SynthSettings, rng: np.random.Generator) ->
     return np.clip(clip + noise, 0, 255).astype(np.uint8)
 
 
-def generate(settings: SynthSettings) -> Iterator[tuple[str, int, str, Callable[[], np.ndarray]]]:
-    """(video id, label, split, render) for every clip, in a fixed order; render() draws the clip."""
+def render_job(settings: SynthSettings, label: int, index: int) -> np.ndarray:
+    """Clip ``index`` of class ``label``: a function of (seed, label, index) only."""
+    rng = np.random.default_rng([settings.seed, label, index, GENERATOR_VERSION])
+    return render_clip(settings.class_names[label], settings, rng)
+
+
+def clip_list(settings: SynthSettings) -> Iterator[tuple[str, int, str, int]]:
+    """(video id, label, split, index) of every clip, in a fixed order."""
     for index in range(settings.clips_per_class):
         for label, name in enumerate(settings.class_names):
-            video_id = f"{name}_{index:05d}"
-
-            def render(label=label, name=name, index=index) -> np.ndarray:
-                rng = np.random.default_rng([settings.seed, label, index, GENERATOR_VERSION])
-                return render_clip(name, settings, rng)
-
-            yield video_id, label, split_of(index, settings.clips_per_class), render
+            yield f"{name}_{index:05d}", label, split_of(index, settings.clips_per_class), index

@@ -167,7 +167,7 @@ class CacheWriter:
 
     def close(self) -> None:
         self.flush()
-        close_environment(self.path, write=True)
+        close_environment(self.path)
 
     def __enter__(self) -> "CacheWriter":
         return self
@@ -175,4 +175,4 @@ class CacheWriter:
     def __exit__(self, kind, error, traceback) -> None:
         if kind is None or issubclass(kind, KeyboardInterrupt):
             self.flush()  # keep what was finished, even on Ctrl-C
-        close_environment(self.path, write=True)
+        close_environment(self.path)

@@ -29,7 +29,7 @@ from .rounding import round_to_multiple
 # -- ranges a point may take (any value inside is valid) ------------------------
 FRAMES_RANGE = (1, 64)
 STRIDE_RANGE = (1, 48)
-CROP_RANGE = (32, 448)
+CROP_RANGE = (16, 448)
 WIDTH_RANGE = (0.5, 4.0)
 BOTTLENECK_RANGE = (1.0, 9.0)
 DEPTH_RANGE = (1.0, 11.0)

@@ -12,6 +12,8 @@ def test_tiny_run_prints_figures_and_a_json_line(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     figures = json.loads(lines[-1])
     assert figures["disagreements"] == 0 and figures["points_measured"] == 2
-    assert figures["grid_points"] == 50 and figures["grid_size"] == 43904
+    from spaces import get_space
+
+    assert figures["grid_points"] == 50 and figures["grid_size"] == get_space("x3d").grid_size()
     assert figures["analytic_points_per_s"] > 0 and figures["measured_points_per_s"] > 0
     assert "ratio analytic / measured" in "\n".join(lines) and "(limited)" in "\n".join(lines)

@@ -1,0 +1,107 @@
+"""Decode/render and encode videos in worker processes; store them from the parent.
+
+Workers are *spawned*, never forked: a forked child inherits PyAV's and
+LMDB's state (a reformatter used before fork deadlocks in the child), and a
+spawned one starts clean.  Only the parent writes, so the LMDB environment
+has one writer; at most ``2 x workers`` videos are in flight, so memory stays
+bounded however large the source.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from .codecs import get_codec
+from .writer import CacheWriter
+
+
+@dataclass(frozen=True)
+class Job:
+    """One video to store: where its frames come from (a file, or the synthetic generator)."""
+
+    video_id: str
+    label: int
+    split: str
+    source: str  # "file" or "synth"
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineReport:
+    stored: int = 0
+    already: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _frames_of(job: Job):
+    if job.source == "file":
+        from .video import decode_video
+
+        return decode_video(job.args["path"], fps=job.args["fps"], short_side=job.args["short_side"])
+    from .synthetic import SynthSettings, render_job
+
+    return render_job(SynthSettings(**job.args["settings"]), job.label, job.args["index"])
+
+
+def run_job(job: Job, codec: str, fps: float) -> tuple[Job, bytes | None, tuple[int, int, int] | None, str | None]:
+    """Produce and encode one video; a bad video returns its reason instead of raising."""
+    from .video import VideoError
+
+    try:
+        frames = _frames_of(job)
+    except VideoError as error:
+        return job, None, None, str(error)
+    return job, get_codec(codec).encode(frames, fps), tuple(frames.shape[:3]), None
+
+
+def _progress(total: int, description: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="video", file=sys.stderr, disable=None, mininterval=0.5, smoothing=0.1)
+
+
+def run_pipeline(writer: CacheWriter, jobs: Sequence[Job], *, codec: str, fps: float, workers: int, description: str) -> PipelineReport:
+    """Store every job not yet in the cache; skipped videos are recorded with their reason."""
+    report = PipelineReport()
+    todo = [job for job in jobs if not writer.has(job.video_id)]
+    report.already = len(jobs) - len(todo)
+    bar = _progress(len(todo), description)
+
+    def store(result) -> None:
+        job, encoded, shape, reason = result
+        if reason is None:
+            writer.add(job.video_id, job.label, job.split, encoded=encoded, shape=shape)
+            report.stored += 1
+        else:
+            writer.skip(job.video_id, reason)
+            report.skipped.append((job.video_id, reason))
+        bar.update(1)
+
+    try:
+        if workers <= 1:
+            for job in todo:
+                store(run_job(job, codec, fps))
+        else:
+            _run_parallel(todo, codec, fps, workers, store)
+    finally:
+        bar.close()
+    return report
+
+
+def _run_parallel(jobs: Iterable[Job], codec: str, fps: float, workers: int, store) -> None:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: set[Future] = set()
+        for job in jobs:
+            if len(pending) >= 2 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    store(future.result())
+            pending.add(pool.submit(run_job, job, codec, fps))
+        for future in pending:
+            store(future.result())

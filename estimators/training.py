@@ -1,0 +1,161 @@
+"""Short ("proxy") training of a candidate on clip-cache clips, and its evaluation.
+
+The recipe of ``../shared/X3D.md`` shrunk to minutes: SGD with Nesterov
+momentum 0.9, weight decay 5e-5 except on batch norm, a cosine learning rate
+after a linear warm-up.  The schedule follows the fraction of the budget
+spent, so the same code trains for a number of epochs (deterministic for a
+seed and thread count) or for a wall-clock budget (equal-time comparisons).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data.dataset import ClipDataset, normalise_batch
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: float = 10.0
+    seconds: float | None = None  # a wall-clock budget instead of epochs
+    batch_size: int = 16
+    lr: float = 0.1
+    weight_decay: float = 5e-5
+    momentum: float = 0.9
+    optimizer: str = "sgd"  # "sgd" (Nesterov, the X3D recipe) or "adamw" (faster from scratch on short schedules)
+    warmup_fraction: float = 0.05
+    seed: int = 0
+    threads: int = 2
+    channels_last: bool = True
+
+    def __post_init__(self) -> None:
+        from spaces.errors import NasError
+
+        if self.seconds is None and self.epochs <= 0:
+            raise NasError(f"training needs epochs > 0 or a time budget, got epochs={self.epochs}")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise NasError(f"unknown optimizer {self.optimizer!r}; choose sgd or adamw")
+        if self.batch_size < 1 or self.lr <= 0 or self.threads < 1:
+            raise NasError(f"invalid training settings: batch_size={self.batch_size}, lr={self.lr}, threads={self.threads}")
+
+
+@dataclass
+class TrainResult:
+    top1: float
+    loss: float
+    seconds: float
+    clips: int
+    epochs: float
+    clips_per_second: float
+    curve: list[dict[str, float]] = field(default_factory=list)  # per epoch: train loss, val top-1
+    per_class_top1: list[float] = field(default_factory=list)
+
+
+def build_seeded(space, point, seed: int, num_classes: int | None = None) -> nn.Module:
+    """Build a candidate with weights drawn from ``seed`` alone (the global RNG is left as it was)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return space.build(point, num_classes=num_classes)
+
+
+def _parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for module in model.modules():
+        for parameter in module.parameters(recurse=False):
+            (no_decay if isinstance(module, nn.modules.batchnorm._BatchNorm) else decay).append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def learning_rate(base: float, progress: float, warmup: float) -> float:
+    """Linear warm-up over ``warmup`` of the budget, then cosine to zero."""
+    if progress < warmup:
+        return base * (0.1 + 0.9 * progress / warmup)
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warmup) / max(1e-9, 1 - warmup))))
+
+
+def _loader(dataset: ClipDataset, batch_size: int, *, shuffle: bool, seed: int, drop_last: bool):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                                       generator=generator, num_workers=0)
+
+
+class DivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None, settings: TrainSettings,
+          device: torch.device | str = "cpu") -> TrainResult:
+    """Train ``model`` in place and evaluate it on ``val_set`` (if given)."""
+    torch.manual_seed(settings.seed)
+    torch.set_num_threads(settings.threads)
+    device = torch.device(device)
+    model = model.to(device)
+    if settings.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+    groups = _parameter_groups(model, settings.weight_decay)
+    if settings.optimizer == "adamw":
+        optimiser = torch.optim.AdamW(groups, lr=settings.lr)
+    else:
+        optimiser = torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum, nesterov=True)
+    steps_per_epoch = max(1, len(train_set) // settings.batch_size)
+    total_steps = None if settings.seconds else max(1, round(settings.epochs * steps_per_epoch))
+    start, step, clips, curve, epoch = time.perf_counter(), 0, 0, [], 0
+
+    def progress() -> float:
+        if settings.seconds:
+            return (time.perf_counter() - start) / settings.seconds
+        return step / total_steps
+
+    while progress() < 1.0:
+        train_set.set_epoch(epoch)
+        model.train()
+        losses = []
+        for batch, labels in _loader(train_set, settings.batch_size, shuffle=True, seed=settings.seed * 100_003 + epoch, drop_last=True):
+            if progress() >= 1.0:
+                break
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate(settings.lr, progress(), settings.warmup_fraction)
+            inputs = normalise_batch(batch, device=device, channels_last=settings.channels_last)
+            loss = nn.functional.cross_entropy(model(inputs), labels.to(device))
+            if not torch.isfinite(loss):
+                raise DivergedError(f"training loss became {loss.item()} at step {step}")
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            losses.append(loss.item())
+            step += 1
+            clips += len(labels)
+        epoch += 1
+        curve.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")})
+    seconds = time.perf_counter() - start
+    result = TrainResult(top1=float("nan"), loss=float("nan"), seconds=seconds, clips=clips,
+                         epochs=step / steps_per_epoch, clips_per_second=clips / max(seconds, 1e-9), curve=curve)
+    if val_set is not None:
+        result.top1, result.loss, result.per_class_top1 = evaluate(model, val_set, settings, device)
+    return result
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: ClipDataset, settings: TrainSettings, device: torch.device | str = "cpu") -> tuple[float, float, list[float]]:
+    """Top-1 accuracy, mean loss and per-class top-1; test views of one video are averaged."""
+    model.eval()
+    logits, labels = [], []
+    for batch, batch_labels in _loader(dataset, settings.batch_size * 2, shuffle=False, seed=0, drop_last=False):
+        logits.append(model(normalise_batch(batch, device=device, channels_last=settings.channels_last)).float().cpu())
+        labels.append(batch_labels)
+    scores, targets = torch.cat(logits), torch.cat(labels)
+    views = dataset.sampling.views
+    loss = nn.functional.cross_entropy(scores, targets).item()
+    if views > 1:
+        scores = scores.softmax(-1).view(-1, views, scores.shape[-1]).mean(1)
+        targets = targets.view(-1, views)[:, 0]
+    correct = scores.argmax(-1) == targets
+    classes = int(scores.shape[-1])
+    per_class = [float(correct[targets == c].float().mean()) if (targets == c).any() else float("nan") for c in range(classes)]
+    return float(correct.float().mean()), loss, per_class

@@ -1,0 +1,149 @@
+"""``nas data build | synth | inspect``: make and look at clip caches."""
+
+from __future__ import annotations
+
+import argparse
+
+from spaces.errors import NasError
+
+from .common import emit_json, format_count
+
+#: How many skipped videos are listed by name before the count alone.
+SKIPPED_SHOWN = 10
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("data", help="build, synthesise and inspect LMDB clip caches")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    actions.required = True
+
+    build = actions.add_parser("build", help="ingest a Kinetics-style video folder (and CSV) into a clip cache")
+    build.add_argument("--videos", required=True, metavar="DIR", help="folder of videos (DIR/<class>/<video> without --csv)")
+    build.add_argument("--csv", metavar="FILE", help="Kinetics annotations: label,youtube_id,time_start,time_end,split[,is_cc]")
+    build.add_argument("--out", required=True, metavar="CACHE", help="cache folder (created; a rerun resumes it)")
+    build.add_argument("--fps", type=float, default=30.0, help="frame rate every video is resampled to (default 30)")
+    build.add_argument("--short-side", type=int, default=128, help="short side in pixels after resizing (default 128)")
+    _add_codec_and_workers(build)
+    build.add_argument("--classes", type=int, metavar="K", help="keep the first K classes (sorted by name)")
+    build.add_argument("--per-class", type=int, metavar="N", help="keep at most N videos per class and split")
+    build.set_defaults(handler=run_build)
+
+    synth = actions.add_parser("synth", help="write the embedded synthetic action dataset as a clip cache")
+    synth.add_argument("--out", required=True, metavar="CACHE")
+    defaults = _synth_defaults()
+    synth.add_argument("--classes", type=int, default=defaults.classes, metavar="K",
+                       help=f"motion classes, 2-12 (default {defaults.classes})")
+    synth.add_argument("--clips-per-class", type=int, default=defaults.clips_per_class, metavar="N",
+                       help=f"clips per class, split 70/15/15 (default {defaults.clips_per_class})")
+    synth.add_argument("--frames", type=int, default=defaults.frames, metavar="T", help=f"frames per clip (default {defaults.frames})")
+    synth.add_argument("--size", type=int, default=defaults.size, metavar="S", help=f"frame side in pixels (default {defaults.size})")
+    synth.add_argument("--seed", type=int, default=defaults.seed)
+    _add_codec_and_workers(synth)
+    synth.set_defaults(handler=run_synth)
+
+    inspect = actions.add_parser("inspect", help="metadata, class counts, sizes, and a contact sheet PNG")
+    inspect.add_argument("cache", metavar="CACHE")
+    inspect.add_argument("--json", action="store_true", help="print JSON only")
+    inspect.add_argument("--sheet", metavar="PNG", help="write a contact sheet: one sample clip per class, frames in time")
+    inspect.add_argument("--verify", action="store_true", help="also check every record's checksum (reads the whole cache)")
+    inspect.add_argument("--clip", metavar="FRAMESxSTRIDE", help="check that every split's videos are long enough, e.g. 16x5")
+    inspect.set_defaults(handler=run_inspect)
+
+
+def _synth_defaults():
+    from estimators.data.synthetic import SynthSettings
+
+    return SynthSettings()
+
+
+def _add_codec_and_workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--codec", choices=("raw", "jpeg", "h264"), default="raw",
+                        help="raw uint8 (fastest reads), jpeg (about 6x smaller), h264 (smallest, slowest reads)")
+    parser.add_argument("--workers", type=int, default=1, metavar="W", help="decoding processes (default 1)")
+
+
+def _print_report(report, writer, out) -> int:
+    stored_total = len(writer.index)
+    print(f"stored {report.stored} new videos in {out} ({report.already} were already done; {stored_total} in the cache)")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} videos:")
+        for video_id, reason in report.skipped[:SKIPPED_SHOWN]:
+            print(f"  {video_id}: {reason}")
+        if len(report.skipped) > SKIPPED_SHOWN:
+            print(f"  ... and {len(report.skipped) - SKIPPED_SHOWN} more (nas data inspect {out} --json lists them all)")
+    else:
+        print("skipped 0 videos")
+    if stored_total == 0:
+        raise NasError(f"no video could be stored in {out}; check the files listed above")
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from estimators.data.ingest import IngestSettings, build_from_videos
+
+    settings = IngestSettings(fps=args.fps, short_side=args.short_side, codec=args.codec, classes=args.classes,
+                              per_class=args.per_class, workers=args.workers)
+    report, writer = build_from_videos(args.videos, args.out, settings, csv_path=args.csv)
+    return _print_report(report, writer, args.out)
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from estimators.data.ingest import build_synthetic
+    from estimators.data.synthetic import SynthSettings
+
+    if args.workers < 1:
+        raise NasError(f"--workers must be at least 1, got {args.workers}")
+    settings = SynthSettings(classes=args.classes, clips_per_class=args.clips_per_class, frames=args.frames,
+                             size=args.size, seed=args.seed)
+    report, writer = build_synthetic(args.out, settings, codec=args.codec, workers=args.workers)
+    return _print_report(report, writer, args.out)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from estimators.data.cache import ClipCache
+    from estimators.data.inspect import contact_sheet, summary
+
+    cache = ClipCache(args.cache)
+    if args.clip:
+        _check_clip(cache, args.clip)
+    info = summary(cache, verify=args.verify)
+    if args.sheet:
+        info["sheet"] = str(contact_sheet(cache, args.sheet))
+    if args.json:
+        emit_json(info)
+    else:
+        _print_summary(info)
+    if info.get("corrupt_records"):
+        raise NasError(f"{len(info['corrupt_records'])} corrupt records in {args.cache} (first: {info['corrupt_records'][0]}); rebuild the cache")
+    return 0
+
+
+def _check_clip(cache, text: str) -> None:
+    """Raise the loader's own error if some split cannot give clips of FRAMESxSTRIDE."""
+    from estimators.data.dataset import ClipDataset, ClipSampling
+
+    frames, sep, stride = text.lower().partition("x")
+    if not sep or not frames.isdigit() or not stride.isdigit():
+        raise NasError(f"--clip {text!r} is not FRAMESxSTRIDE (example: 16x5)")
+    for split, count in cache.meta["splits"].items():
+        if count:
+            ClipDataset(cache, split, ClipSampling(int(frames), int(stride), 8, "val"))
+
+
+def _print_summary(info: dict) -> None:
+    print(f"clip cache {info['path']} (format {info['format_version']}, codec {info['codec']}, {info['fps']:g} fps)")
+    size = info["frame_size"]
+    frames = info["frames_per_video"] or {}
+    print(f"videos {info['videos']}: " + ", ".join(f"{k} {v}" for k, v in info["splits"].items())
+          + f"; frames per video {frames.get('min')}-{frames.get('max')}; frame size {'x'.join(map(str, size)) if size else 'varies'}")
+    print(f"on disk {format_count(info['bytes_on_disk'], 'B')}; source {info['source_fingerprint']}")
+    counts = info["class_counts"] or []
+    print("classes: " + ", ".join(f"{name} ({count})" for name, count in zip(info["classes"], counts)))
+    flipped = [f"{info['classes'][i]}<->{info['classes'][j]}" for i, j in enumerate(info["flip_map"]) if i < j]
+    if flipped:
+        print("a horizontal flip relabels: " + ", ".join(flipped))
+    print(f"skipped {len(info['skipped'])} videos" + "".join(f"\n  {s['video']}: {s['reason']}" for s in info["skipped"][:SKIPPED_SHOWN]))
+    if "corrupt_records" in info:
+        print(f"checksums: {len(info['corrupt_records'])} corrupt records")
+    if "sheet" in info:
+        print(f"contact sheet written to {info['sheet']}")

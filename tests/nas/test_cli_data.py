@@ -1,0 +1,86 @@
+"""``nas data synth | build | inspect`` from the command line, including bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nas.cli import main
+from tests.estimators.data.test_ingest import write_mp4
+from estimators.data.synthetic import SynthSettings, render_job
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def synth_cache(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "synth"
+    assert main(["data", "synth", "--out", str(path), "--classes", "3", "--clips-per-class", "3", "--frames", "12", "--size", "24"]) == 0
+    return path
+
+
+def test_synth_then_inspect_with_a_contact_sheet(capsys, synth_cache, tmp_path):
+    sheet = tmp_path / "sheet.png"
+    code, out, _ = run(capsys, "data", "inspect", synth_cache, "--json", "--sheet", sheet, "--verify")
+    info = json.loads(out)
+    assert code == 0 and info["videos"] == 9 and info["splits"] == {"train": 3, "val": 3, "test": 3}
+    assert info["classes"] == ["still", "slide_right", "slide_left"] and info["corrupt_records"] == []
+    assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, out, _ = run(capsys, "data", "inspect", synth_cache)
+    assert code == 0 and "slide_right<->slide_left" in out and "skipped 0 videos" in out
+
+
+def test_synth_rerun_resumes(capsys, synth_cache):
+    code, out, _ = run(capsys, "data", "synth", "--out", synth_cache, "--classes", "3", "--clips-per-class", "3", "--frames", "12", "--size", "24")
+    assert code == 0 and "stored 0 new videos" in out and "9 were already done" in out
+
+
+def test_build_reports_skipped_and_exits_0(capsys, tmp_path):
+    videos = tmp_path / "videos" / "waving"
+    videos.mkdir(parents=True)
+    write_mp4(videos / "good.mp4", render_job(SynthSettings(classes=2, clips_per_class=3, frames=10, size=32), 0, 0))
+    (videos / "empty.mp4").write_bytes(b"")
+    code, out, _ = run(capsys, "data", "build", "--videos", tmp_path / "videos", "--out", tmp_path / "c", "--short-side", "32")
+    assert code == 0 and "stored 1 new videos" in out and "skipped 1 videos" in out and "empty file" in out
+
+
+def test_build_with_nothing_stored_fails(capsys, tmp_path):
+    videos = tmp_path / "videos" / "waving"
+    videos.mkdir(parents=True)
+    (videos / "empty.mp4").write_bytes(b"")
+    code, _, err = run(capsys, "data", "build", "--videos", tmp_path / "videos", "--out", tmp_path / "c")
+    assert code == 2 and "no video could be stored" in err
+
+
+BAD = [
+    (["data", "inspect", "/no/such/cache"], "no clip cache at /no/such/cache"),
+    (["data", "build", "--videos", "/no/such/dir", "--out", "/tmp/x"], "does not exist"),
+    (["data", "synth", "--out", "/tmp/x", "--classes", "99"], "classes must be"),
+    (["data", "synth", "--out", "/tmp/x", "--codec", "png"], "invalid choice"),
+    (["data", "synth", "--out", "/tmp/x", "--workers", "0"], "--workers"),
+    (["data", "build", "--videos", "/tmp", "--out", "/tmp/x", "--short-side", "2"], "--short-side"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD, ids=[" ".join(a[:2]) + f" {i}" for i, (a, _) in enumerate(BAD)])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_inspect_checks_clip_length(capsys, synth_cache):
+    assert run(capsys, "data", "inspect", synth_cache, "--clip", "6x2")[0] == 0
+    code, _, err = run(capsys, "data", "inspect", synth_cache, "--clip", "8x2")
+    assert code == 2 and "span 15 frames, but its shortest 'train' video has 12" in err
+    code, _, err = run(capsys, "data", "inspect", synth_cache, "--clip", "eight")
+    assert code == 2 and "FRAMESxSTRIDE" in err
+
+
+def test_inspect_of_a_bad_sheet_path(capsys, synth_cache):
+    code, _, err = run(capsys, "data", "inspect", synth_cache, "--sheet", "/no/such/folder/s.png")
+    assert code == 2 and "does not exist" in err
