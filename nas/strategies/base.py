@@ -1,0 +1,75 @@
+"""The strategy contract: propose the next points from the trial history alone.
+
+A strategy keeps no state of its own between calls: everything it needs is in
+the history the ledger holds.  A killed search therefore resumes by reading
+the ledger again, and several workers cooperate without a coordinator.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from spaces import Point, SearchSpace
+from spaces.errors import NasError
+
+#: Trial states as the ledger reports them.
+COMPLETE, FAILED, RUNNING = "complete", "failed", "running"
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One evaluated (or running) point, as a strategy sees it."""
+
+    point: Point
+    state: str
+    accuracy: float | None = None
+    macs: int = 0
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def settled(self) -> bool:
+        """Complete, or failed for good (a diverged training); interrupted trials are retried."""
+        return self.state == COMPLETE or (self.state == FAILED and not self.attrs.get("retry", False))
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A point to evaluate next, with what the strategy wants recorded beside it."""
+
+    point: Point
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Strategy(ABC):
+    """Proposes points of ``space`` whose compute stays within ``target_macs``."""
+
+    name: str = ""
+
+    def __init__(self, space: SearchSpace, *, target_macs: int, seed: int = 0,
+                 cost: Callable[[Point], int] | None = None) -> None:
+        self.space = space
+        self.seed = seed
+        self.cost = cost or (lambda point: space.complexity(point).macs)
+        base_cost = self.cost(space.base)
+        if target_macs < base_cost:
+            raise NasError(
+                f"the compute target ({target_macs / 1e9:.4g} GMACs) is below the base network's "
+                f"({base_cost / 1e9:.4g} GMACs at {space.base.key}); raise --target-gflops"
+            )
+        self.target_macs = target_macs
+
+    @abstractmethod
+    def propose(self, history: Sequence[TrialRecord], n: int = 1) -> list[Proposal]:
+        """Up to ``n`` points to evaluate next; empty when waiting on running trials or finished."""
+
+    @abstractmethod
+    def is_finished(self, history: Sequence[TrialRecord]) -> bool:
+        """True once the strategy will propose nothing more."""
+
+    def best(self, history: Sequence[TrialRecord]) -> TrialRecord | None:
+        """The most accurate completed point within the compute target."""
+        within = [r for r in history if r.state == COMPLETE and r.accuracy is not None and r.macs <= self.target_macs]
+        return max(within, key=lambda r: (r.accuracy, -r.macs), default=None)
