@@ -240,6 +240,3 @@ class ClipCache:
             except CacheError:
                 bad.append(key)
         return bad
-
-    def size_bytes(self) -> int:
-        return (self.path / "data.mdb").stat().st_size

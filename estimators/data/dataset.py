@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -91,9 +90,6 @@ class ClipDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.positions) * self.sampling.views
 
-    def labels(self) -> np.ndarray:
-        return np.repeat([self.cache.label(p) for p in self.positions], self.sampling.views)
-
     # -- cutting ---------------------------------------------------------------------
     def _start(self, length: int, view: int, rng: np.random.Generator) -> int:
         room = length - self.sampling.window
@@ -149,12 +145,3 @@ def normalise_batch(clips: torch.Tensor, *, device: torch.device | str | None = 
     batch = clips.to(device, non_blocking=True) if device is not None else clips
     batch = batch.permute(0, 2, 1, 3, 4).float().div_(255.0).sub_(MEAN).div_(STD)
     return batch.contiguous(memory_format=torch.channels_last_3d) if channels_last else batch.contiguous()
-
-
-def default_workers() -> int:
-    """DataLoader workers to use: none on a 2-core machine (the trainer needs both cores)."""
-    return 0 if (os.cpu_count() or 1) <= 2 else min(4, (os.cpu_count() or 1) // 2)
-
-
-def cache_path(path: str | os.PathLike) -> Path:
-    return Path(path).expanduser()

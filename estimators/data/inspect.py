@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..files import write_atomically
 from .cache import ClipCache
 from .errors import CacheError
 
@@ -69,15 +69,4 @@ def contact_sheet(cache: ClipCache, out: str | os.PathLike, *, columns: int = 8,
         draw.text((2, top + 1), name, fill="black")
         sheet.paste(Image.fromarray(row), (0, top + label_height))
         top += row.shape[0] + label_height
-    target = Path(out)
-    if not target.parent.is_dir():
-        raise CacheError(f"cannot write contact sheet {target}: folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".png", dir=target.parent)
-    os.close(fd)
-    try:
-        sheet.save(tmp, format="PNG")
-        os.replace(tmp, target)
-    except OSError as error:
-        Path(tmp).unlink(missing_ok=True)
-        raise CacheError(f"cannot write contact sheet {target}: {error.strerror or error}") from None
-    return target
+    return write_atomically(out, lambda tmp: sheet.save(tmp, format="PNG"), what="contact sheet")

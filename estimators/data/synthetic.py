@@ -38,7 +38,8 @@ CLASSES = (
     "spin_cw", "spin_ccw", "grow", "shrink", "blink",
 )
 FLIPPED = {"slide_right": "slide_left", "slide_left": "slide_right", "spin_cw": "spin_ccw", "spin_ccw": "spin_cw"}
-SPLIT_FRACTIONS = (("train", 0.7), ("val", 0.15), ("test", 0.15))
+#: Share of each class held out for validation, and again for test (the rest trains).
+HELD_OUT_FRACTION = 0.15
 SHAPES = ("disk", "square", "diamond")
 
 
@@ -79,7 +80,7 @@ class SynthSettings:
 
 def split_of(index: int, per_class: int) -> str:
     """Deterministic split of clip ``index`` of a class: 70 % train, then 15 % val, 15 % test (each >= 1)."""
-    held_out = max(1, round(per_class * SPLIT_FRACTIONS[1][1]))
+    held_out = max(1, round(per_class * HELD_OUT_FRACTION))
     train = per_class - 2 * held_out
     return "train" if index < train else "val" if index < train + held_out else "test"
 
@@ -91,10 +92,6 @@ def _shape_mask(shape: str, dx: np.ndarray, dy: np.ndarray, radius: np.ndarray) 
     if shape == "square":
         return np.maximum(np.abs(dx), np.abs(dy)) <= radius * 0.85
     return np.abs(dx) + np.abs(dy) <= radius * 1.2
-
-
-def _paint(canvas: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
-    canvas[mask] = colour
 
 
 def _colour(rng: np.random.Generator, avoid: np.ndarray | None = None) -> np.ndarray:
@@ -164,12 +161,12 @@ def render_clip(name: str, settings: SynthSettings, rng: np.random.Generator) ->
             if not visible[k]:
                 continue
             dx, dy = xx - centre_x[k], yy - centre_y[k]
-            _paint(clip[k], _shape_mask(shape, dx, dy, radius[k]), colour)
+            clip[k][_shape_mask(shape, dx, dy, radius[k])] = colour
             if marker_angle is not None:
                 mx = centre_x[k] + 0.7 * radius[k] * math.cos(marker_angle[k])
                 my = centre_y[k] + 0.7 * radius[k] * math.sin(marker_angle[k])
                 marker = (xx - mx) ** 2 + (yy - my) ** 2 <= max(1.0, 0.3 * radius[k]) ** 2
-                _paint(clip[k], marker, marker_colour)
+                clip[k][marker] = marker_colour
 
     for _ in range(rng.integers(0, settings.distractors + 1)):  # distractors: a random walk, any class
         steps = rng.normal(0, size * 0.01, (frames, 2)).cumsum(axis=0)

@@ -55,7 +55,7 @@ class CacheWriter:
             "skipped": [],
             "toolkit_version": __version__,
         }
-        self._pending: list[tuple[str, str, int, str, tuple[int, int, int], bytes]] = []
+        self._pending: list[tuple[str, int, str, tuple[int, int, int], bytes]] = []
         self._pending_bytes = 0
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -110,7 +110,7 @@ class CacheWriter:
         if video_id in self._stored:
             return
         self._stored.add(video_id)
-        self._pending.append((video_id, video_id, label, split, tuple(shape), encoded))
+        self._pending.append((video_id, label, split, tuple(shape), encoded))
         self._pending_bytes += len(encoded)
         if self._pending_bytes >= BATCH_BYTES or len(self._pending) >= BATCH_RECORDS:
             self.flush()
@@ -148,7 +148,7 @@ class CacheWriter:
             index = CacheIndex(**{k: list(v) for k, v in self.index.__dict__.items()})
             try:
                 with self._env.begin(write=True) as txn:
-                    for video_id, _, label, split, shape, payload in self._pending:
+                    for video_id, label, split, shape, payload in self._pending:
                         key = record_key(len(index))
                         header = {"id": video_id, "label": label, "split": split, "shape": list(shape), "codec": self.codec.name}
                         txn.put(key.encode(), pack_record(header, payload))

@@ -6,10 +6,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from estimators.files import write_atomically
 from spaces import Point, SearchSpace, get_space
 from spaces.errors import NasError
 
@@ -47,18 +47,8 @@ def chosen_point(space: SearchSpace, args: argparse.Namespace) -> tuple[Point, s
 
 
 def write_text_atomically(path: str | os.PathLike, text: str) -> None:
-    """Write a whole file or nothing: a temp file in the same folder, then rename."""
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise NasError(f"cannot write {target}: folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except OSError as error:
-        Path(tmp).unlink(missing_ok=True)
-        raise NasError(f"cannot write {target}: {error.strerror or error}") from None
+    """Write a whole text file or nothing."""
+    write_atomically(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def emit_json(payload: Any) -> None:

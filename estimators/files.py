@@ -1,0 +1,31 @@
+"""Writing a file whole or not at all: what every command that writes a result uses."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from spaces.errors import NasError
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[str], None], *, what: str = "") -> Path:
+    """Call ``write(temp_path)`` on a temp file beside ``path``, then rename it into place.
+
+    A reader never sees a half-written file, and a failure leaves the old file
+    (if any) untouched and no temp file behind; it raises one clear NasError.
+    """
+    target = Path(path)
+    label = f"{what} {target}" if what else str(target)
+    if not target.parent.is_dir():
+        raise NasError(f"cannot write {label}: folder {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise NasError(f"cannot write {label}: {error.strerror or error}") from None
+    return target
