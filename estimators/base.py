@@ -45,6 +45,9 @@ class Estimator(ABC):
     def evaluate(self, space: SearchSpace, point: Point, fidelity: float | None = None) -> Measurement:
         """Measure ``point`` of ``space`` (``fidelity``: epochs or clips, where it applies)."""
 
+    #: True if :meth:`evaluate` takes an ``on_step`` callback (training progress for a display).
+    reports_progress: bool = False
+
     @abstractmethod
-    def fingerprint(self) -> str:
-        """Changes whenever anything that affects :meth:`evaluate`'s results changes."""
+    def fingerprint(self, fidelity: float | None = None) -> str:
+        """Changes whenever anything that affects :meth:`evaluate`'s results (at ``fidelity``) changes."""

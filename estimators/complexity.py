@@ -26,7 +26,7 @@ class AnalyticComplexity(Estimator):
         cost = space.complexity(point, num_classes=self.num_classes)
         return Measurement(point=point, metrics=cost.as_dict(), seconds=time.perf_counter() - start)
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, fidelity: float | None = None) -> str:
         return fingerprint_of(self.name, {"num_classes": self.num_classes})
 
 
@@ -58,5 +58,5 @@ class MeasuredComplexity(Estimator):
             info={"uncounted_ops": counted.uncounted},
         )
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, fidelity: float | None = None) -> str:
         return fingerprint_of(self.name, {"num_classes": self.num_classes, "device": self.device})

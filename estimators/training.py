@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,8 @@ class TrainSettings:
     seed: int = 0
     threads: int = 2
     channels_last: bool = True
+    amp: bool = True  # mixed precision (float16 autocast with loss scaling) when training on CUDA
+    divergence_factor: float = 20.0  # a loss this many times the first one counts as diverged
 
     def __post_init__(self) -> None:
         from spaces.errors import NasError
@@ -41,7 +44,7 @@ class TrainSettings:
             raise NasError(f"training needs epochs > 0 or a time budget, got epochs={self.epochs}")
         if self.optimizer not in ("sgd", "adamw"):
             raise NasError(f"unknown optimizer {self.optimizer!r}; choose sgd or adamw")
-        if self.batch_size < 1 or self.lr <= 0 or self.threads < 1:
+        if self.batch_size < 1 or self.lr <= 0 or self.threads < 1 or self.divergence_factor <= 1:
             raise NasError(f"invalid training settings: batch_size={self.batch_size}, lr={self.lr}, threads={self.threads}")
 
 
@@ -86,15 +89,44 @@ def _loader(dataset: ClipDataset, batch_size: int, *, shuffle: bool, seed: int, 
 
 
 class DivergedError(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite, or grew far beyond its starting value."""
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What a progress display needs after each training step."""
+
+    step: int
+    total_steps: int | None  # None under a wall-clock budget
+    epoch: int
+    clips: int
+    seconds: float
+    loss: float
+
+    @property
+    def clips_per_second(self) -> float:
+        return self.clips / max(self.seconds, 1e-9)
+
+
+def _check_loss(loss: float, first: float | None, factor: float, step: int) -> None:
+    if not math.isfinite(loss):
+        raise DivergedError(f"training loss became {loss} at step {step}")
+    if first is not None and loss > factor * max(first, 1.0):
+        raise DivergedError(f"training loss diverged to {loss:.3g} at step {step} (started at {first:.3g})")
 
 
 def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None, settings: TrainSettings,
-          device: torch.device | str = "cpu") -> TrainResult:
-    """Train ``model`` in place and evaluate it on ``val_set`` (if given)."""
+          device: torch.device | str = "cpu", on_step: Callable[[StepReport], None] | None = None) -> TrainResult:
+    """Train ``model`` in place and evaluate it on ``val_set`` (if given).
+
+    On CUDA with ``settings.amp`` the forward pass runs under float16 autocast
+    with a gradient scaler; on CPU everything stays float32.
+    """
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
     device = torch.device(device)
+    use_amp = settings.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     model = model.to(device)
     if settings.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
@@ -105,7 +137,7 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
         optimiser = torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum, nesterov=True)
     steps_per_epoch = max(1, len(train_set) // settings.batch_size)
     total_steps = None if settings.seconds else max(1, round(settings.epochs * steps_per_epoch))
-    start, step, clips, curve, epoch = time.perf_counter(), 0, 0, [], 0
+    start, step, clips, curve, epoch, first_loss = time.perf_counter(), 0, 0, [], 0, None
 
     def progress() -> float:
         if settings.seconds:
@@ -122,15 +154,20 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate(settings.lr, progress(), settings.warmup_fraction)
             inputs = normalise_batch(batch, device=device, channels_last=settings.channels_last)
-            loss = nn.functional.cross_entropy(model(inputs), labels.to(device))
-            if not torch.isfinite(loss):
-                raise DivergedError(f"training loss became {loss.item()} at step {step}")
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                loss = nn.functional.cross_entropy(model(inputs), labels.to(device))
+            value = loss.item()
+            _check_loss(value, first_loss, settings.divergence_factor, step)
+            first_loss = value if first_loss is None else first_loss
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            losses.append(loss.item())
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
+            losses.append(value)
             step += 1
             clips += len(labels)
+            if on_step is not None:
+                on_step(StepReport(step, total_steps, epoch, clips, time.perf_counter() - start, value))
         epoch += 1
         curve.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")})
     seconds = time.perf_counter() - start
@@ -146,8 +183,10 @@ def evaluate(model: nn.Module, dataset: ClipDataset, settings: TrainSettings, de
     """Top-1 accuracy, mean loss and per-class top-1; test views of one video are averaged."""
     model.eval()
     logits, labels = [], []
+    use_amp = settings.amp and torch.device(device).type == "cuda"
     for batch, batch_labels in _loader(dataset, settings.batch_size * 2, shuffle=False, seed=0, drop_last=False):
-        logits.append(model(normalise_batch(batch, device=device, channels_last=settings.channels_last)).float().cpu())
+        with torch.autocast(torch.device(device).type, dtype=torch.float16, enabled=use_amp):
+            logits.append(model(normalise_batch(batch, device=device, channels_last=settings.channels_last)).float().cpu())
         labels.append(batch_labels)
     scores, targets = torch.cat(logits), torch.cat(labels)
     views = dataset.sampling.views

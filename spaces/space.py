@@ -289,11 +289,16 @@ class SearchSpace(ABC):
             values[name] = value
         return self.validate(values)
 
+    def settings(self) -> dict[str, Any]:
+        """The constructor settings that make this instance (JSON-ready); ``get_space(name, **settings)`` rebuilds it."""
+        return {}
+
     def describe(self) -> dict[str, Any]:
-        """A JSON-ready description: axes, ladders, presets, operations, version."""
+        """A JSON-ready description: axes, ladders, presets, operations, version, settings."""
         return {
             "space": self.name,
             "version": self.version,
+            "settings": self.settings(),
             "axes": [
                 {
                     "name": axis.name,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from estimators.data.synthetic import SynthSettings
 from spaces import get_space, list_spaces, register_space, unregister_space
 from tests.spaces.toy_space import ToySpace
+
+#: The tiny synthetic clip cache of the data, training and search tests.
+TINY = SynthSettings(classes=4, clips_per_class=6, frames=16, size=32, seed=3)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -24,3 +28,13 @@ def all_space_names() -> list[str]:
 @pytest.fixture(params=all_space_names())
 def any_space(request, toy_space_registered):
     return get_space(request.param)
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory):
+    """A tiny synthetic clip cache, built once per session (4 classes x 6 clips of 16 frames at 32^2)."""
+    from estimators.data.ingest import build_synthetic
+
+    path = tmp_path_factory.mktemp("caches") / "tiny"
+    build_synthetic(path, TINY, codec="raw", workers=1)
+    return path

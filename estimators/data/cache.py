@@ -198,10 +198,16 @@ class ClipCache:
         return list(self.meta.get("flip_map") or range(len(self.classes)))
 
     def positions(self, split: str) -> np.ndarray:
-        """Index positions of the videos of one split."""
+        """Index positions of the videos of one split, ordered by video id.
+
+        Parallel ingestion stores videos in the order workers finish them; ordering
+        by id makes every reader (and so every seeded training) independent of it.
+        """
         if split not in SPLITS:
             raise CacheError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
-        return np.flatnonzero(np.asarray(self.index.splits) == split)
+        ids = self.index.ids
+        selected = np.flatnonzero(np.asarray(self.index.splits) == split)
+        return np.asarray(sorted(selected, key=lambda position: ids[position]), dtype=np.int64)
 
     def label(self, position: int) -> int:
         return int(self._labels[position])

@@ -69,6 +69,15 @@ class Strategy(ABC):
     def is_finished(self, history: Sequence[TrialRecord]) -> bool:
         """True once the strategy will propose nothing more."""
 
+    def chosen(self, history: Sequence[TrialRecord]) -> Point | None:
+        """The model the search settles on (by default the most accurate within the target)."""
+        best = self.best(history)
+        return best.point if best else None
+
+    def planned_costs(self, history: Sequence[TrialRecord]) -> list[int]:
+        """Estimated compute of the trainings still to come (for progress and ETA); empty if unknown."""
+        return [self.cost(p.point) for p in self.propose(history, n=1_000_000)]
+
     def best(self, history: Sequence[TrialRecord]) -> TrialRecord | None:
         """The most accurate completed point within the compute target."""
         within = [r for r in history if r.state == COMPLETE and r.accuracy is not None and r.macs <= self.target_macs]

@@ -44,6 +44,7 @@ class _Replay:
     path: list[PathStep]
     proposals: list[Proposal]
     finished: bool
+    current: Point | None = None
 
 
 class CoordinateExpansion(Strategy):
@@ -65,6 +66,25 @@ class CoordinateExpansion(Strategy):
 
     def expansion_path(self, history: Sequence[TrialRecord]) -> list[PathStep]:
         return self._replay(history).path
+
+    def planned_costs(self, history: Sequence[TrialRecord]) -> list[int]:
+        """Pending candidates, then about 2x compute per further step and one contraction at the target."""
+        replay = self._replay(history)
+        if replay.finished:
+            return []
+        costs = [self.cost(p.point) for p in replay.proposals]
+        if replay.current is not None:  # mid-step: the pending candidates cost about 2x the current model
+            step_cost = 2 * self.cost(replay.current)
+        elif replay.proposals and replay.proposals[0].attrs.get("role") == "base":
+            step_cost = self.cost(self.space.base)
+        else:
+            return costs  # a contraction: the last training
+        operations = len(self.space.operations)
+        while step_cost <= self.target_macs:
+            step_cost *= 2
+            costs += [step_cost] * operations
+        costs.append(self.target_macs)
+        return costs
 
     def chosen(self, history: Sequence[TrialRecord]) -> Point | None:
         """The model the search ends on: the contraction, or the last expansion within the target."""
@@ -94,7 +114,7 @@ class CoordinateExpansion(Strategy):
             missing = [(op, point) for op, point in candidates.items() if point not in settled]
             if missing:
                 attrs = lambda op: {"step": step, "role": "candidate", "operation": op}  # noqa: E731
-                return _Replay(path, [p for op, point in missing for p in need(point, attrs(op))], False)
+                return _Replay(path, [p for op, point in missing for p in need(point, attrs(op))], False, current)
             operation = self._select(current, candidates, settled)
             if operation is None:
                 return _Replay(path, [], True)  # every candidate failed

@@ -48,6 +48,8 @@ class X3DBase:
     min_width: int = 8
 
     def __post_init__(self) -> None:
+        for name in ("stage_widths", "stage_blocks"):  # lists from JSON or YAML become tuples (hashable, immutable)
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         checks = {
             "num_classes": self.num_classes >= 1,
             "base_crop": self.base_crop >= 8,

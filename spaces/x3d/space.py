@@ -158,6 +158,9 @@ class X3DSpace(SearchSpace):
                 raise SpaceError(f"X3D base network: {label} = {value} is outside [{low}, {high}]")
         super().__init__(self._make_axes(b), self._make_presets(b), x3d_operations())
 
+    def settings(self) -> dict[str, object]:
+        return {name: list(v) if isinstance(v, tuple) else v for name, v in self.base_network.__dict__.items()}
+
     @staticmethod
     def _make_axes(b: X3DBase) -> list[Axis]:
         return [

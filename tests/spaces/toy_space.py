@@ -29,6 +29,9 @@ class ToySpace(SearchSpace):
             presets={"tiny": {}, "big": {"channels": 32, "layers": 3, "resolution": 32}},
         )
 
+    def settings(self) -> dict[str, object]:
+        return {"num_classes": self.num_classes}
+
     def _classes(self, num_classes: int | None) -> int:
         return self.num_classes if num_classes is None else num_classes
 

@@ -1,0 +1,161 @@
+"""Proxy-trained accuracy: a short training of a candidate on the clip cache.
+
+Each candidate is trained on the cache's training split for a fixed number of
+epochs (the fidelity) and scored by top-1 on its validation split, reading
+clips at the candidate's own frames, stride and crop.  The weights and the
+data order are seeded from the search seed *and the point*, so a candidate's
+result does not depend on which candidates were trained before it: a resumed
+or a parallel search measures exactly what an uninterrupted one does.
+
+The fingerprint names everything that changes a result (data, schedule,
+seed, threads, device kind, code version), so the ledger never trains the
+same point twice under the same settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from spaces import Point, SearchSpace
+from spaces.errors import NasError
+
+from .base import Estimator, Measurement, fingerprint_of
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .data.cache import ClipCache
+    from .training import StepReport, TrainSettings
+
+
+class CandidateFailed(Exception):
+    """This candidate cannot be measured (diverged, or the data cannot serve it); the search goes on."""
+
+
+@dataclass(frozen=True)
+class ProxySchedule:
+    """The short training schedule of every candidate (defaults: sized for a 2-core CPU)."""
+
+    epochs: float = 4.0
+    batch_size: int = 16
+    optimizer: str = "adamw"
+    lr: float = 5e-3
+    weight_decay: float = 0.05
+    seed: int = 0
+    threads: int = 2
+    channels_last: bool = True
+    amp: bool = True
+
+    def train_settings(self, point_seed: int, epochs: float | None = None) -> "TrainSettings":
+        from .training import TrainSettings
+
+        return TrainSettings(epochs=self.epochs if epochs is None else epochs, batch_size=self.batch_size,
+                             optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
+                             seed=point_seed, threads=self.threads, channels_last=self.channels_last, amp=self.amp)
+
+
+def point_seed(seed: int, point: Point) -> int:
+    """A training seed that depends on the search seed and the point, not on the order of training."""
+    digest = hashlib.sha256(f"{seed}:{point.key}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def resolve_device(name: str | None) -> str:
+    """``auto`` (or None) picks CUDA when present; an explicit device must exist."""
+    import torch
+
+    if name in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise NasError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise NasError(f"device {name!r} asked for, but this machine has no usable CUDA GPU; use --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise NasError(f"device {name!r} is not supported; use auto, cpu, cuda or cuda:N")
+    return str(device)
+
+
+def data_fingerprint(cache: "ClipCache") -> dict[str, Any]:
+    """What identifies a cache's contents (not its path: a copied cache gives the same results)."""
+    meta = cache.meta
+    return {key: meta.get(key) for key in ("source_fingerprint", "codec", "splits", "videos", "frame_size", "fps")}
+
+
+class ProxyAccuracy(Estimator):
+    """Validation top-1 after a short training on the clip cache (fidelity: epochs)."""
+
+    name = "proxy"
+    reports_progress = True
+
+    def __init__(self, cache: "ClipCache | str | os.PathLike", schedule: ProxySchedule = ProxySchedule(), *,
+                 device: str | None = None, train_split: str = "train", val_split: str = "val") -> None:
+        from .data.cache import ClipCache
+
+        self.cache = cache if isinstance(cache, ClipCache) else ClipCache(cache)
+        self.schedule = schedule
+        self.device = resolve_device(device)
+        self.train_split, self.val_split = train_split, val_split
+        for split in (train_split, val_split):
+            if len(self.cache.positions(split)) == 0:
+                raise NasError(f"clip cache {self.cache.path} has no {split!r} clips; rebuild it with that split")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.cache.classes)
+
+    def settings(self, epochs: float | None = None) -> dict[str, Any]:
+        schedule = asdict(replace(self.schedule, epochs=float(self.schedule.epochs if epochs is None else epochs)))
+        device_kind = "cpu" if self.device == "cpu" else "cuda"
+        if device_kind == "cpu":
+            schedule.pop("amp")  # never used on CPU: must not split the fingerprint
+        return {"data": data_fingerprint(self.cache), "splits": [self.train_split, self.val_split],
+                "schedule": schedule, "device": device_kind}
+
+    def fingerprint(self, fidelity: float | None = None) -> str:
+        import torch
+
+        return fingerprint_of("proxy-accuracy", {**self.settings(fidelity), "torch": torch.__version__.split("+")[0]})
+
+    def check(self, space: SearchSpace, point: Point) -> None:
+        """Raise :class:`CandidateFailed` if the cache cannot serve ``point`` (clips too short)."""
+        spec = space.clip_spec(point)
+        window = (spec.frames - 1) * spec.stride + 1
+        shortest = min(self.cache.shortest(self.train_split), self.cache.shortest(self.val_split))
+        if window > shortest:
+            raise CandidateFailed(f"{spec.frames} frames at stride {spec.stride} span {window} frames; "
+                                  f"the cache's shortest clip has {shortest}")
+
+    def evaluate(self, space: SearchSpace, point: Point, fidelity: float | None = None,
+                 on_step: "Callable[[StepReport], None] | None" = None) -> Measurement:
+        import torch
+
+        from .data.dataset import ClipDataset, ClipSampling
+        from .training import DivergedError, build_seeded, train
+
+        self.check(space, point)
+        spec = space.clip_spec(point)
+        seed = point_seed(self.schedule.seed, point)
+        settings = self.schedule.train_settings(seed, fidelity)
+        sampling = dict(frames=spec.frames, stride=spec.stride, crop=spec.crop)
+        train_set = ClipDataset(self.cache, self.train_split, ClipSampling(mode="train", **sampling), seed=seed)
+        val_set = ClipDataset(self.cache, self.val_split, ClipSampling(mode="val", **sampling), seed=seed)
+        model = build_seeded(space, point, seed, num_classes=self.num_classes)
+        try:
+            result = train(model, train_set, val_set, settings, device=self.device, on_step=on_step)
+        except DivergedError as error:
+            raise CandidateFailed(str(error)) from None
+        except (MemoryError, torch.cuda.OutOfMemoryError):
+            raise CandidateFailed(f"out of memory on {self.device} at batch {settings.batch_size}") from None
+        return Measurement(
+            point=point,
+            metrics={"accuracy": result.top1, "val_loss": result.loss,
+                     "train_loss": result.curve[-1]["train_loss"] if result.curve else float("nan")},
+            fidelity=settings.epochs,
+            seconds=result.seconds,
+            info={"clips": result.clips, "clips_per_second": result.clips_per_second, "epochs": result.epochs,
+                  "train_seed": seed, "device": self.device, "per_class_top1": result.per_class_top1},
+        )

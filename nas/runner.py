@@ -1,0 +1,164 @@
+"""The runner: strategy proposes, estimator measures, ledger records, until the strategy is done.
+
+Each round re-reads the ledger, so the runner holds no state a kill could
+lose: a trial is written RUNNING before its training and finished after it;
+a re-run first fails the trials of dead processes (marked for retry) and
+then simply continues.  Trials are only ever read under the estimator's
+fingerprint, so a point is never trained twice under the same settings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from estimators.base import Estimator, Measurement
+from estimators.proxy import CandidateFailed
+from spaces import Point, SearchSpace
+from spaces.errors import NasError
+
+from .ledger import Ledger
+from .progress import SearchProgress
+from .strategies.base import COMPLETE, FAILED, Proposal, Strategy, TrialRecord
+
+#: Longest pause while other workers' trials finish.
+MAX_WAIT_SECONDS = 30.0
+
+
+@dataclass
+class SearchOutcome:
+    history: list[TrialRecord]
+    stopped: str  # "finished", "budget", "time limit"
+    chosen: Point | None
+    chosen_record: TrialRecord | None
+    final: TrialRecord | None = None
+    trained_now: int = 0
+    retried: list[int] = field(default_factory=list)
+
+
+def trained_count(history: Sequence[TrialRecord]) -> int:
+    """Models trained to the end (complete, or failed for good): what ``--budget`` counts."""
+    return sum(1 for r in history if r.settled)
+
+
+class SearchRunner:
+    def __init__(self, space: SearchSpace, strategy: Strategy, estimator: Estimator, ledger: Ledger, *,
+                 budget: int | None = None, time_limit: float | None = None, final_epochs: float | None = None,
+                 progress: SearchProgress | None = None) -> None:
+        if budget is not None and budget < 1:
+            raise NasError(f"--budget must be at least 1 trained model, got {budget}")
+        if time_limit is not None and time_limit <= 0:
+            raise NasError(f"--time-limit must be positive, got {time_limit}")
+        self.space, self.strategy, self.estimator, self.ledger = space, strategy, estimator, ledger
+        self.budget, self.time_limit, self.final_epochs = budget, time_limit, final_epochs
+        self.progress = progress or SearchProgress()
+        self.fingerprint = estimator.fingerprint()
+
+    def history(self) -> list[TrialRecord]:
+        return self.ledger.records(self.fingerprint)
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self) -> SearchOutcome:
+        started, trained_now, waits = time.monotonic(), 0, 0
+        retried = self.ledger.fail_stale()
+        for number in retried:
+            self.progress.message(f"trial {number} was interrupted (its process died); its point will be trained again")
+        while True:
+            history = self.history()
+            stopped = self._stop_reason(history, started)
+            if stopped:
+                break
+            proposals = self.strategy.propose(history, 1)
+            if not proposals:
+                if not self.ledger.running():
+                    raise NasError(f"strategy {self.strategy.name!r} proposed nothing but is not finished; this is a bug")
+                waits += 1
+                time.sleep(min(MAX_WAIT_SECONDS, 0.5 * 1.5 ** waits))  # other workers' trials: back off
+                self.ledger.fail_stale()
+                continue
+            waits = 0
+            self._measure(proposals[0], history)
+            trained_now += 1
+        history = self.history()
+        chosen = self.strategy.chosen(history)
+        record = next((r for r in history if r.point == chosen and r.state == COMPLETE), None)
+        outcome = SearchOutcome(history, stopped, chosen, record, trained_now=trained_now, retried=retried)
+        if stopped == "finished" and chosen is not None and self.final_epochs:
+            outcome.final = self.final_training(chosen)
+        self.progress.close()
+        return outcome
+
+    def _stop_reason(self, history: list[TrialRecord], started: float) -> str | None:
+        if self.strategy.is_finished(history):
+            return "finished"
+        if self.budget is not None and trained_count(history) >= self.budget:
+            return "budget"
+        if self.time_limit is not None and time.monotonic() - started >= self.time_limit:
+            return "time limit"
+        return None
+
+    def _measure(self, proposal: Proposal, history: list[TrialRecord]) -> None:
+        point = proposal.point
+        if any(r.point == point and r.settled for r in history):
+            raise NasError(f"strategy {self.strategy.name!r} proposed {point.key}, which this study has measured; "
+                           "this is a bug in the strategy")
+        retry_of = [r.attrs["number"] for r in history if r.point == point and r.state == FAILED]
+        attrs = {**proposal.attrs, "strategy": self.strategy.name, **({"retry_of": retry_of[-1]} if retry_of else {})}
+        planned = self.strategy.planned_costs(history)
+        total = trained_count(history) + max(len(planned), 1)
+        label = self._label(proposal)
+        self._train(point, attrs, label, trained_count(history) + 1, total, fingerprint=self.fingerprint,
+                    fidelity=None, planned_after=planned[1:])
+
+    def _label(self, proposal: Proposal) -> str:
+        attrs = proposal.attrs
+        parts = [f"step {attrs['step']}" if "step" in attrs else "", attrs.get("operation") or attrs.get("role", "")]
+        return " ".join(p for p in parts if p) + f" {proposal.point.key}"
+
+    def _train(self, point: Point, attrs: dict[str, Any], label: str, index: int, total: int, *,
+               fingerprint: str, fidelity: float | None, planned_after: Sequence[int]) -> TrialRecord:
+        cost = self.space.complexity(point)
+        macs = self.strategy.cost(point)
+        handle = self.ledger.start(point, {**attrs, "fingerprint": fingerprint, "macs": macs, "params": cost.params,
+                                           "input_shape": list(self.space.input_shape(point))})
+        self.progress.trial_started(index, total, label, planned_after, macs)
+        started = time.monotonic()
+        try:
+            measurement = self._evaluate(point, fidelity)
+        except CandidateFailed as error:
+            self.ledger.fail(handle, str(error), retry=False)
+            self.progress.trial_finished(macs, time.monotonic() - started, f"failed: {error}", planned_after)
+            return self.ledger.record_of(self.ledger.storage.get_trial(handle.trial_id))
+        except BaseException:  # interrupted (Ctrl-C) or crashed: the point is tried again next time
+            self.ledger.fail(handle, "interrupted", retry=True)
+            raise
+        self.ledger.complete(handle, measurement.metrics["accuracy"], _measurement_attrs(measurement))
+        accuracy = measurement.metrics["accuracy"]
+        self.progress.trial_finished(macs, measurement.seconds, f"top-1 {accuracy:.3f}", planned_after)
+        return self.ledger.record_of(self.ledger.storage.get_trial(handle.trial_id))
+
+    def _evaluate(self, point: Point, fidelity: float | None) -> Measurement:
+        if getattr(self.estimator, "reports_progress", False):
+            return self.estimator.evaluate(self.space, point, fidelity, on_step=self.progress.on_step)
+        return self.estimator.evaluate(self.space, point, fidelity)
+
+    # -- the chosen model's longer training ----------------------------------------------------
+    def final_training(self, point: Point) -> TrialRecord | None:
+        """Train the chosen point with the final schedule (once: a re-run finds it in the ledger)."""
+        fingerprint = self.estimator.fingerprint(self.final_epochs)
+        self.ledger.fail_stale()
+        for record in self.ledger.records(fingerprint, roles_excluded=()):
+            if record.point == point and record.settled:
+                return record
+        self.progress.message(f"final training of the chosen model ({self.final_epochs:g} epochs)")
+        return self._train(point, {"role": "final", "strategy": self.strategy.name}, f"final {point.key}", 1, 1,
+                           fingerprint=fingerprint, fidelity=self.final_epochs, planned_after=[])
+
+
+def _measurement_attrs(measurement: Measurement) -> dict[str, Any]:
+    attrs = {**{k: v for k, v in measurement.metrics.items()}, "fidelity": measurement.fidelity,
+             "train_seconds": round(measurement.seconds, 3)}
+    attrs.update(measurement.info)
+    return attrs

@@ -1,0 +1,147 @@
+"""``nas search`` end to end on a tiny setting: real training, determinism, SIGKILL resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from nas.cli import main
+
+TINY_DATA = "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3"
+TINY = ["--data", TINY_DATA, "--space-option", "base_crop=16", "--space-option", "head_width=32",
+        "--target-gflops", "0.0009", "--epochs", "0.5", "--final-epochs", "1", "--threads", "1"]
+
+
+def nas_command(*args: str) -> list[str]:
+    return [sys.executable, "-c", "import sys; from nas.cli import main; sys.exit(main())", *args]
+
+
+def run_search(tmp_path: Path, name: str, *extra: str) -> tuple[dict, list]:
+    env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / f"{name}-cache")}
+    storage = f"sqlite:///{tmp_path / name}.db"
+    done = subprocess.run(nas_command("search", *TINY, "--storage", storage, "--json", *extra), env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    return summary, optuna.load_study(study_name=summary["study"], storage=storage).get_trials()
+
+
+def comparable(summary: dict) -> dict:
+    """The outcome without timings."""
+    return {"path": summary["path"], "chosen": summary["chosen"], "trained": summary["trained"]}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    return run_search(tmp_path_factory.mktemp("reference"), "ref")
+
+
+def test_the_search_trains_for_real_and_prints_path_and_chosen_model(reference):
+    summary, trials = reference
+    assert summary["stopped"] == "finished" and summary["chosen"]["final_accuracy"] is not None
+    roles = [t.user_attrs["role"] for t in trials]
+    assert roles[0] == "base" and roles.count("candidate") == 12 and roles[-1] == "final"
+    assert [s["role"] for s in summary["path"]][:3] == ["base", "expansion", "overshoot"]
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert all(t.user_attrs["clips_per_second"] > 0 and t.user_attrs["fidelity"] in (0.5, 1.0) for t in complete)
+    failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]  # 4 frames at stride 8 > 16-frame clips
+    assert failed and all("span" in t.user_attrs["fail_reason"] and t.user_attrs["retry"] is False for t in failed)
+    assert summary["chosen"]["gmacs"] <= 0.0009
+
+
+def test_same_seed_same_search(reference, tmp_path):
+    summary, trials = run_search(tmp_path, "again")
+    assert comparable(summary) == comparable(reference[0])
+    assert [(t.params, t.value) for t in trials] == [(t.params, t.value) for t in reference[1]]
+
+
+class _Lines:
+    """Reads a child's stderr lines on a thread so the test can wait for one."""
+
+    def __init__(self, stream) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [self.lines.put(line) for line in stream], daemon=True).start()
+
+    def wait_for(self, text: str, count: int = 1, timeout: float = 120) -> bool:
+        deadline, seen = time.monotonic() + timeout, 0
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            seen += text in line
+            if seen >= count:
+                return True
+        return False
+
+
+def test_sigkill_at_random_moments_then_resume_gives_the_same_result(reference, tmp_path):
+    rng = random.Random(11)
+    env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
+    storage = f"sqlite:///{tmp_path / 'killed'}.db"
+    command = nas_command("search", *TINY, "--storage", storage, "--json")
+    kills = 0
+    for round_ in range(6):
+        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                 start_new_session=True)
+        lines = _Lines(child.stderr)
+        if round_ == 0:  # during the cache build
+            assert lines.wait_for("building the default clip cache")
+            time.sleep(rng.uniform(0.0, 0.2))
+        else:  # mid-training, after a random number of finished trials
+            assert lines.wait_for("top-1", count=rng.randint(1, 2))
+            time.sleep(rng.uniform(0.05, 0.3))
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        kills += 1
+        if round_ == 0:
+            assert not any(p.name.endswith("-raw") for p in (tmp_path / "cache").iterdir()), "the build had finished"
+    assert kills >= 5
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert comparable(summary) == comparable(reference[0])
+    trials = optuna.load_study(study_name=summary["study"], storage=storage).get_trials()
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    keys = [(json.dumps(t.params, sort_keys=True), t.user_attrs["fingerprint"]) for t in complete]
+    assert len(keys) == len(set(keys)), "a finished trial was trained twice"
+    assert sorted((json.dumps(t.params, sort_keys=True), t.value) for t in complete) == \
+        sorted((json.dumps(t.params, sort_keys=True), t.value) for t in reference[1])
+    interrupted = [t for t in trials if t.state == optuna.trial.TrialState.FAIL and t.user_attrs["retry"]]
+    assert interrupted, "no kill landed mid-trial"
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    assert all(t.number in retried and "died mid-trial" in t.user_attrs["fail_reason"] for t in interrupted)
+    for_good = sorted(json.dumps(t.params, sort_keys=True) for t in trials if t.state == optuna.trial.TrialState.FAIL
+                      and not t.user_attrs["retry"])
+    assert for_good == sorted(json.dumps(t.params, sort_keys=True) for t in reference[1]
+                              if t.state == optuna.trial.TrialState.FAIL)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--strategy", "annealing"], "unknown strategy 'annealing'"),
+    (["--target-gflops", "0.0001"], "below the base network"),
+    (["--target-gflops", "-1"], "must be positive"),
+    (["--storage", "sqlite:////nonexistent-dir/x/y.db"], "cannot open storage"),
+    (["--data", "/nonexistent/cache"], "/nonexistent/cache"),
+    (["--time-limit", "soon"], "not a positive duration"),
+    (["--space", "nope"], "unknown space 'nope'"),
+    (["--data", "synth:colours=3"], "unknown setting 'colours'"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", *TINY, *args]) == 2  # a repeated option: the last one counts
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err and "Traceback" not in err, err
+    assert not (tmp_path / "nas.db").exists(), "a failed start left a ledger behind"
