@@ -6,7 +6,7 @@ sized for a 2-core CPU: an X2D with stages of 1, 1, 2, 1 blocks at a 48^2
 base crop and a stride of 8 frames, 3 training epochs per candidate, a
 0.025 GMACs target (three expansion steps inside it, a fourth that
 overshoots and is contracted back onto it where a point between fits), then
-the chosen model trained for 30 epochs: candidates are ranked on a short
+the chosen model trained for 40 epochs: candidates are ranked on a short
 schedule, as in X3D, and the chosen one is then trained properly.
 """
 
@@ -30,7 +30,7 @@ PROXY_DEFAULTS: dict[str, dict[str, Any]] = {
     "x3d": {"space": {"base_crop": 48, "base_stride": 8, "stage_blocks": [1, 1, 2, 1], "head_width": 256, "dropout": 0.2},
             "target_gflops": 0.025},
 }
-DEFAULT_EPOCHS, DEFAULT_FINAL_EPOCHS = 3.0, 30.0
+DEFAULT_EPOCHS, DEFAULT_FINAL_EPOCHS = 3.0, 40.0
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 
 
