@@ -135,6 +135,8 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
         optimiser = torch.optim.AdamW(groups, lr=settings.lr)
     else:
         optimiser = torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum, nesterov=True)
+    # Full batches only (a last tiny batch upsets batch norm), unless the split is smaller than one batch.
+    drop_last = len(train_set) >= settings.batch_size
     steps_per_epoch = max(1, len(train_set) // settings.batch_size)
     total_steps = None if settings.seconds else max(1, round(settings.epochs * steps_per_epoch))
     start, step, clips, curve, epoch, first_loss = time.perf_counter(), 0, 0, [], 0, None
@@ -148,7 +150,7 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
         train_set.set_epoch(epoch)
         model.train()
         losses = []
-        for batch, labels in _loader(train_set, settings.batch_size, shuffle=True, seed=settings.seed * 100_003 + epoch, drop_last=True):
+        for batch, labels in _loader(train_set, settings.batch_size, shuffle=True, seed=settings.seed * 100_003 + epoch, drop_last=drop_last):
             if progress() >= 1.0:
                 break
             for group in optimiser.param_groups:

@@ -160,6 +160,12 @@ class Ledger:
             raise NasError(f"study {self.study_name!r} in {self.url} was started with different settings "
                            f"({', '.join(changed)}); re-run with the same settings to resume it, or pick a new --study")
 
+    def set_attr(self, key: str, value: Any) -> None:
+        """Store a JSON-ready study attribute (the expansion path, the chosen model) beside the trials."""
+        if self.study_id is None:
+            raise StorageError(f"study {self.study_name!r} is not open")
+        self.storage.set_study_user_attr(self.study_id, key, _clean({"v": value})["v"])
+
     # -- reading ------------------------------------------------------------------------
     def trials(self) -> list[Any]:
         if self.study_id is None:

@@ -175,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
                           final_epochs=args.final_epochs or None, progress=SearchProgress())
     outcome = runner.run()
     summary = _summary(space, strategy, ledger, outcome, time.monotonic() - started)
+    ledger.set_attr("expansion_path", summary["path"])  # the path, readable without this code (dashboard, reports)
+    ledger.set_attr("chosen", summary["chosen"])
     _print_summary(summary, format_duration)
     if args.json:
         print(json.dumps(summary, sort_keys=True))

@@ -44,3 +44,8 @@ def test_schedule_warms_up_then_decays():
     assert learning_rate(1.0, 0.0, 0.1) == pytest.approx(0.1)
     assert learning_rate(1.0, 0.1, 0.1) == pytest.approx(1.0)
     assert learning_rate(1.0, 1.0, 0.1) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_split_smaller_than_one_batch_still_trains(tiny_cache):
+    result = _run(tiny_cache, batch_size=64, epochs=2)  # 16 training clips
+    assert result.clips == 32 and result.epochs == pytest.approx(2.0)

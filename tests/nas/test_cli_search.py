@@ -58,6 +58,8 @@ def test_the_search_trains_for_real_and_prints_path_and_chosen_model(reference):
     failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]  # step 1 temporal: 2 frames at stride 16 > 16-frame clips
     assert failed and all("span" in t.user_attrs["fail_reason"] and t.user_attrs["retry"] is False for t in failed)
     assert summary["chosen"]["gmacs"] <= 0.0009
+    study = optuna.load_study(study_name=summary["study"], storage=summary["storage"])
+    assert study.user_attrs["expansion_path"] == summary["path"] and study.user_attrs["chosen"] == summary["chosen"]
 
 
 def test_same_seed_same_search(reference, tmp_path):
