@@ -85,7 +85,8 @@ class SearchRunner:
         chosen = self.strategy.chosen(history)
         record = next((r for r in history if r.point == chosen and r.state == COMPLETE), None)
         outcome = SearchOutcome(history, stopped, chosen, record, trained_now=trained_now, retried=retried)
-        if stopped == "finished" and chosen is not None and self.final_epochs:
+        complete = stopped == "finished" or (stopped == "budget" and not self.strategy.terminates)
+        if complete and chosen is not None and self.final_epochs:
             outcome.final = self.final_training(chosen)
         self.progress.close()
         return outcome
@@ -107,6 +108,9 @@ class SearchRunner:
         retry_of = [r.attrs["number"] for r in history if r.point == point and r.state == FAILED]
         attrs = {**proposal.attrs, "strategy": self.strategy.name, **({"retry_of": retry_of[-1]} if retry_of else {})}
         planned = self.strategy.planned_costs(history)
+        if self.budget is not None:  # an open-ended strategy plans nothing: the budget is its plan
+            left = self.budget - trained_count(history)
+            planned = (planned or [self.strategy.cost(point)] * left)[:left]
         total = trained_count(history) + max(len(planned), 1)
         label = self._label(proposal)
         self._train(point, attrs, label, trained_count(history) + 1, total, fingerprint=self.fingerprint,

@@ -43,7 +43,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "(built on first use; keys as 'nas data synth', e.g. synth:clips_per_class=50)")
     parser.add_argument("--target-gflops", type=float, metavar="G",
                         help="compute target in GMACs (multiply-adds) per clip (x3d proxy default 0.02)")
-    parser.add_argument("--budget", type=int, metavar="N", help="stop after N trained models (re-run with more to go on)")
+    parser.add_argument("--budget", type=int, metavar="N", help="stop after N trained models (re-run with more to go on); open-ended strategies "
+                             "such as random default to as many as the coordinate search plans")
     parser.add_argument("--time-limit", metavar="T", help="stop starting trainings after T (e.g. 900, 15m, 2h)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the strategy and of every training (default 0)")
     parser.add_argument("--storage", metavar="URL", help="Optuna storage URL or SQLite file (default sqlite:///nas.db)")
@@ -148,6 +149,11 @@ def _build(args: argparse.Namespace):
     check_storage(url)  # every check above runs before the data is built or the ledger written
     cache = open_data(existing, synth_settings)
     estimator = ProxyAccuracy(cache, ProxySchedule(epochs=args.epochs, seed=args.seed, threads=args.threads), device=device)
+    if args.budget is None and not strategy.terminates:
+        from ..strategies.coordinate import CoordinateExpansion
+
+        # The same number of trained models as the coordinate search plans under this target: equal budgets.
+        args.budget = len(CoordinateExpansion(space, target_macs=strategy.target_macs).planned_costs([]))
     config = _config(args, space, strategy, estimator, strategy.target_macs)
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:8]
     ledger = Ledger(url, args.study or f"{space.name}-{strategy.name}-{digest}", space)

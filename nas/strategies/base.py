@@ -47,6 +47,8 @@ class Strategy(ABC):
     """Proposes points of ``space`` whose compute stays within ``target_macs``."""
 
     name: str = ""
+    #: False for open-ended strategies (random, samplers): a search with them needs a budget.
+    terminates: bool = True
 
     def __init__(self, space: SearchSpace, *, target_macs: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None) -> None:

@@ -10,7 +10,10 @@ from spaces.errors import NasError, unknown_name
 from .base import Strategy
 
 ENTRY_POINT_GROUP = "nas.strategies"
-BUILTIN_STRATEGIES = {"coordinate": "nas.strategies.coordinate:CoordinateExpansion"}
+BUILTIN_STRATEGIES = {
+    "coordinate": "nas.strategies.coordinate:CoordinateExpansion",
+    "random": "nas.strategies.random_search:RandomSearch",
+}
 
 
 def _sources() -> dict[str, str]:

@@ -147,3 +147,19 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch, 
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and message in err and "Traceback" not in err, err
     assert not (tmp_path / "nas.db").exists(), "a failed start left a ledger behind"
+
+
+def test_random_search_runs_with_the_same_defaults_and_its_budget(tmp_path):
+    summary, trials = run_search(tmp_path, "random", "--strategy", "random", "--budget", "4")
+    search = [t for t in trials if t.user_attrs["role"] != "final"]
+    assert summary["stopped"] == "budget" and len(search) == 4 and summary["path"] == []
+    assert all(t.user_attrs["role"] == "sample" and t.user_attrs["macs"] <= 900_000 for t in search)
+    assert trials[-1].user_attrs["role"] == "final" and summary["chosen"]["final_accuracy"] is not None
+
+
+def test_open_ended_strategies_get_the_coordinate_searchs_budget():
+    from nas.strategies.coordinate import CoordinateExpansion
+    from spaces import get_space
+
+    space = get_space("x3d", num_classes=12, base_crop=48, base_stride=8, stage_blocks=(1, 1, 2, 1), head_width=256)
+    assert len(CoordinateExpansion(space, target_macs=25_000_000).planned_costs([])) == 26  # the default run's 26 models
