@@ -13,6 +13,7 @@ ENTRY_POINT_GROUP = "nas.strategies"
 BUILTIN_STRATEGIES = {
     "coordinate": "nas.strategies.coordinate:CoordinateExpansion",
     "random": "nas.strategies.random_search:RandomSearch",
+    "tpe": "nas.strategies.optuna_sampler:TPESearch",
 }
 
 

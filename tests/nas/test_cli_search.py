@@ -149,8 +149,9 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch, 
     assert not (tmp_path / "nas.db").exists(), "a failed start left a ledger behind"
 
 
-def test_random_search_runs_with_the_same_defaults_and_its_budget(tmp_path):
-    summary, trials = run_search(tmp_path, "random", "--strategy", "random", "--budget", "4")
+@pytest.mark.parametrize("strategy", ["random", "tpe"])
+def test_open_ended_strategies_run_with_the_same_defaults_and_a_budget(tmp_path, strategy):
+    summary, trials = run_search(tmp_path, strategy, "--strategy", strategy, "--budget", "4")
     search = [t for t in trials if t.user_attrs["role"] != "final"]
     assert summary["stopped"] == "budget" and len(search) == 4 and summary["path"] == []
     assert all(t.user_attrs["role"] == "sample" and t.user_attrs["macs"] <= 900_000 for t in search)

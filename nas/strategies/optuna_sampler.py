@@ -1,0 +1,114 @@
+"""Optuna samplers as strategies (``tpe``), rebuilt from the trial history on every call.
+
+Each ``propose`` replays the history into a throw-away in-memory study (the
+space's ladder levels as categorical distributions) and asks a sampler seeded
+from the strategy seed and the history's length, so the same history always
+gives the same proposal: a killed search resumes exactly, with no sampler
+state kept anywhere.
+
+A sampler knows nothing of the compute target or of points already measured.
+A proposal over the target is told to the throw-away study as a failure of
+accuracy 0 (so the sampler learns to avoid the region) and never trained; a
+point already measured, running or proposed in the same batch is skipped.
+After ``MAX_ASKS`` fruitless asks the adapter falls back on the seeded random
+sequence, so it can neither waste a training nor loop forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from spaces import Point, SearchSpace
+
+from .base import COMPLETE, FAILED, RUNNING, Proposal, Strategy, TrialRecord
+from .random_search import RandomSearch
+
+MAX_ASKS = 64
+
+
+def _derived_seed(*parts: object) -> int:
+    return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:4], "little")
+
+
+class OptunaSamplerStrategy(Strategy):
+    """Base of the adapters: subclasses name the sampler they build."""
+
+    terminates = False
+
+    def __init__(self, space: SearchSpace, *, target_macs: int, seed: int = 0,
+                 cost: Callable[[Point], int] | None = None) -> None:
+        super().__init__(space, target_macs=target_macs, seed=seed, cost=cost)
+        self._fallback = RandomSearch(space, target_macs=target_macs, seed=seed, cost=self.cost)
+        self._costs: dict[Point, int] = {}
+
+    def make_sampler(self, seed: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must say which Optuna sampler it adapts")
+
+    def _fits(self, point: Point) -> bool:
+        if point not in self._costs:
+            self._costs[point] = self.cost(point)
+        return self._costs[point] <= self.target_macs
+
+    def _study(self, history: Sequence[TrialRecord], distributions: dict[str, Any]):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(direction="maximize", sampler=self.make_sampler(_derived_seed(self.seed, len(history))))
+        for record in history:
+            params = dict(record.point.as_dict())
+            if any(params[name] not in dist.choices for name, dist in distributions.items()):
+                continue  # off the ladder (a point another strategy added): the sampler cannot represent it
+            if record.state == COMPLETE and record.accuracy is not None:
+                study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=record.accuracy))
+        return study
+
+    def propose(self, history: Sequence[TrialRecord], n: int = 1) -> list[Proposal]:
+        import optuna
+
+        taken = {r.point for r in history if r.settled or r.state == RUNNING}
+        proposals: list[Proposal] = []
+        for record in history:  # interrupted trials first: their point is owed a result
+            if record.state == FAILED and not record.settled and record.point not in taken and len(proposals) < n:
+                taken.add(record.point)
+                proposals.append(Proposal(record.point, {k: v for k, v in record.attrs.items() if k in ("step", "role", "sampler")}))
+        settled = [r for r in history if r.settled]
+        distributions = self.space.to_optuna(on_ladder=True)
+        study = self._study(settled, distributions)
+        asks = 0
+        while len(proposals) < n and asks < MAX_ASKS:
+            asks += 1
+            trial = study.ask(distributions)
+            point = self.space.from_params(trial.params)
+            if not self._fits(point):
+                study.tell(trial, 0.0)  # over the target: worst accuracy, never trained
+                continue
+            if point in taken:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)  # already measured or running
+                continue
+            taken.add(point)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)  # a placeholder until the real result comes
+            proposals.append(Proposal(point, {"step": len(settled) + len(proposals), "role": "sample", "sampler": self.name}))
+        if len(proposals) < n:  # the sampler keeps proposing what cannot be trained: fall back on random order
+            pending = list(history) + [TrialRecord(p.point, RUNNING) for p in proposals]
+            for extra in self._fallback.propose(pending, n - len(proposals)):
+                proposals.append(Proposal(extra.point, {**extra.attrs, "role": "sample", "sampler": "random-fallback"}))
+        return proposals
+
+    def is_finished(self, history: Sequence[TrialRecord]) -> bool:
+        return self._fallback.is_finished(history)
+
+    def planned_costs(self, history: Sequence[TrialRecord]) -> list[int]:
+        return []
+
+
+class TPESearch(OptunaSamplerStrategy):
+    """Optuna's tree-structured Parzen estimator over the ladder levels (maximising accuracy)."""
+
+    name = "tpe"
+
+    def make_sampler(self, seed: int) -> Any:
+        import optuna
+
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10)

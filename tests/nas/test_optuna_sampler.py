@@ -1,0 +1,52 @@
+"""The Optuna adapter never trains a point over the target or twice, and cannot loop forever."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+from nas.strategies import COMPLETE, TrialRecord
+from nas.strategies.optuna_sampler import OptunaSamplerStrategy, TPESearch
+from spaces import get_space
+
+SPACE = get_space("x3d")
+TARGET = 2_000_000_000
+
+
+class StuckOn(OptunaSamplerStrategy):
+    """A sampler that only ever proposes one point."""
+
+    name = "stuck"
+
+    def __init__(self, point, **kwargs) -> None:
+        super().__init__(SPACE, target_macs=TARGET, **kwargs)
+        self.point = point
+
+    def make_sampler(self, seed):
+        return optuna.samplers.PartialFixedSampler(dict(self.point.as_dict()), optuna.samplers.RandomSampler(seed=seed))
+
+
+def measured(point) -> TrialRecord:
+    return TrialRecord(point, COMPLETE, 0.5, SPACE.complexity(point).macs)
+
+
+def test_a_sampler_stuck_on_a_measured_point_falls_back_to_random_order():
+    strategy = StuckOn(SPACE.base)
+    (proposal,) = strategy.propose([measured(SPACE.base)], 1)
+    assert proposal.point != SPACE.base and proposal.attrs["sampler"] == "random-fallback"
+    assert SPACE.complexity(proposal.point).macs <= TARGET
+
+
+def test_a_sampler_stuck_over_the_target_never_gets_that_point_trained():
+    huge = SPACE.point(frames=16, stride=6, crop=312, width=2, bottleneck=2.25, depth=5)  # on the ladders, far over 2 GMACs
+    strategy = StuckOn(huge)
+    proposals = strategy.propose([], 3)
+    assert len(proposals) == 3 and all(SPACE.complexity(p.point).macs <= TARGET for p in proposals)
+
+
+def test_tpe_is_reproducible_and_learns_from_the_history():
+    history = [measured(p) for p in (SPACE.base, SPACE.preset("XS"))]
+    first = [p.point for p in TPESearch(SPACE, target_macs=TARGET, seed=4).propose(history, 3)]
+    assert first == [p.point for p in TPESearch(SPACE, target_macs=TARGET, seed=4).propose(history, 3)]
+    assert len(set(first)) == 3 and not set(first) & {SPACE.base, SPACE.preset("XS")}
