@@ -43,6 +43,22 @@ class Proposal:
     attrs: Mapping[str, Any] = field(default_factory=dict)
 
 
+def interrupted_first(history: Sequence[TrialRecord], taken: set[Point], n: int) -> list[Proposal]:
+    """Up to ``n`` proposals re-running interrupted trials (failed with ``retry``), oldest first.
+
+    Their points are owed a result before anything new is proposed; ``taken``
+    (settled and running points) is extended with them.
+    """
+    proposals: list[Proposal] = []
+    for record in history:
+        if len(proposals) >= n:
+            break
+        if record.state == FAILED and not record.settled and record.point not in taken:
+            taken.add(record.point)
+            proposals.append(Proposal(record.point, {k: v for k, v in record.attrs.items() if k in ("step", "role", "sampler", "parent")}))
+    return proposals
+
+
 class Strategy(ABC):
     """Proposes points of ``space`` whose compute stays within ``target_macs``."""
 
@@ -62,6 +78,13 @@ class Strategy(ABC):
                 f"({base_cost / 1e9:.4g} GMACs at {space.base.key}); raise --target-gflops"
             )
         self.target_macs = target_macs
+        self._costs: dict[Point, int] = {}
+
+    def fits(self, point: Point) -> bool:
+        """Within the compute target (each point's cost computed once per strategy)."""
+        if point not in self._costs:
+            self._costs[point] = self.cost(point)
+        return self._costs[point] <= self.target_macs
 
     @abstractmethod
     def propose(self, history: Sequence[TrialRecord], n: int = 1) -> list[Proposal]:

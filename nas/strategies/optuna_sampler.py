@@ -22,7 +22,7 @@ from typing import Any
 
 from spaces import Point, SearchSpace
 
-from .base import COMPLETE, FAILED, RUNNING, Proposal, Strategy, TrialRecord
+from .base import COMPLETE, RUNNING, Proposal, Strategy, TrialRecord, interrupted_first
 from .random_search import RandomSearch
 
 MAX_ASKS = 64
@@ -41,15 +41,9 @@ class OptunaSamplerStrategy(Strategy):
                  cost: Callable[[Point], int] | None = None) -> None:
         super().__init__(space, target_macs=target_macs, seed=seed, cost=cost)
         self._fallback = RandomSearch(space, target_macs=target_macs, seed=seed, cost=self.cost)
-        self._costs: dict[Point, int] = {}
 
     def make_sampler(self, seed: int) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must say which Optuna sampler it adapts")
-
-    def _fits(self, point: Point) -> bool:
-        if point not in self._costs:
-            self._costs[point] = self.cost(point)
-        return self._costs[point] <= self.target_macs
 
     def _study(self, history: Sequence[TrialRecord], distributions: dict[str, Any]):
         import optuna
@@ -68,11 +62,7 @@ class OptunaSamplerStrategy(Strategy):
         import optuna
 
         taken = {r.point for r in history if r.settled or r.state == RUNNING}
-        proposals: list[Proposal] = []
-        for record in history:  # interrupted trials first: their point is owed a result
-            if record.state == FAILED and not record.settled and record.point not in taken and len(proposals) < n:
-                taken.add(record.point)
-                proposals.append(Proposal(record.point, {k: v for k, v in record.attrs.items() if k in ("step", "role", "sampler")}))
+        proposals = interrupted_first(history, taken, n)
         settled = [r for r in history if r.settled]
         distributions = self.space.to_optuna(on_ladder=True)
         study = self._study(settled, distributions)
@@ -81,7 +71,7 @@ class OptunaSamplerStrategy(Strategy):
             asks += 1
             trial = study.ask(distributions)
             point = self.space.from_params(trial.params)
-            if not self._fits(point):
+            if not self.fits(point):
                 study.tell(trial, 0.0)  # over the target: worst accuracy, never trained
                 continue
             if point in taken:

@@ -31,12 +31,6 @@ class RandomSearch(Strategy):
         self._sequence: list[Point] = []
         self._rng = random.Random(seed)
         self._exhausted = False
-        self._costs: dict[Point, int] = {}
-
-    def _fits(self, point: Point) -> bool:
-        if point not in self._costs:
-            self._costs[point] = self.cost(point)
-        return self._costs[point] <= self.target_macs
 
     def _extend(self, length: int) -> None:
         """Grow the seeded sequence of distinct points within the target to ``length``."""
@@ -44,7 +38,7 @@ class RandomSearch(Strategy):
         while len(self._sequence) < length and not self._exhausted:
             for _ in range(MAX_DRAWS_PER_POINT):
                 point = self.space.sample(self._rng, on_ladder=True)
-                if point not in seen and self._fits(point):
+                if point not in seen and self.fits(point):
                     self._sequence.append(point)
                     seen.add(point)
                     break
