@@ -42,20 +42,36 @@ class OptunaSamplerStrategy(Strategy):
         super().__init__(space, target_macs=target_macs, seed=seed, cost=cost)
         self._fallback = RandomSearch(space, target_macs=target_macs, seed=seed, cost=self.cost)
 
+    #: The study's objectives: accuracy alone, or accuracy against MACs for multi-objective samplers.
+    directions: tuple[str, ...] = ("maximize",)
+
     def make_sampler(self, seed: int) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must say which Optuna sampler it adapts")
+
+    def values(self, accuracy: float, point: Point) -> list[float]:
+        """The objective values of a measured point, in the order of :attr:`directions`."""
+        return [accuracy] if len(self.directions) == 1 else [accuracy, float(self.cost(point))]
+
+    def replayed_attrs(self, index: int) -> dict[str, Any]:
+        """System attributes the sampler would have written on the ``index``-th completed trial."""
+        return {}
 
     def _study(self, history: Sequence[TrialRecord], distributions: dict[str, Any]):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(direction="maximize", sampler=self.make_sampler(_derived_seed(self.seed, len(history))))
+        study = optuna.create_study(directions=list(self.directions),
+                                    sampler=self.make_sampler(_derived_seed(self.seed, len(history))))
+        index = 0
         for record in history:
             params = dict(record.point.as_dict())
             if any(params[name] not in dist.choices for name, dist in distributions.items()):
                 continue  # off the ladder (a point another strategy added): the sampler cannot represent it
             if record.state == COMPLETE and record.accuracy is not None:
-                study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=record.accuracy))
+                study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions,
+                                                          values=self.values(record.accuracy, record.point),
+                                                          system_attrs=self.replayed_attrs(index)))
+                index += 1
         return study
 
     def propose(self, history: Sequence[TrialRecord], n: int = 1) -> list[Proposal]:
@@ -72,7 +88,7 @@ class OptunaSamplerStrategy(Strategy):
             trial = study.ask(distributions)
             point = self.space.from_params(trial.params)
             if not self.fits(point):
-                study.tell(trial, 0.0)  # over the target: worst accuracy, never trained
+                study.tell(trial, self.values(0.0, point))  # over the target: worst accuracy, never trained
                 continue
             if point in taken:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)  # already measured or running
@@ -102,3 +118,26 @@ class TPESearch(OptunaSamplerStrategy):
         import optuna
 
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10)
+
+
+class NSGA2Search(OptunaSamplerStrategy):
+    """Optuna's NSGA-II on two objectives: accuracy (up) against MACs (down).
+
+    NSGA-II counts generations in each trial's system attributes; the adapter
+    replays them from the order of completion (the k-th completed trial is
+    in generation k // population), as a sequential run would have written them.
+    """
+
+    name = "nsga2"
+    directions = ("maximize", "minimize")
+    population = 8
+
+    def make_sampler(self, seed: int) -> Any:
+        import optuna
+
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=self.population)
+
+    def replayed_attrs(self, index: int) -> dict[str, Any]:
+        import optuna
+
+        return {optuna.samplers.NSGAIISampler._get_generation_key(): index // self.population}

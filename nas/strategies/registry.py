@@ -14,6 +14,7 @@ BUILTIN_STRATEGIES = {
     "coordinate": "nas.strategies.coordinate:CoordinateExpansion",
     "random": "nas.strategies.random_search:RandomSearch",
     "tpe": "nas.strategies.optuna_sampler:TPESearch",
+    "nsga2": "nas.strategies.optuna_sampler:NSGA2Search",
     "evolution": "nas.strategies.evolution:RegularisedEvolution",
 }
 

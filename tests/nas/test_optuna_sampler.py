@@ -50,3 +50,21 @@ def test_tpe_is_reproducible_and_learns_from_the_history():
     first = [p.point for p in TPESearch(SPACE, target_macs=TARGET, seed=4).propose(history, 3)]
     assert first == [p.point for p in TPESearch(SPACE, target_macs=TARGET, seed=4).propose(history, 3)]
     assert len(set(first)) == 3 and not set(first) & {SPACE.base, SPACE.preset("XS")}
+
+
+def test_nsga2_sees_the_generations_a_sequential_run_would_have_written():
+    from nas.strategies.optuna_sampler import NSGA2Search
+
+    strategy = NSGA2Search(SPACE, target_macs=TARGET, seed=1)
+    history = []
+    for _ in range(17):
+        (proposal,) = strategy.propose(history, 1)
+        history.append(measured(proposal.point))
+    distributions = SPACE.to_optuna(on_ladder=True)
+    study = strategy._study(history, distributions)
+    trial = study.ask(distributions)
+    key = optuna.samplers.NSGAIISampler._get_generation_key()
+    assert sorted({t.system_attrs[key] for t in study.trials[:-1]}) == [0, 1, 2]
+    assert study.trials[-1].system_attrs[key] == 2  # 17 completed: generation 2 is filling up
+    assert study.directions == [optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE]
+    assert trial.number == 17
