@@ -69,6 +69,10 @@ def open_storage(url: str):
         raise StorageError(f"storage {url!r} needs the database driver {error.name!r}; pip install it") from None
     except Exception as error:  # sqlalchemy and driver errors come in many types
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        if "Failed to import DB access module" in reason:
+            scheme = url.split(":", 1)[0]
+            raise StorageError(f"storage {url!r} needs a database driver for {scheme!r} "
+                               "(PostgreSQL: pip install psycopg2-binary; MySQL: pip install pymysql)") from None
         raise StorageError(f"cannot open storage {url!r}: {reason}; check the URL, the server and its permissions") from None
 
 
