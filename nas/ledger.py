@@ -134,10 +134,6 @@ class Ledger:
         except optuna.exceptions.OptunaError as error:
             raise StorageError(f"cannot read storage {self.url!r}: {error}") from None
 
-    @property
-    def exists(self) -> bool:
-        return self.study_id is not None
-
     def config(self) -> dict[str, Any] | None:
         if self.study_id is None:
             return None

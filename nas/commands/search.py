@@ -23,7 +23,7 @@ from typing import Any
 
 from spaces.errors import NasError
 
-from .common import emit_json, print_table
+from .common import print_table
 
 #: Per-space proxy settings: the base network shrunk for a CPU, and a target a few steps above it.
 PROXY_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -164,7 +164,7 @@ def _build(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import optuna
 
-    from ..progress import SearchProgress, format_duration
+    from ..progress import SearchProgress
     from ..runner import SearchRunner
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     summary = _summary(space, strategy, ledger, outcome, time.monotonic() - started)
     ledger.set_attr("expansion_path", summary["path"])  # the path, readable without this code (dashboard, reports)
     ledger.set_attr("chosen", summary["chosen"])
-    _print_summary(summary, format_duration)
+    _print_summary(summary)
     if args.json:
         print(json.dumps(summary, sort_keys=True))
     return 0
@@ -218,7 +218,9 @@ def _summary(space, strategy, ledger, outcome, seconds: float) -> dict[str, Any]
     }
 
 
-def _print_summary(summary: dict[str, Any], format_duration) -> None:
+def _print_summary(summary: dict[str, Any]) -> None:
+    from ..progress import format_duration
+
     if summary["path"]:
         print("expansion path (top-1 after the proxy schedule):")
         rows = [{"step": s["step"], "axis": s["operation"] or "-", "role": s["role"], "point": s["point"],

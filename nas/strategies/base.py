@@ -7,6 +7,7 @@ the ledger again, and several workers cooperate without a coordinator.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,11 @@ class Proposal:
 
     point: Point
     attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+def derived_seed(*parts: object) -> int:
+    """A 32-bit seed from any parts (strategy seed, history length, ...): stable across processes and runs."""
+    return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:4], "little")
 
 
 def interrupted_first(history: Sequence[TrialRecord], taken: set[Point], n: int) -> list[Proposal]:
@@ -100,7 +106,13 @@ class Strategy(ABC):
         return best.point if best else None
 
     def planned_costs(self, history: Sequence[TrialRecord]) -> list[int]:
-        """Estimated compute of the trainings still to come (for progress and ETA); empty if unknown."""
+        """Estimated compute of the trainings still to come (for progress and ETA); empty if unknown.
+
+        Open-ended strategies plan nothing (the runner's budget is their plan); a
+        terminating one without a plan of its own reports what it would propose now.
+        """
+        if not self.terminates:
+            return []
         return [self.cost(p.point) for p in self.propose(history, n=1_000_000)]
 
     def best(self, history: Sequence[TrialRecord]) -> TrialRecord | None:

@@ -12,14 +12,13 @@ random order takes over), so no training is wasted and nothing loops.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Callable, Sequence
 
 from spaces import Point, SearchSpace
 from spaces.errors import NasError
 
-from .base import COMPLETE, RUNNING, Proposal, Strategy, TrialRecord, interrupted_first
+from .base import COMPLETE, RUNNING, Proposal, Strategy, TrialRecord, derived_seed, interrupted_first
 from .random_search import RandomSearch
 
 MAX_MUTATIONS = 64
@@ -54,7 +53,7 @@ class RegularisedEvolution(Strategy):
                 proposals.append(Proposal(extra.point, {**extra.attrs, "role": "initial"}))
             return proposals
         population = completed[-self.population:]
-        rng = random.Random(int.from_bytes(hashlib.sha256(f"{self.seed}:{settled}".encode()).digest()[:4], "little"))
+        rng = random.Random(derived_seed(self.seed, settled))
         while len(proposals) < n:
             proposal = self._child(population, taken, rng, step=settled + len(proposals))
             if proposal is None:
@@ -78,5 +77,3 @@ class RegularisedEvolution(Strategy):
     def is_finished(self, history: Sequence[TrialRecord]) -> bool:
         return self._random.is_finished(history)
 
-    def planned_costs(self, history: Sequence[TrialRecord]) -> list[int]:
-        return []

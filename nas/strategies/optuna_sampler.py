@@ -16,20 +16,15 @@ sequence, so it can neither waste a training nor loop forever.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from spaces import Point, SearchSpace
 
-from .base import COMPLETE, RUNNING, Proposal, Strategy, TrialRecord, interrupted_first
+from .base import COMPLETE, RUNNING, Proposal, Strategy, TrialRecord, derived_seed, interrupted_first
 from .random_search import RandomSearch
 
 MAX_ASKS = 64
-
-
-def _derived_seed(*parts: object) -> int:
-    return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:4], "little")
 
 
 class OptunaSamplerStrategy(Strategy):
@@ -61,7 +56,7 @@ class OptunaSamplerStrategy(Strategy):
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(directions=list(self.directions),
-                                    sampler=self.make_sampler(_derived_seed(self.seed, len(history))))
+                                    sampler=self.make_sampler(derived_seed(self.seed, len(history))))
         index = 0
         for record in history:
             params = dict(record.point.as_dict())
@@ -105,8 +100,6 @@ class OptunaSamplerStrategy(Strategy):
     def is_finished(self, history: Sequence[TrialRecord]) -> bool:
         return self._fallback.is_finished(history)
 
-    def planned_costs(self, history: Sequence[TrialRecord]) -> list[int]:
-        return []
 
 
 class TPESearch(OptunaSamplerStrategy):

@@ -64,5 +64,3 @@ class RandomSearch(Strategy):
     def is_finished(self, history: Sequence[TrialRecord]) -> bool:
         return not self.propose(history, 1) and not any(r.state == RUNNING for r in history)
 
-    def planned_costs(self, history: Sequence[TrialRecord]) -> list[int]:
-        return []  # open-ended: the budget decides
