@@ -24,8 +24,15 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], None], *, w
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a result file gets the usual permissions
         os.replace(tmp, target)
     except OSError as error:
         Path(tmp).unlink(missing_ok=True)
         raise NasError(f"cannot write {label}: {error.strerror or error}") from None
     return target
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current

@@ -31,7 +31,15 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 
 class CandidateFailed(Exception):
-    """This candidate cannot be measured (diverged, or the data cannot serve it); the search goes on."""
+    """This candidate cannot be measured (diverged, or the data cannot serve it); the search goes on.
+
+    ``trained`` is False when it failed before any training (the data cannot
+    serve its clips): such a failure costs nothing and no search budget.
+    """
+
+    def __init__(self, message: str, *, trained: bool = True) -> None:
+        super().__init__(message)
+        self.trained = trained
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,7 @@ class ProxyAccuracy(Estimator):
         shortest = min(self.cache.shortest(self.train_split), self.cache.shortest(self.val_split))
         if window > shortest:
             raise CandidateFailed(f"{spec.frames} frames at stride {spec.stride} span {window} frames; "
-                                  f"the cache's shortest clip has {shortest}")
+                                  f"the cache's shortest clip has {shortest}", trained=False)
 
     def evaluate(self, space: SearchSpace, point: Point, fidelity: float | None = None,
                  on_step: "Callable[[StepReport], None] | None" = None) -> Measurement:

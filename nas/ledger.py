@@ -204,11 +204,14 @@ class Ledger:
         trial_id = self.storage.create_new_trial(self.study_id, template_trial=template)
         return TrialHandle(self.storage.get_trial_number_from_id(trial_id), trial_id)
 
+    def set_attrs(self, handle: TrialHandle, attrs: Mapping[str, Any]) -> None:
+        for key, value in _clean(attrs).items():
+            self.storage.set_trial_user_attr(handle.trial_id, key, value)
+
     def complete(self, handle: TrialHandle, accuracy: float, attrs: Mapping[str, Any]) -> None:
         import optuna
 
-        for key, value in _clean(attrs).items():
-            self.storage.set_trial_user_attr(handle.trial_id, key, value)
+        self.set_attrs(handle, attrs)
         if not math.isfinite(accuracy):
             self.fail(handle, f"accuracy is {accuracy}", retry=False)
             return
@@ -244,3 +247,31 @@ class Ledger:
 def _clean(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """Attributes as Optuna stores them (JSON): tuples become lists, numpy scalars plain numbers."""
     return json.loads(json.dumps(dict(attrs), default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+def list_studies(url: str) -> list[str]:
+    """Names of the studies in a storage, in creation order."""
+    storage = open_storage(url)
+    return [study.study_name for study in storage.get_all_studies()]
+
+
+def open_study(url: str, study_name: str) -> Ledger:
+    """An existing search's ledger, its space rebuilt from the settings the search stored."""
+    from spaces import get_space
+
+    storage = open_storage(url)
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        names = [s.study_name for s in storage.get_all_studies()]
+        known = f"its studies: {', '.join(names)}" if names else "it holds no study"
+        raise StorageError(f"no study {study_name!r} in {url} ({known}); check --study and --storage") from None
+    raw = storage.get_study_user_attrs(study_id).get(CONFIG_ATTR)
+    if raw is None:
+        raise StorageError(f"study {study_name!r} in {url} was not made by 'nas search' (it has no {CONFIG_ATTR!r})")
+    config = json.loads(raw) if isinstance(raw, str) else raw
+    space = get_space(config["space"], **(config.get("space_settings") or {}))
+    if str(space.version) != str(config.get("space_version", space.version)):
+        raise NasError(f"study {study_name!r} was searched on {config['space']} space version {config.get('space_version')}, "
+                       f"this toolkit has version {space.version}; use the toolkit version that ran the search")
+    return Ledger(url, study_name, space)

@@ -39,8 +39,11 @@ class SearchOutcome:
 
 
 def trained_count(history: Sequence[TrialRecord]) -> int:
-    """Models trained to the end (complete, or failed for good): what ``--budget`` counts."""
-    return sum(1 for r in history if r.settled)
+    """Models trained (complete, or failed for good in training): what ``--budget`` counts.
+
+    A point the data cannot serve fails before any training, for free, and costs no budget.
+    """
+    return sum(1 for r in history if r.settled and r.attrs.get("trained", True))
 
 
 class SearchRunner:
@@ -132,6 +135,8 @@ class SearchRunner:
         try:
             measurement = self._evaluate(point, fidelity)
         except CandidateFailed as error:
+            if not error.trained:
+                self.ledger.set_attrs(handle, {"trained": False})
             self.ledger.fail(handle, str(error), retry=False)
             self.progress.trial_finished(macs, time.monotonic() - started, f"failed: {error}", planned_after)
             return self.ledger.record_of(self.ledger.storage.get_trial(handle.trial_id))

@@ -23,7 +23,7 @@ from typing import Any
 
 from spaces.errors import NasError
 
-from .common import print_table
+from .common import print_path
 
 #: Per-space proxy settings: the base network shrunk for a CPU, and a target a few steps above it.
 PROXY_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -194,20 +194,15 @@ def _interrupt(signum, frame) -> None:
 
 
 def _summary(space, strategy, ledger, outcome, seconds: float) -> dict[str, Any]:
-    records = {r.point: r for r in outcome.history if r.state == "complete"}
-    path = []
-    if hasattr(strategy, "expansion_path"):
-        for step in strategy.expansion_path(outcome.history):
-            record = records.get(step.point)
-            path.append({"step": step.step, "operation": step.operation, "role": step.role, "point": step.point.key,
-                         "gmacs": strategy.cost(step.point) / 1e9, "accuracy": record.accuracy if record else None,
-                         "candidates": {op: {"point": p.key, "accuracy": records[p].accuracy if p in records else None}
-                                        for op, p in step.candidates.items()}})
+    from ..report import expansion_path
+    from ..runner import trained_count
+
+    path = expansion_path(strategy, outcome.history)
     chosen = outcome.chosen
     final = outcome.final
     return {
         "study": ledger.study_name, "storage": ledger.url, "stopped": outcome.stopped, "seconds": round(seconds, 1),
-        "trained": sum(1 for r in outcome.history if r.settled), "trained_now": outcome.trained_now,
+        "trained": trained_count(outcome.history), "trained_now": outcome.trained_now,
         "path": path,
         "chosen": None if chosen is None else {
             "point": chosen.key, "gmacs": strategy.cost(chosen) / 1e9, "params": space.complexity(chosen).params,
@@ -222,12 +217,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     from ..progress import format_duration
 
     if summary["path"]:
-        print("expansion path (top-1 after the proxy schedule):")
-        rows = [{"step": s["step"], "axis": s["operation"] or "-", "role": s["role"], "point": s["point"],
-                 "GMACs": f"{s['gmacs']:.4f}", "top-1": "-" if s["accuracy"] is None else f"{s['accuracy']:.3f}",
-                 "candidates (top-1)": " ".join(f"{op}={c['accuracy']:.2f}" if c["accuracy"] is not None else f"{op}=failed"
-                                                 for op, c in s["candidates"].items())} for s in summary["path"]]
-        print_table(rows, ["step", "axis", "role", "point", "GMACs", "top-1", "candidates (top-1)"])
+        print_path(summary["path"])
     chosen = summary["chosen"]
     if chosen is None:
         print("no model chosen (no candidate completed)")

@@ -9,33 +9,23 @@ state kept anywhere.
 A sampler knows nothing of the compute target or of points already measured.
 A proposal over the target is told to the throw-away study as a failure of
 accuracy 0 (so the sampler learns to avoid the region) and never trained; a
-point already measured, running or proposed in the same batch is skipped.
-After ``MAX_ASKS`` fruitless asks the adapter falls back on the seeded random
-sequence, so it can neither waste a training nor loop forever.
+point already measured, running or proposed in the same batch is skipped
+(the shared loop of :mod:`nas.strategies.library`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from spaces import Point, SearchSpace
+from spaces import Point
 
-from .base import COMPLETE, RUNNING, Proposal, Strategy, TrialRecord, derived_seed, interrupted_first
-from .random_search import RandomSearch
-
-MAX_ASKS = 64
+from .base import COMPLETE, TrialRecord, derived_seed
+from .library import LibrarySamplerStrategy
 
 
-class OptunaSamplerStrategy(Strategy):
-    """Base of the adapters: subclasses name the sampler they build."""
-
-    terminates = False
-
-    def __init__(self, space: SearchSpace, *, target_macs: int, seed: int = 0,
-                 cost: Callable[[Point], int] | None = None) -> None:
-        super().__init__(space, target_macs=target_macs, seed=seed, cost=cost)
-        self._fallback = RandomSearch(space, target_macs=target_macs, seed=seed, cost=self.cost)
+class OptunaSamplerStrategy(LibrarySamplerStrategy):
+    """Base of the Optuna adapters: subclasses name the sampler they build."""
 
     #: The study's objectives: accuracy alone, or accuracy against MACs for multi-objective samplers.
     directions: tuple[str, ...] = ("maximize",)
@@ -51,55 +41,48 @@ class OptunaSamplerStrategy(Strategy):
         """System attributes the sampler would have written on the ``index``-th completed trial."""
         return {}
 
-    def _study(self, history: Sequence[TrialRecord], distributions: dict[str, Any]):
+    def open_session(self, settled: Sequence[TrialRecord]) -> _OptunaSession:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        distributions = self.space.to_optuna(on_ladder=True)
         study = optuna.create_study(directions=list(self.directions),
-                                    sampler=self.make_sampler(derived_seed(self.seed, len(history))))
+                                    sampler=self.make_sampler(derived_seed(self.seed, len(settled))))
         index = 0
-        for record in history:
-            params = dict(record.point.as_dict())
-            if any(params[name] not in dist.choices for name, dist in distributions.items()):
-                continue  # off the ladder (a point another strategy added): the sampler cannot represent it
-            if record.state == COMPLETE and record.accuracy is not None:
-                study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions,
-                                                          values=self.values(record.accuracy, record.point),
-                                                          system_attrs=self.replayed_attrs(index)))
-                index += 1
-        return study
+        for record in settled:
+            if record.state != COMPLETE or record.accuracy is None or not self.on_ladder(record.point):
+                continue  # off the ladder (a contraction another strategy added): the sampler cannot represent it
+            study.add_trial(optuna.trial.create_trial(params=dict(record.point.as_dict()), distributions=distributions,
+                                                      values=self.values(record.accuracy, record.point),
+                                                      system_attrs=self.replayed_attrs(index)))
+            index += 1
+        return _OptunaSession(self, study, distributions)
 
-    def propose(self, history: Sequence[TrialRecord], n: int = 1) -> list[Proposal]:
+
+class _OptunaSession:
+    """Ask-and-tell on a throw-away in-memory study; every told trial is finished at once."""
+
+    def __init__(self, strategy: OptunaSamplerStrategy, study: Any, distributions: dict[str, Any]) -> None:
+        self.strategy, self.study, self.distributions = strategy, study, distributions
+        self._trial: Any = None
+
+    def ask(self) -> dict[str, Any]:
+        self._trial = self.study.ask(self.distributions)
+        return self._trial.params
+
+    def tell_over_target(self, point: Point) -> None:
+        self.study.tell(self._trial, self.strategy.values(0.0, point))  # the worst accuracy, never trained
+
+    def tell_repeat(self, point: Point, accuracy: float | None) -> None:
+        self._fail()
+
+    def tell_pending(self, point: Point) -> None:
+        self._fail()  # a placeholder: the session ends before the real result comes
+
+    def _fail(self) -> None:
         import optuna
 
-        taken = {r.point for r in history if r.settled or r.state == RUNNING}
-        proposals = interrupted_first(history, taken, n)
-        settled = [r for r in history if r.settled]
-        distributions = self.space.to_optuna(on_ladder=True)
-        study = self._study(settled, distributions)
-        asks = 0
-        while len(proposals) < n and asks < MAX_ASKS:
-            asks += 1
-            trial = study.ask(distributions)
-            point = self.space.from_params(trial.params)
-            if not self.fits(point):
-                study.tell(trial, self.values(0.0, point))  # over the target: worst accuracy, never trained
-                continue
-            if point in taken:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)  # already measured or running
-                continue
-            taken.add(point)
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)  # a placeholder until the real result comes
-            proposals.append(Proposal(point, {"step": len(settled) + len(proposals), "role": "sample", "sampler": self.name}))
-        if len(proposals) < n:  # the sampler keeps proposing what cannot be trained: fall back on random order
-            pending = list(history) + [TrialRecord(p.point, RUNNING) for p in proposals]
-            for extra in self._fallback.propose(pending, n - len(proposals)):
-                proposals.append(Proposal(extra.point, {**extra.attrs, "role": "sample", "sampler": "random-fallback"}))
-        return proposals
-
-    def is_finished(self, history: Sequence[TrialRecord]) -> bool:
-        return self._fallback.is_finished(history)
-
+        self.study.tell(self._trial, state=optuna.trial.TrialState.FAIL)
 
 
 class TPESearch(OptunaSamplerStrategy):

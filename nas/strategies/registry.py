@@ -16,6 +16,8 @@ BUILTIN_STRATEGIES = {
     "tpe": "nas.strategies.optuna_sampler:TPESearch",
     "nsga2": "nas.strategies.optuna_sampler:NSGA2Search",
     "evolution": "nas.strategies.evolution:RegularisedEvolution",
+    "nni-tpe": "nas.strategies.nni_tuner:NNITPESearch",
+    "nni-evolution": "nas.strategies.nni_tuner:NNIEvolutionSearch",
 }
 
 

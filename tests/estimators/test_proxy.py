@@ -56,8 +56,9 @@ def test_fingerprint_covers_data_schedule_seed_and_threads(tiny_cache, tmp_path)
 def test_a_point_the_clips_cannot_serve_fails_without_training(tiny_cache):
     space = proxy_space()
     estimator = ProxyAccuracy(tiny_cache, SCHEDULE, device="cpu")
-    with pytest.raises(CandidateFailed, match="span 31 frames"):
+    with pytest.raises(CandidateFailed, match="span 31 frames") as failure:
         estimator.evaluate(space, space.point(frames=16, stride=2))
+    assert failure.value.trained is False  # free, and no budget spent on it
 
 
 class _NaNHead(torch.nn.Module):

@@ -149,7 +149,7 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch, 
     assert not (tmp_path / "nas.db").exists(), "a failed start left a ledger behind"
 
 
-@pytest.mark.parametrize("strategy", ["random", "tpe", "nsga2", "evolution"])
+@pytest.mark.parametrize("strategy", ["random", "tpe", "nsga2", "evolution", "nni-tpe", "nni-evolution"])
 def test_open_ended_strategies_run_with_the_same_defaults_and_a_budget(tmp_path, strategy):
     summary, trials = run_search(tmp_path, strategy, "--strategy", strategy, "--budget", "4")
     search = [t for t in trials if t.user_attrs["role"] != "final"]

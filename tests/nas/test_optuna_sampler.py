@@ -60,9 +60,9 @@ def test_nsga2_sees_the_generations_a_sequential_run_would_have_written():
     for _ in range(17):
         (proposal,) = strategy.propose(history, 1)
         history.append(measured(proposal.point))
-    distributions = SPACE.to_optuna(on_ladder=True)
-    study = strategy._study(history, distributions)
-    trial = study.ask(distributions)
+    session = strategy.open_session(history)
+    study = session.study
+    trial = study.ask(session.distributions)
     key = optuna.samplers.NSGAIISampler._get_generation_key()
     assert sorted({t.system_attrs[key] for t in study.trials[:-1]}) == [0, 1, 2]
     assert study.trials[-1].system_attrs[key] == 2  # 17 completed: generation 2 is filling up

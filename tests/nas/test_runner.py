@@ -23,8 +23,8 @@ class ObjectiveEstimator(Estimator):
 
     name = "objective"
 
-    def __init__(self, failing=(), version: int = 1) -> None:
-        self.calls, self.failing, self.version = [], set(failing), version
+    def __init__(self, failing=(), version: int = 1, unservable=()) -> None:
+        self.calls, self.failing, self.version, self.unservable = [], set(failing), version, set(unservable)
 
     def fingerprint(self, fidelity=None) -> str:
         return fingerprint_of(self.name, {"version": self.version, "fidelity": fidelity})
@@ -33,6 +33,8 @@ class ObjectiveEstimator(Estimator):
         self.calls.append(point)
         if point in self.failing:
             raise CandidateFailed("made to fail")
+        if point in self.unservable:
+            raise CandidateFailed("clips too long for the data", trained=False)
         return Measurement(point, {"accuracy": objective(point) / 20}, fidelity=fidelity, seconds=0.01)
 
 
@@ -77,6 +79,20 @@ def test_a_failed_candidate_is_recorded_and_the_search_goes_on(tmp_path):
     assert [r.point for r in failed] == [bad] and failed[0].attrs["fail_reason"] == "made to fail"
     assert outcome.stopped == "finished" and runner.estimator.calls.count(bad) == 1
     assert make_runner(tmp_path).run().trained_now == 0  # settled for good: not retried
+
+
+def test_a_point_the_data_cannot_serve_costs_no_budget(tmp_path):
+    from nas.strategies.random_search import RandomSearch
+
+    unservable = [p.point for p in RandomSearch(SPACE, target_macs=TARGET, seed=0).propose([], 3)]
+    ledger = Ledger(storage_url(str(tmp_path / "ledger.db")), "s", SPACE)
+    ledger.open({"test": 1})
+    runner = SearchRunner(SPACE, RandomSearch(SPACE, target_macs=TARGET, seed=0), ObjectiveEstimator(unservable=unservable),
+                          ledger, budget=5, progress=SearchProgress(bars=False))
+    outcome = runner.run()
+    failed = [r for r in outcome.history if r.state == "failed"]
+    assert [r.point for r in failed] == unservable and all(r.attrs["trained"] is False for r in failed)
+    assert outcome.stopped == "budget" and sum(r.state == "complete" for r in outcome.history) == 5
 
 
 def test_another_fingerprint_is_another_history(tmp_path):

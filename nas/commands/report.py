@@ -1,0 +1,144 @@
+"""``nas report``: a search's trials as a table and a CSV, its expansion path and Pareto front as PNGs.
+
+With no ``--study`` it lists the studies in the storage.  Several ``--study``
+flags overlay their Pareto fronts in one plot, which is how strategies
+searched on the same settings are compared by eye.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from spaces.errors import NasError
+
+from .common import print_path, print_table, write_text_atomically
+
+COLUMNS = ["trial", "state", "role", "step", "axis", "point", "gmacs", "params", "top1", "epochs", "seconds", "input_shape", "note"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("report", help="tables and plots of searches (trials, expansion path, Pareto front)")
+    parser.add_argument("--storage", metavar="URL", help="Optuna storage URL or SQLite file (default sqlite:///nas.db)")
+    parser.add_argument("--study", action="append", default=[], metavar="NAME",
+                        help="study to report (repeatable: the Pareto fronts are overlaid); none lists the studies")
+    parser.add_argument("--out", default="nas-report", metavar="DIR", help="folder for the CSV and PNG files (default nas-report)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..ledger import check_storage, storage_url
+
+    url = storage_url(args.storage)
+    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
+        raise NasError(f"no ledger at {url}; give the --storage that 'nas search' wrote (default sqlite:///nas.db)")
+    check_storage(url)
+    if not args.study:
+        return _list(url, args.json)
+    from ..report import load_report
+
+    reports = [load_report(url, name) for name in args.study]  # every study opens before anything is written
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise NasError(f"cannot create the report folder {out}: {error.strerror or error}") from None
+    summaries = [_report_one(report, out, args.json) for report in reports]
+    pareto = _write_pareto(reports, out)
+    if args.json:
+        print(json.dumps({"studies": summaries, "pareto_png": str(pareto)}, sort_keys=True))
+    else:
+        print(f"Pareto fronts: {pareto}")
+    return 0
+
+
+def _list(url: str, as_json: bool) -> int:
+    from ..ledger import list_studies
+    from ..report import load_report
+
+    rows = []
+    for name in list_studies(url):
+        try:
+            report = load_report(url, name)
+        except NasError as error:
+            rows.append({"study": name, "note": str(error)})
+            continue
+        chosen = report.chosen()
+        final = report.final_of(chosen)
+        rows.append({"study": name, "space": report.config["space"], "strategy": report.config["strategy"],
+                     "target GMACs": report.config["target_macs"] / 1e9, "trials": len(report.history),
+                     "chosen": chosen.point.key if chosen else "", "proxy top-1": round(chosen.accuracy, 4) if chosen else "",
+                     "final top-1": round(final.accuracy, 4) if final else ""})
+    if as_json:
+        print(json.dumps(rows, sort_keys=True))
+    elif rows:
+        print_table(rows, ["study", "space", "strategy", "target GMACs", "trials", "chosen", "proxy top-1", "final top-1"])
+    else:
+        print(f"no studies in {url}")
+    return 0
+
+
+def _report_one(report, out: Path, as_json: bool) -> dict[str, Any]:
+    from ..plots import plot_expansion_path
+    from ..report import expansion_path, trial_rows
+
+    rows = trial_rows(report)
+    csv_path = out / f"{report.name}-trials.csv"
+    write_text_atomically(csv_path, _csv(rows))
+    path = expansion_path(report.strategy, report.history)
+    chosen = report.chosen()
+    final = report.final_of(chosen)
+    target = report.config["target_macs"] / 1e9
+    path_png = None
+    if path:
+        path_png = out / f"{report.name}-path.png"
+        plot_expansion_path(path, title=f"{report.name}: X3D-style expansion on {report.config['space']}",
+                            target_gmacs=target, out=path_png, chosen_final=final.accuracy if final else None)
+    summary = {"study": report.name, "strategy": report.config["strategy"], "trials": len(report.history),
+               "csv": str(csv_path), "path_png": str(path_png) if path_png else None, "path": path,
+               "chosen": None if chosen is None else {"point": chosen.point.key, "gmacs": chosen.macs / 1e9,
+                                                      "proxy_top1": chosen.accuracy,
+                                                      "final_top1": final.accuracy if final else None}}
+    if not as_json:
+        print(f"study {report.name!r}: {report.config['space']} by {report.config['strategy']}, target {target:.4g} GMACs, "
+              f"{len(report.history)} trials")
+        print_table(rows, COLUMNS)
+        if path:
+            print_path(path)
+        if chosen:
+            print(f"chosen: {chosen.point.key} ({chosen.macs / 1e9:.4f} GMACs), proxy top-1 {chosen.accuracy:.3f}"
+                  + (f", final top-1 {final.accuracy:.3f} after {final.attrs.get('fidelity', '?')} epochs" if final else ""))
+        print(f"wrote {csv_path}" + (f" and {path_png}" if path_png else ""))
+        print()
+    return summary
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _write_pareto(reports, out: Path) -> Path:
+    from ..plots import plot_pareto
+    from ..report import pareto_front
+
+    strategies = [r.config["strategy"] for r in reports]
+    studies = []
+    for report in reports:
+        label = report.config["strategy"] if strategies.count(report.config["strategy"]) == 1 else report.name
+        complete = report.complete()
+        studies.append({"label": label, "points": [(r.macs / 1e9, r.accuracy) for r in complete],
+                        "front": [(r.macs / 1e9, r.accuracy) for r in pareto_front(complete)]})
+    targets = {r.config["target_macs"] for r in reports}
+    path = out / ("pareto.png" if len(reports) > 1 else f"{reports[0].name}-pareto.png")
+    plot_pareto(studies, out=path, target_gmacs=targets.pop() / 1e9 if len(targets) == 1 else None)
+    return path

@@ -1,0 +1,111 @@
+"""The figures of ``nas report``: the expansion path (as X3D's Figure 2) and accuracy-compute Pareto fronts.
+
+Matplotlib is imported on first use with the file-only Agg backend, so a
+report works on a machine with no display.  Compute is in GMACs
+(multiply-adds x 1e9) on a log axis: each expansion step roughly doubles it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+#: One colour per X3D-style operation (other spaces' operations cycle through the default palette).
+OPERATION_COLOURS = {"fast": "#1f77b4", "temporal": "#ff7f0e", "spatial": "#2ca02c", "width": "#d62728",
+                     "bottleneck": "#9467bd", "depth": "#8c564b"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _colour(operation: str, index: int) -> str:
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    return OPERATION_COLOURS.get(operation, palette[index % len(palette)])
+
+
+def _compute_axis(axes: Any) -> None:
+    """Log-2 compute axis with plain decimal tick labels (0.004, not 2^-8)."""
+    from matplotlib.ticker import FuncFormatter
+
+    axes.set_xscale("log", base=2)
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
+    axes.set_xlabel("compute (GMACs = multiply-adds x 1e9 per clip, log scale)")
+
+
+def _save(figure: Any, path: str | os.PathLike) -> None:
+    """Write the PNG whole or not at all (a temporary file renamed into place)."""
+    from estimators.files import write_atomically
+
+    write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=130, format="png"))
+
+
+def plot_expansion_path(path: Sequence[dict[str, Any]], *, title: str, target_gmacs: float | None,
+                        out: str | os.PathLike, chosen_final: float | None = None) -> None:
+    """Accuracy against GMACs: every step's candidates by axis, the kept one joined into the path and labelled."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 5.2))
+    operations = sorted({op for step in path for op in step["candidates"]})
+    for index, operation in enumerate(operations):
+        xs = [step["candidates"][operation]["gmacs"] for step in path
+              if operation in step["candidates"] and step["candidates"][operation]["accuracy"] is not None]
+        ys = [step["candidates"][operation]["accuracy"] for step in path
+              if operation in step["candidates"] and step["candidates"][operation]["accuracy"] is not None]
+        axes.scatter(xs, ys, s=28, alpha=0.45, color=_colour(operation, index), label=f"candidate: X-{operation.title()}")
+    kept = [s for s in path if s["accuracy"] is not None and s["role"] != "contraction"]
+    axes.plot([s["gmacs"] for s in kept], [s["accuracy"] for s in kept], "-o", color="black", lw=1.8, ms=6,
+              label="expansion path", zorder=3)
+    for step in kept:
+        label = "X2D base" if step["role"] == "base" else f"{step['step']}: {step['operation']}"
+        axes.annotate(label, (step["gmacs"], step["accuracy"]), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    for step in (s for s in path if s["role"] == "contraction" and s["accuracy"] is not None):
+        overshoot = next((s for s in kept if s["step"] == step["step"] and s["role"] == "overshoot"), None)
+        if overshoot:
+            axes.annotate("", (step["gmacs"], step["accuracy"]), (overshoot["gmacs"], overshoot["accuracy"]),
+                          arrowprops={"arrowstyle": "->", "ls": "--", "color": "black"})
+        axes.scatter([step["gmacs"]], [step["accuracy"]], marker="*", s=220, color="gold", edgecolor="black", zorder=4,
+                     label=f"chosen (contracted along {step['operation']})")
+    if target_gmacs:
+        axes.axvline(target_gmacs, color="grey", ls=":", lw=1.2, label=f"target {target_gmacs:.4g} GMACs")
+    _compute_axis(axes)
+    axes.set_ylabel("top-1 after the proxy schedule")
+    subtitle = f"; chosen model's final top-1 {chosen_final:.3f}" if chosen_final is not None else ""
+    axes.set_title(title + subtitle, fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    _save(figure, out)
+    plt.close(figure)
+
+
+def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, target_gmacs: float | None = None) -> None:
+    """Every study's trials (faint) and its accuracy-compute Pareto front (a staircase), overlaid.
+
+    Each entry of ``studies``: ``label``, ``points`` [(gmacs, accuracy)] and ``front`` [(gmacs, accuracy)].
+    """
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 5.2))
+    for index, study in enumerate(studies):
+        colour = _colour("", index)
+        xs, ys = zip(*study["points"]) if study["points"] else ((), ())
+        axes.scatter(xs, ys, s=16, alpha=0.3, color=colour)
+        if study["front"]:
+            fx, fy = zip(*study["front"])
+            axes.step(fx, fy, where="post", color=colour, lw=1.8, label=f"{study['label']} ({len(study['points'])} trials)")
+            axes.scatter(fx, fy, s=30, color=colour, edgecolor="black", zorder=3)
+    if target_gmacs:
+        axes.axvline(target_gmacs, color="grey", ls=":", lw=1.2, label=f"target {target_gmacs:.4g} GMACs")
+    _compute_axis(axes)
+    axes.set_ylabel("top-1 after the proxy schedule")
+    axes.set_title("accuracy-compute Pareto fronts", fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    _save(figure, out)
+    plt.close(figure)

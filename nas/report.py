@@ -1,0 +1,110 @@
+"""What a finished (or running) search holds, read back from its ledger alone.
+
+``nas report`` and ``nas export`` both start here: the study's stored
+settings rebuild its space and strategy, the trials under the search's
+estimator fingerprint are its history, and the strategy itself replays the
+expansion path from that history, so a report of a killed search is as
+right as one of a finished search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .ledger import Ledger, open_study
+from .strategies.base import COMPLETE, Strategy, TrialRecord
+from .strategies.registry import get_strategy_class
+
+
+@dataclass
+class StudyReport:
+    """One study: its settings, strategy, search history and final trainings."""
+
+    ledger: Ledger
+    config: dict[str, Any]
+    strategy: Strategy
+    history: list[TrialRecord]
+    finals: list[TrialRecord]
+
+    @property
+    def name(self) -> str:
+        return self.ledger.study_name
+
+    @property
+    def space(self):
+        return self.ledger.space
+
+    def complete(self) -> list[TrialRecord]:
+        return [r for r in self.history if r.state == COMPLETE and r.accuracy is not None]
+
+    def chosen(self) -> TrialRecord | None:
+        point = self.strategy.chosen(self.history)
+        return next((r for r in self.history if r.point == point and r.state == COMPLETE), None)
+
+    def final_of(self, record: TrialRecord | None) -> TrialRecord | None:
+        if record is None:
+            return None
+        return next((f for f in self.finals if f.point == record.point and f.state == COMPLETE), None)
+
+
+def load_report(url: str, study_name: str) -> StudyReport:
+    ledger = open_study(url, study_name)
+    config = ledger.config() or {}
+    options = {"selection": config["selection"]} if config.get("strategy") == "coordinate" and config.get("selection") else {}
+    strategy = get_strategy_class(config["strategy"])(ledger.space, target_macs=int(config["target_macs"]),
+                                                      seed=int(config.get("seed", 0)), **options)
+    history = ledger.records(config.get("estimator"))
+    finals = [r for r in ledger.records(None, roles_excluded=()) if r.attrs.get("role") == "final"]
+    return StudyReport(ledger, config, strategy, history, finals)
+
+
+def expansion_path(strategy: Strategy, history: Sequence[TrialRecord]) -> list[dict[str, Any]]:
+    """The coordinate search's path as JSON-ready steps (empty for strategies without one)."""
+    if not hasattr(strategy, "expansion_path"):
+        return []
+    records = {r.point: r for r in history if r.state == COMPLETE}
+
+    def accuracy(point) -> float | None:
+        return records[point].accuracy if point in records else None
+
+    return [{"step": step.step, "operation": step.operation, "role": step.role, "point": step.point.key,
+             "gmacs": strategy.cost(step.point) / 1e9, "accuracy": accuracy(step.point),
+             "candidates": {op: {"point": p.key, "gmacs": strategy.cost(p) / 1e9, "accuracy": accuracy(p)}
+                            for op, p in step.candidates.items()}}
+            for step in strategy.expansion_path(history)]
+
+
+def pareto_front(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """Completed trials no other beats on both accuracy (higher) and MACs (lower), by increasing MACs."""
+    front: list[TrialRecord] = []
+    for record in sorted((r for r in records if r.state == COMPLETE and r.accuracy is not None),
+                         key=lambda r: (r.macs, -r.accuracy)):
+        if not front or record.accuracy > front[-1].accuracy:
+            front.append(record)
+    return front
+
+
+def best_within(records: Sequence[TrialRecord], max_macs: float) -> TrialRecord | None:
+    """The most accurate completed trial at or under ``max_macs`` (ties: the cheaper)."""
+    within = [r for r in records if r.state == COMPLETE and r.accuracy is not None and r.macs <= max_macs]
+    return max(within, key=lambda r: (r.accuracy, -r.macs), default=None)
+
+
+def trial_rows(report: StudyReport) -> list[dict[str, Any]]:
+    """One row per trial (search, then final trainings): what the table and the CSV show."""
+    rows = []
+    for record in [*report.history, *report.finals]:
+        attrs = record.attrs
+        rows.append({
+            "trial": attrs.get("number"), "state": record.state, "role": attrs.get("role", ""),
+            "step": attrs.get("step", ""), "axis": attrs.get("operation") or "", "point": record.point.key,
+            "gmacs": round(record.macs / 1e9, 6), "params": attrs.get("params", ""),
+            "top1": "" if record.accuracy is None else round(record.accuracy, 4),
+            "epochs": attrs.get("fidelity", attrs.get("epochs", "")),
+            "seconds": round(float(attrs.get("train_seconds", 0.0)), 1) if "train_seconds" in attrs else "",
+            "input_shape": "x".join(map(str, attrs.get("input_shape", []))),
+            "note": attrs.get("fail_reason", "") or ("retry of %s" % attrs["retry_of"] if "retry_of" in attrs else ""),
+        })
+    return rows
