@@ -55,13 +55,15 @@ class ProxySchedule:
     threads: int = 2
     channels_last: bool = True
     amp: bool = True
+    curve: bool = False  # score validation after every epoch too (learning curves; the results are the same)
 
     def train_settings(self, point_seed: int, epochs: float | None = None) -> "TrainSettings":
         from .training import TrainSettings
 
         return TrainSettings(epochs=self.epochs if epochs is None else epochs, batch_size=self.batch_size,
                              optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
-                             seed=point_seed, threads=self.threads, channels_last=self.channels_last, amp=self.amp)
+                             seed=point_seed, threads=self.threads, channels_last=self.channels_last, amp=self.amp,
+                             curve=self.curve)
 
 
 def point_seed(seed: int, point: Point) -> int:
@@ -118,6 +120,7 @@ class ProxyAccuracy(Estimator):
     def settings(self, epochs: float | None = None) -> dict[str, Any]:
         schedule = asdict(replace(self.schedule, epochs=float(self.schedule.epochs if epochs is None else epochs)))
         device_kind = "cpu" if self.device == "cpu" else "cuda"
+        schedule.pop("curve")  # scoring every epoch changes no result: must not split the fingerprint
         if device_kind == "cpu":
             schedule.pop("amp")  # never used on CPU: must not split the fingerprint
         return {"data": data_fingerprint(self.cache), "splits": [self.train_split, self.val_split],
@@ -165,5 +168,6 @@ class ProxyAccuracy(Estimator):
             fidelity=settings.epochs,
             seconds=result.seconds,
             info={"clips": result.clips, "clips_per_second": result.clips_per_second, "epochs": result.epochs,
-                  "train_seed": seed, "device": self.device, "per_class_top1": result.per_class_top1},
+                  "train_seed": seed, "device": self.device, "per_class_top1": result.per_class_top1,
+                  **({"curve": result.curve} if self.schedule.curve else {})},
         )

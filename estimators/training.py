@@ -36,6 +36,7 @@ class TrainSettings:
     channels_last: bool = True
     amp: bool = True  # mixed precision (float16 autocast with loss scaling) when training on CUDA
     divergence_factor: float = 20.0  # a loss this many times the first one counts as diverged
+    curve: bool = False  # also score the validation split after every epoch (a learning curve; same final result)
 
     def __post_init__(self) -> None:
         from spaces.errors import NasError
@@ -140,6 +141,7 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
     steps_per_epoch = max(1, len(train_set) // settings.batch_size)
     total_steps = None if settings.seconds else max(1, round(settings.epochs * steps_per_epoch))
     start, step, clips, curve, epoch, first_loss = time.perf_counter(), 0, 0, [], 0, None
+    evaluating = 0.0  # seconds spent scoring the learning curve, left out of the training time
 
     def progress() -> float:
         if settings.seconds:
@@ -172,11 +174,16 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
                 on_step(StepReport(step, total_steps, epoch, clips, time.perf_counter() - start, value))
         epoch += 1
         curve.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")})
-    seconds = time.perf_counter() - start
+        if settings.curve and val_set is not None:
+            scoring = time.perf_counter()
+            scored = evaluate(model, val_set, settings, device)  # eval mode, no randomness drawn: training is unchanged
+            curve[-1].update(val_top1=scored[0], val_loss=scored[1], seconds=scoring - start - evaluating)
+            evaluating += time.perf_counter() - scoring
+    seconds = time.perf_counter() - start - evaluating  # training time alone, as without the curve
     result = TrainResult(top1=float("nan"), loss=float("nan"), seconds=seconds, clips=clips,
                          epochs=step / steps_per_epoch, clips_per_second=clips / max(seconds, 1e-9), curve=curve)
     if val_set is not None:
-        result.top1, result.loss, result.per_class_top1 = evaluate(model, val_set, settings, device)
+        result.top1, result.loss, result.per_class_top1 = scored if settings.curve else evaluate(model, val_set, settings, device)
     return result
 
 

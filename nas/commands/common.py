@@ -14,6 +14,14 @@ from spaces import Point, SearchSpace, get_space
 from spaces.errors import NasError
 
 
+def add_actions(commands: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
+    """A command with actions of its own (``nas data build``, ``nas bench info``)."""
+    parser = commands.add_parser(name, help=help)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    actions.required = True
+    return actions
+
+
 def add_space_argument(parser: argparse.ArgumentParser, *, positional: bool) -> None:
     if positional:
         parser.add_argument("space", help="space name (see 'nas space list')")

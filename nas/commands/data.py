@@ -6,16 +6,14 @@ import argparse
 
 from spaces.errors import NasError
 
-from .common import emit_json, format_count
+from .common import add_actions, emit_json, format_count
 
 #: How many skipped videos are listed by name before the count alone.
 SKIPPED_SHOWN = 10
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("data", help="build, synthesise and inspect LMDB clip caches")
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
-    actions.required = True
+    actions = add_actions(commands, "data", "build, synthesise and inspect LMDB clip caches")
 
     build = actions.add_parser("build", help="ingest a Kinetics-style video folder (and CSV) into a clip cache")
     build.add_argument("--videos", required=True, metavar="DIR", help="folder of videos (DIR/<class>/<video> without --csv)")

@@ -51,11 +51,34 @@ def run(args: argparse.Namespace) -> int:
         raise NasError(f"cannot create the report folder {out}: {error.strerror or error}") from None
     summaries = [_report_one(report, out, args.json) for report in reports]
     pareto = _write_pareto(reports, out)
+    comparison = [_comparison_row(report) for report in reports]
     if args.json:
-        print(json.dumps({"studies": summaries, "pareto_png": str(pareto)}, sort_keys=True))
-    else:
-        print(f"Pareto fronts: {pareto}")
+        print(json.dumps({"studies": summaries, "comparison": comparison, "pareto_png": str(pareto)}, sort_keys=True))
+        return 0
+    if len(reports) > 1:
+        print("comparison (proxy top-1 of the best trained point within each study's target; train time = "
+              "sum of the trainings' seconds):")
+        print_table(comparison, list(comparison[0]))
+    print(f"Pareto fronts: {pareto}")
     return 0
+
+
+def _comparison_row(report) -> dict[str, Any]:
+    from ..report import best_within
+
+    best = best_within(report.history, report.config["target_macs"])
+    chosen = report.chosen()
+    final = report.final_of(chosen)
+    seconds = sum(float(r.attrs.get("train_seconds", 0.0)) for r in [*report.history, *report.finals])
+    trained = [r for r in report.history if r.attrs.get("trained", True) and r.state != "running"]
+    return {"study": report.name, "strategy": report.config["strategy"], "trained": len(trained),
+            "best proxy top-1": round(best.accuracy, 4) if best else "", "chosen": chosen.point.key if chosen else "",
+            "chosen GMACs": round(chosen.macs / 1e9, 4) if chosen else "",
+            "final top-1": round(final.accuracy, 4) if final else "", "train time": _minutes(seconds)}
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
 def _list(url: str, as_json: bool) -> int:

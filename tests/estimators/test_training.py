@@ -35,6 +35,15 @@ def test_same_seed_same_result(tiny_cache):
     assert other.curve[-1]["train_loss"] != first.curve[-1]["train_loss"]
 
 
+def test_a_learning_curve_changes_nothing_else(tiny_cache):
+    plain, curved = _run(tiny_cache, epochs=3), _run(tiny_cache, epochs=3, curve=True)
+    assert [e["epoch"] for e in curved.curve] == [1, 2, 3] and all(0 <= e["val_top1"] <= 1 for e in curved.curve)
+    assert (curved.top1, curved.loss, curved.per_class_top1) == (plain.top1, plain.loss, plain.per_class_top1)
+    assert curved.curve[-1]["val_top1"] == plain.top1 and curved.curve[-1]["val_loss"] == plain.loss
+    assert [e["train_loss"] for e in curved.curve] == [e["train_loss"] for e in plain.curve]
+    assert 0 < curved.curve[0]["seconds"] < curved.curve[-1]["seconds"] <= curved.seconds + 1e-6
+
+
 def test_divergence_is_reported(tiny_cache):
     with pytest.raises(DivergedError, match="loss (became|diverged)"):
         _run(tiny_cache, lr=1e12)

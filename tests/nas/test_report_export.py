@@ -58,6 +58,9 @@ def test_report_writes_the_table_the_path_and_the_overlaid_fronts(ledger_path, t
                  "--out", str(out_dir)]) == 0
     printed = capsys.readouterr().out
     assert "expansion" in printed and "contraction" in printed and "chosen:" in printed
+    comparison = printed.split("comparison (", 1)[1].splitlines()
+    assert comparison[2].split()[:3] == ["x3d-coordinate", "coordinate", "44"]
+    assert comparison[3].split()[:3] == ["x3d-random", "random", "12"]
     rows = (out_dir / "x3d-coordinate-trials.csv").read_text().splitlines()
     study_trials = Ledger(storage_url(str(ledger_path)), "x3d-coordinate", SPACE).trials()
     assert len(rows) == 1 + len(study_trials)  # header + every trial, final training included

@@ -1,0 +1,95 @@
+"""``nas bench build | info``: the tabular benchmark of a space, built by real proxy training.
+
+``nas bench build`` trains a region of the space (see :mod:`nas.tabular_build`)
+with the same proxy schedule ``nas search`` uses by default, once per
+``--seeds`` seed, into an HDF5 file; re-running it resumes, and a larger
+``--points`` extends it.  ``nas bench info`` summarises a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+from spaces.errors import NasError
+
+from .common import add_actions, emit_json
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    actions = add_actions(commands, "bench", "the tabular benchmark: build it by proxy training, inspect it")
+    build = actions.add_parser("build", help="train a region of the space into an HDF5 table (resumable)")
+    build.add_argument("--out", required=True, metavar="FILE", help="HDF5 file (created; a rerun adds what is missing)")
+    build.add_argument("--points", type=int, default=150, help="points in the table when done (default 150)")
+    build.add_argument("--seeds", default="0,1", help="training seeds, comma-separated (default 0,1; 0 is nas search's)")
+    build.add_argument("--space", default="x3d", help="space name (default x3d)")
+    build.add_argument("--data", default="synth", metavar="CACHE", help="clip cache, or synth[:key=value,...] (as nas search)")
+    build.add_argument("--target-gflops", type=float, metavar="G", help="the region's compute limit (default: nas search's target)")
+    build.add_argument("--epochs", type=float, default=None, help="proxy epochs per run (default: nas search's)")
+    build.add_argument("--region-seed", type=int, default=0, help="seed of the random order of the region (default 0)")
+    build.add_argument("--time-limit", metavar="T", help="stop starting runs after T (e.g. 50m); re-run to go on")
+    build.add_argument("--threads", type=int, default=2, help="CPU threads per training (default 2)")
+    build.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    build.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE", help="as nas search")
+    build.add_argument("--json", action="store_true", help="end with one JSON line of the outcome")
+    build.set_defaults(handler=run_build)
+    info = actions.add_parser("info", help="what a benchmark file holds")
+    info.add_argument("file", metavar="FILE")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(handler=run_info)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from estimators.proxy import ProxyAccuracy, ProxySchedule, resolve_device
+    from spaces import get_space
+
+    from ..progress import SearchProgress
+    from ..tabular_build import TableBuilder, seeds_argument
+    from .search import DEFAULT_EPOCHS, PROXY_DEFAULTS, open_data, parse_duration, parse_options, plan_data
+
+    seeds = seeds_argument(args.seeds)
+    if args.points < 1:
+        raise NasError(f"--points must be at least 1, got {args.points}")
+    defaults = PROXY_DEFAULTS.get(args.space, {})
+    target = args.target_gflops if args.target_gflops is not None else defaults.get("target_gflops")
+    if target is None or not target > 0:
+        raise NasError(f"give a positive --target-gflops for space {args.space!r} (got {target})")
+    epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
+    if not epochs > 0:
+        raise NasError(f"--epochs must be positive, got {epochs}")
+    time_limit = parse_duration(args.time_limit)
+    existing, synth_settings, classes = plan_data(args.data)
+    space = get_space(args.space, **{**defaults.get("space", {}), **parse_options(args.space_option), "num_classes": classes})
+    device = resolve_device(args.device)
+    cache = open_data(existing, synth_settings)
+    estimators = {seed: ProxyAccuracy(cache, ProxySchedule(epochs=epochs, seed=seed, threads=args.threads, curve=True), device=device)
+                  for seed in seeds}
+    command = "nas " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("nas") else None
+    builder = TableBuilder(args.out, space, estimators, target_macs=round(target * 1e9), region_seed=args.region_seed,
+                           meta={"command": command or "nas bench build", "epochs": epochs}, progress=SearchProgress())
+    outcome = builder.build(args.points, time_limit)
+    print(f"{outcome['points']} points in {outcome['path']} ({outcome['runs_now']} runs in this build, "
+          f"{outcome['seconds']:.0f} s){'; the time limit was reached: re-run to go on' if outcome['stopped'] == 'time limit' else ''}")
+    if args.json:
+        print(json.dumps(outcome, sort_keys=True))
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from estimators.tabular import Table
+
+    from ..tabular_build import runs_summary
+
+    table = Table(args.file)
+    summary = {**runs_summary(table), "meta": table.meta}
+    if args.json:
+        emit_json(summary)
+        return 0
+    meta = table.meta
+    print(f"{args.file}: {meta['space']} v{meta['space_version']}, seeds {meta['seeds']}, "
+          f"{meta['schedule'].get('epochs')} epochs, target {meta['target_macs'] / 1e9:.4g} GMACs, built by {meta.get('command')}")
+    for key in ("points", "complete_points", "runs", "failed_runs", "train_hours", "top1_median", "top1_max"):
+        print(f"  {key.replace('_', ' ')}: {summary[key]}")
+    return 0
