@@ -131,11 +131,15 @@ class ProxyAccuracy(Estimator):
 
         return fingerprint_of("proxy-accuracy", {**self.settings(fidelity), "torch": torch.__version__.split("+")[0]})
 
+    def shortest_clip(self) -> int:
+        """Frames in the shortest video of the splits read: the longest clip window the data can serve."""
+        return min(self.cache.shortest(self.train_split), self.cache.shortest(self.val_split))
+
     def check(self, space: SearchSpace, point: Point) -> None:
         """Raise :class:`CandidateFailed` if the cache cannot serve ``point`` (clips too short)."""
         spec = space.clip_spec(point)
         window = (spec.frames - 1) * spec.stride + 1
-        shortest = min(self.cache.shortest(self.train_split), self.cache.shortest(self.val_split))
+        shortest = self.shortest_clip()
         if window > shortest:
             raise CandidateFailed(f"{spec.frames} frames at stride {spec.stride} span {window} frames; "
                                   f"the cache's shortest clip has {shortest}", trained=False)

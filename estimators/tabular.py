@@ -6,7 +6,8 @@ Layout (readable with h5py alone; ``format`` names the version)::
                                space_settings, data, schedule, seeds, toolkit_version,
                                torch_version, device, command (mappings as JSON text,
                                lists of numbers as arrays)
-    /points/<point key>        attrs: one per axis (frames, stride, ...), key, macs, params, input_shape
+    /points/<point key>        attrs: one per axis (frames, stride, ...), key, macs, params, input_shape,
+                               index (the order the build added points in; HDF5 lists by name)
     /points/<key>/seed_<s>     attrs: top1, val_loss, train_seconds, clips_per_second, train_seed,
                                epochs, failed ("" or the reason)
                                datasets (one value per epoch): epoch, val_top1, val_loss,
@@ -101,7 +102,8 @@ class Table:
                 self.meta = {k: _read_attr(v) for k, v in handle["meta"].attrs.items()}
                 if self.meta.get("format") != FORMAT:
                     raise TableError(f"{self.path} has format {self.meta.get('format')!r}; this toolkit reads {FORMAT!r}")
-                self.entries = {key: _entry(key, group) for key, group in handle["points"].items()}
+                groups = sorted(handle["points"].items(), key=lambda item: int(item[1].attrs.get("index", 0)))
+                self.entries = {key: _entry(key, group) for key, group in groups}
         except TableError:
             raise
         except (OSError, KeyError, ValueError, TypeError) as error:
@@ -158,7 +160,11 @@ def add_run(path: str | os.PathLike, point_attrs: Mapping[str, Any], seed: int, 
         with h5py.File(tmp, "a") as handle:
             points = handle["points"]
             key = str(point_attrs["key"])
-            group = points[key] if key in points else points.create_group(key)
+            if key in points:
+                group = points[key]
+            else:
+                group = points.create_group(key)
+                group.attrs["index"] = len(points) - 1  # HDF5 lists groups by name: this keeps the build order
             for name, value in point_attrs.items():
                 group.attrs[name] = _json_attr(value)
             name = f"seed_{seed}"

@@ -50,6 +50,7 @@ class TableBuilder:
         return {"space": self.space.name, "space_version": str(self.space.version), "space_settings": self.space.settings(),
                 "data": settings["data"], "schedule": schedule, "seeds": sorted(self.estimators),
                 "target_macs": self.target_macs, "region_seed": self.region_seed, "device": settings["device"],
+                "shortest_clip": self.reference.shortest_clip(),
                 "toolkit_version": __version__, "torch_version": torch.__version__.split("+")[0], **self.extra_meta}
 
     def open(self) -> Table:
