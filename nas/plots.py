@@ -16,7 +16,7 @@ OPERATION_COLOURS = {"fast": "#1f77b4", "temporal": "#ff7f0e", "spatial": "#2ca0
                      "bottleneck": "#9467bd", "depth": "#8c564b"}
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -25,12 +25,12 @@ def _pyplot():
     return plt
 
 
-def _colour(operation: str, index: int) -> str:
+def colour(operation: str, index: int) -> str:
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
     return OPERATION_COLOURS.get(operation, palette[index % len(palette)])
 
 
-def _compute_axis(axes: Any) -> None:
+def compute_axis(axes: Any) -> None:
     """Log-2 compute axis with plain decimal tick labels (0.004, not 2^-8)."""
     from matplotlib.ticker import FuncFormatter
 
@@ -39,7 +39,7 @@ def _compute_axis(axes: Any) -> None:
     axes.set_xlabel("compute (GMACs = multiply-adds x 1e9 per clip, log scale)")
 
 
-def _save(figure: Any, path: str | os.PathLike) -> None:
+def save_figure(figure: Any, path: str | os.PathLike) -> None:
     """Write the PNG whole or not at all (a temporary file renamed into place)."""
     from estimators.files import write_atomically
 
@@ -49,7 +49,7 @@ def _save(figure: Any, path: str | os.PathLike) -> None:
 def plot_expansion_path(path: Sequence[dict[str, Any]], *, title: str, target_gmacs: float | None,
                         out: str | os.PathLike, chosen_final: float | None = None) -> None:
     """Accuracy against GMACs: every step's candidates by axis, the kept one joined into the path and labelled."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(8, 5.2))
     operations = sorted({op for step in path for op in step["candidates"]})
     for index, operation in enumerate(operations):
@@ -57,7 +57,7 @@ def plot_expansion_path(path: Sequence[dict[str, Any]], *, title: str, target_gm
               if operation in step["candidates"] and step["candidates"][operation]["accuracy"] is not None]
         ys = [step["candidates"][operation]["accuracy"] for step in path
               if operation in step["candidates"] and step["candidates"][operation]["accuracy"] is not None]
-        axes.scatter(xs, ys, s=28, alpha=0.45, color=_colour(operation, index), label=f"candidate: X-{operation.title()}")
+        axes.scatter(xs, ys, s=28, alpha=0.45, color=colour(operation, index), label=f"candidate: X-{operation.title()}")
     kept = [s for s in path if s["accuracy"] is not None and s["role"] != "contraction"]
     axes.plot([s["gmacs"] for s in kept], [s["accuracy"] for s in kept], "-o", color="black", lw=1.8, ms=6,
               label="expansion path", zorder=3)
@@ -73,14 +73,14 @@ def plot_expansion_path(path: Sequence[dict[str, Any]], *, title: str, target_gm
                      label=f"chosen (contracted along {step['operation']})")
     if target_gmacs:
         axes.axvline(target_gmacs, color="grey", ls=":", lw=1.2, label=f"target {target_gmacs:.4g} GMACs")
-    _compute_axis(axes)
+    compute_axis(axes)
     axes.set_ylabel("top-1 after the proxy schedule")
     subtitle = f"; chosen model's final top-1 {chosen_final:.3f}" if chosen_final is not None else ""
     axes.set_title(title + subtitle, fontsize=10)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
-    _save(figure, out)
+    save_figure(figure, out)
     plt.close(figure)
 
 
@@ -89,10 +89,10 @@ def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, ta
 
     Each entry of ``studies``: ``label``, ``points`` [(gmacs, accuracy)] and ``front`` [(gmacs, accuracy)].
     """
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(8, 5.2))
     for index, study in enumerate(studies):
-        colour = _colour("", index)
+        colour = colour("", index)
         xs, ys = zip(*study["points"]) if study["points"] else ((), ())
         axes.scatter(xs, ys, s=16, alpha=0.3, color=colour)
         if study["front"]:
@@ -101,11 +101,11 @@ def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, ta
             axes.scatter(fx, fy, s=30, color=colour, edgecolor="black", zorder=3)
     if target_gmacs:
         axes.axvline(target_gmacs, color="grey", ls=":", lw=1.2, label=f"target {target_gmacs:.4g} GMACs")
-    _compute_axis(axes)
+    compute_axis(axes)
     axes.set_ylabel("top-1 after the proxy schedule")
     axes.set_title("accuracy-compute Pareto fronts", fontsize=10)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
-    _save(figure, out)
+    save_figure(figure, out)
     plt.close(figure)

@@ -15,6 +15,7 @@ import sys
 
 from spaces.errors import NasError
 
+from ..strategies.registry import COMPARED_BY_DEFAULT
 from .common import add_actions, emit_json
 
 
@@ -39,6 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     info.add_argument("file", metavar="FILE")
     info.add_argument("--json", action="store_true")
     info.set_defaults(handler=run_info)
+    register_compare(actions)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -93,3 +95,21 @@ def run_info(args: argparse.Namespace) -> int:
     for key in ("points", "complete_points", "runs", "failed_runs", "train_hours", "top1_median", "top1_max"):
         print(f"  {key.replace('_', ' ')}: {summary[key]}")
     return 0
+
+
+def register_compare(actions: argparse._SubParsersAction) -> None:
+    compare = actions.add_parser("compare", help="strategies x seeds on equal budgets against the table; tables and plots")
+    compare.add_argument("--table", default="benchmarks/data/x3d_synth.h5", metavar="FILE", help="benchmark file (default %(default)s)")
+    compare.add_argument("--strategies", default=",".join(COMPARED_BY_DEFAULT), help="comma-separated (default: %(default)s)")
+    compare.add_argument("--seeds", type=int, default=20, help="benchmark seeds per strategy (default 20)")
+    compare.add_argument("--budget", type=int, help="trained models per run (default: what the coordinate search plans)")
+    compare.add_argument("--epsilon", type=float, default=0.02, help="'within epsilon of the best' in top-1 (default 0.02)")
+    compare.add_argument("--out", default="benchmarks/results", metavar="DIR", help="folder for compare.csv/.md and PNGs")
+    compare.add_argument("--json", action="store_true", help="end with one JSON line of the rows")
+    compare.set_defaults(handler=run_compare)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from ..bench_compare import compare_command
+
+    return compare_command(args)

@@ -20,6 +20,9 @@ BUILTIN_STRATEGIES = {
     "nni-evolution": "nas.strategies.nni_tuner:NNIEvolutionSearch",
 }
 
+#: What ``nas bench compare`` runs unless told otherwise: every built-in strategy.
+COMPARED_BY_DEFAULT = tuple(BUILTIN_STRATEGIES)
+
 
 def _sources() -> dict[str, str]:
     return {**{ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}, **BUILTIN_STRATEGIES}

@@ -1,0 +1,199 @@
+"""``nas bench compare``: strategies x benchmark seeds on equal budgets, into CSV, Markdown and PNGs.
+
+The CSV holds only what the runs determine (no times of day, versions or
+wall-clock seconds), so re-running the same command rewrites it byte for
+byte; the Markdown adds a header saying when, with what and how long.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from spaces.errors import NasError
+
+from .commands.common import print_table, write_text_atomically
+
+
+def _budgets(budget: int) -> list[int]:
+    return sorted({max(1, budget // 4), max(1, budget // 2), budget})
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    from estimators.lookup import TableLookup
+    from estimators.predictor import AccuracyPredictor, held_out_rank_quality, table_targets
+    from estimators.tabular import Table
+    from spaces import get_space
+
+    from .compare import run_strategy, summarise
+    from .strategies.coordinate import CoordinateExpansion
+    from .strategies.registry import get_strategy_class
+
+    started = time.time()
+    names = [n.strip() for n in args.strategies.split(",") if n.strip()]
+    for name in names:
+        get_strategy_class(name)  # an unknown name fails before any work
+    if args.seeds < 1:
+        raise NasError(f"--seeds must be at least 1, got {args.seeds}")
+    if not 0 <= args.epsilon < 1:
+        raise NasError(f"--epsilon must be in [0, 1), got {args.epsilon}")
+    table = Table(args.table)
+    meta = table.meta
+    space = get_space(meta["space"], **meta["space_settings"])
+    target = int(meta["target_macs"])
+    budget = args.budget or len(CoordinateExpansion(space, target_macs=target).planned_costs([]))
+    if budget < 1:
+        raise NasError(f"--budget must be at least 1, got {budget}")
+    points, targets = table_targets(table, space)
+    predictor = AccuracyPredictor(space, random_state=0).fit(points, targets)
+    quality = held_out_rank_quality(points, targets, space, held_out=0.25, seed=0)
+    lookups = {seed: TableLookup(table, bench_seed=seed, predictor=predictor) for seed in range(args.seeds)}
+    runs = _run_all(space, names, lookups, target, budget)
+    optimum = {seed: _table_optimum(table, space, lookup, target) for seed, lookup in lookups.items()}
+    budgets = _budgets(budget)
+    rows = summarise(runs, target_macs=target, optimum=optimum.__getitem__, budgets=budgets, epsilon=args.epsilon,
+                     reference=(target / 1e9, 0.0))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(out / "compare.csv", _csv(rows))
+    _plots(runs, optimum, target, out)
+    header = {"table": str(args.table), "table_points": len(table.entries), "seeds": args.seeds, "budget": budget,
+              "epsilon": args.epsilon, "predictor": quality, "seconds": round(time.time() - started, 1),
+              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": _command(args)}
+    write_text_atomically(out / "compare.md", _markdown(rows, budgets, header))
+    print_table([_display(r, budgets) for r in rows], list(_display(rows[0], budgets)))
+    print(f"predictor on held-out table points: Kendall tau {quality['kendall_tau']:.3f}, Spearman rho "
+          f"{quality['spearman_rho']:.3f} ({quality['n_test']} points); wrote {out}/compare.csv, compare.md, anytime.png, pareto.png")
+    if args.json:
+        print(json.dumps({"rows": rows, **header}, sort_keys=True, default=str))
+    return 0
+
+
+def _run_all(space, names, lookups, target: int, budget: int) -> list:
+    from tqdm import tqdm
+
+    from .compare import run_strategy
+
+    runs = []
+    with tqdm(total=len(names) * len(lookups), desc="runs", unit="run", leave=False) as bar:
+        for name in names:
+            for seed, lookup in lookups.items():
+                runs.append(run_strategy(space, name, seed, lookup, target_macs=target, budget=budget))
+                bar.update()
+    return runs
+
+
+def _table_optimum(table, space, lookup, target: int) -> float:
+    """The best accuracy within the target among the table's points, under this benchmark seed's draws."""
+    from estimators.proxy import CandidateFailed
+
+    best = -math.inf
+    for entry in table.entries.values():
+        if entry.macs > target:
+            continue
+        try:
+            best = max(best, lookup.evaluate(space, space.point(dict(entry.values))).metrics["accuracy"])
+        except CandidateFailed:
+            continue
+    return best
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6f}"
+    return "" if value is None else value
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([{k: _rounded(v) for k, v in row.items()} for row in rows])
+    return buffer.getvalue()
+
+
+def _display(row: dict[str, Any], budgets: list[int]) -> dict[str, str]:
+    def pm(key: str, scale: float = 1.0, digits: int = 3) -> str:
+        mean, sem = row[key], row[key + "_sem"]
+        return "-" if mean is None or math.isnan(mean) else f"{mean * scale:.{digits}f} ± {sem * scale:.{digits}f}"
+
+    shown = {"strategy": row["strategy"]}
+    for budget in budgets:
+        shown[f"best top-1 after {budget}"] = pm(f"best@{budget}")
+    shown["models to within eps"] = pm("models_to_eps", digits=1) + f" ({row['reached']}/{row['seeds']})"
+    shown["hours to within eps"] = pm("hours_to_eps", digits=2)
+    shown["hypervolume"] = pm("hypervolume", scale=1000, digits=2)
+    p = next(v for k, v in row.items() if k.startswith("wilcoxon_p"))
+    shown["Wilcoxon p vs random"] = "-" if p is None else f"{p:.3g}"
+    return shown
+
+
+def _markdown(rows, budgets, header) -> str:
+    shown = [_display(r, budgets) for r in rows]
+    columns = list(shown[0])
+    lines = [f"# Strategy comparison on {header['table']}", "",
+             f"- command: `{header['command']}`", f"- run {header['date']}, {header['seconds']:.0f} s",
+             f"- {header['table_points']} table points; {header['seeds']} benchmark seeds per strategy; budget "
+             f"{header['budget']} trained models; epsilon {header['epsilon']}",
+             f"- predictor (random forest) on held-out table points: Kendall tau {header['predictor']['kendall_tau']:.3f}, "
+             f"Spearman rho {header['predictor']['spearman_rho']:.3f} ({header['predictor']['n_test']} points)",
+             "- mean ± SEM over seeds; hypervolume x 1000 (GMACs x top-1 against the reference (target, 0));"
+             " Wilcoxon signed-rank on the final best top-1, paired by seed", "",
+             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row[c] for c in columns) + " |" for row in shown]
+    return "\n".join(lines) + "\n"
+
+
+def _command(args: argparse.Namespace) -> str:
+    return (f"nas bench compare --table {args.table} --strategies {args.strategies} --seeds {args.seeds}"
+            + (f" --budget {args.budget}" if args.budget else "") + f" --epsilon {args.epsilon} --out {args.out}")
+
+
+def _plots(runs, optimum, target: int, out: Path) -> None:
+    from .compare import within_target
+    from .metrics import mean_and_sem, pareto_points, regret_curve
+    from .plots import colour, compute_axis, pyplot, save_figure
+
+    plt = pyplot()
+    strategies = list(dict.fromkeys(r.strategy for r in runs))
+    figure, axes = plt.subplots(figsize=(8, 5.2))
+    for index, name in enumerate(strategies):
+        curves = [regret_curve(within_target(r, target), optimum[r.seed]) for r in runs if r.strategy == name]
+        length = max(len(c) for c in curves)
+        padded = [c + [c[-1]] * (length - len(c)) if c else [math.nan] * length for c in curves]
+        stats = [mean_and_sem([c[i] for c in padded]) for i in range(length)]
+        xs = list(range(1, length + 1))
+        means, sems = [m for m, _ in stats], [s for _, s in stats]
+        axes.plot(xs, means, color=colour("", index), label=name)
+        axes.fill_between(xs, [m - s for m, s in zip(means, sems)], [m + s for m, s in zip(means, sems)],
+                          color=colour("", index), alpha=0.15)
+    axes.set_xlabel("trained models")
+    axes.set_ylabel("regret: table's best top-1 within the target - best found")
+    axes.set_title("anytime regret (mean ± SEM over benchmark seeds)", fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    save_figure(figure, out / "anytime.png")
+    plt.close(figure)
+    figure, axes = plt.subplots(figsize=(8, 5.2))
+    for index, name in enumerate(strategies):
+        pooled = [(m / 1e9, a) for r in runs if r.strategy == name for m, a in zip(r.macs, r.accuracies)
+                  if a is not None and m <= target]
+        front = pareto_points(pooled)
+        if front:
+            axes.step(*zip(*front), where="post", color=colour("", index), label=name)
+    axes.axvline(target / 1e9, color="grey", ls=":", lw=1.2)
+    compute_axis(axes)
+    axes.set_ylabel("top-1 (table or predictor)")
+    axes.set_title("accuracy-compute fronts, all seeds pooled", fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    save_figure(figure, out / "pareto.png")
+    plt.close(figure)

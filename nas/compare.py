@@ -1,0 +1,114 @@
+"""Comparing strategies on equal budgets against the tabular benchmark (lookup, then predictor).
+
+Every strategy runs once per benchmark seed with the same budget of trained
+models; a run is the sequence of models it trained, in order, with their
+accuracy, compute and simulated training time.  The tables and plots of
+``nas bench compare`` are computed from those runs alone (see
+:mod:`nas.metrics`), so they are as deterministic as the strategies are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from estimators.base import Estimator
+from estimators.proxy import CandidateFailed
+from spaces import Point, SearchSpace
+
+from .metrics import best_so_far, hypervolume, mean_and_sem, models_to_reach, wilcoxon_p
+from .strategies.base import COMPLETE, FAILED, TrialRecord
+from .strategies.registry import get_strategy_class
+
+
+@dataclass
+class Run:
+    """One strategy, one benchmark seed: the trained models in order."""
+
+    strategy: str
+    seed: int
+    points: list[Point] = field(default_factory=list)
+    accuracies: list[float | None] = field(default_factory=list)  # None: failed in training
+    macs: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def add(self, point: Point, accuracy: float | None, macs: int, seconds: float) -> None:
+        self.points.append(point)
+        self.accuracies.append(accuracy)
+        self.macs.append(macs)
+        self.seconds.append(seconds)
+
+
+def run_strategy(space: SearchSpace, name: str, seed: int, estimator: Estimator, *, target_macs: int, budget: int) -> Run:
+    """Let ``name`` propose until it has trained ``budget`` models (or is finished); points that fail for free cost nothing."""
+    strategy = get_strategy_class(name)(space, target_macs=target_macs, seed=seed)
+    history: list[TrialRecord] = []
+    run = Run(name, seed)
+    guard = 0
+    while len(run.points) < budget and not strategy.is_finished(history):
+        proposals = strategy.propose(history, 1)
+        guard += 1
+        if not proposals or guard > 50 * budget:
+            break
+        point = proposals[0].point
+        macs = strategy.cost(point)
+        try:
+            measured = estimator.evaluate(space, point)
+        except CandidateFailed as failure:
+            history.append(TrialRecord(point, FAILED, None, macs, {"trained": failure.trained}))
+            if failure.trained:
+                run.add(point, None, macs, 0.0)
+            continue
+        accuracy = float(measured.metrics["accuracy"])
+        history.append(TrialRecord(point, COMPLETE, accuracy, macs))
+        run.add(point, accuracy, macs, measured.seconds)
+    return run
+
+
+def within_target(run: Run, target_macs: int) -> list[float | None]:
+    """The run's accuracies, with models over the target (coordinate's overshoot) counted as no result."""
+    return [a if m <= target_macs else None for a, m in zip(run.accuracies, run.macs)]
+
+
+def best_after(run: Run, target_macs: int, models: int) -> float:
+    curve = best_so_far(within_target(run, target_macs))
+    if not curve:
+        return math.nan
+    return curve[min(models, len(curve)) - 1]
+
+
+def summarise(runs: Sequence[Run], *, target_macs: int, optimum: Callable[[int], float], budgets: Sequence[int],
+              epsilon: float, reference: tuple[float, float], baseline: str = "random") -> list[dict[str, Any]]:
+    """One row per strategy: best accuracy after each budget, models/time to within epsilon, hypervolume, Wilcoxon vs baseline.
+
+    ``optimum(seed)`` is the best accuracy within the target that the benchmark holds under that seed's draws.
+    """
+    by_strategy: dict[str, list[Run]] = {}
+    for run in runs:
+        by_strategy.setdefault(run.strategy, []).append(run)
+    final_budget = max(budgets)
+    finals = {name: [best_after(r, target_macs, final_budget) for r in sorted(rs, key=lambda r: r.seed)]
+              for name, rs in by_strategy.items()}
+    rows = []
+    for name, strategy_runs in by_strategy.items():
+        strategy_runs = sorted(strategy_runs, key=lambda r: r.seed)
+        row: dict[str, Any] = {"strategy": name, "seeds": len(strategy_runs)}
+        for budget in budgets:
+            mean, sem = mean_and_sem([best_after(r, target_macs, budget) for r in strategy_runs])
+            row[f"best@{budget}"], row[f"best@{budget}_sem"] = mean, sem
+        reach = [models_to_reach(within_target(r, target_macs), optimum(r.seed) - epsilon) for r in strategy_runs]
+        reached = [n for n in reach if n is not None]
+        row["reached"] = len(reached)
+        row["models_to_eps"], row["models_to_eps_sem"] = mean_and_sem([float(n) for n in reached]) if reached else (math.nan, math.nan)
+        times = [sum(r.seconds[:n]) for r, n in zip(strategy_runs, reach) if n is not None]
+        row["hours_to_eps"], row["hours_to_eps_sem"] = (v / 3600 for v in mean_and_sem(times)) if times else (math.nan, math.nan)
+        volumes = [hypervolume([(m / 1e9, a) for m, a in zip(r.macs, r.accuracies) if a is not None and m <= target_macs], reference)
+                   for r in strategy_runs]
+        row["hypervolume"], row["hypervolume_sem"] = mean_and_sem(volumes)
+        row["models_trained"] = mean_and_sem([float(len(r.points)) for r in strategy_runs])[0]
+        row["wilcoxon_p_vs_" + baseline] = (None if name == baseline or baseline not in finals
+                                            else wilcoxon_p(finals[name], finals[baseline]))
+        rows.append(row)
+    return rows
