@@ -158,11 +158,10 @@ def _command(args: argparse.Namespace) -> str:
 def _plots(runs, optimum, target: int, out: Path) -> None:
     from .compare import within_target
     from .metrics import mean_and_sem, pareto_points, regret_curve
-    from .plots import colour, compute_axis, pyplot, save_figure
+    from .plots import colour, compute_axis, finish, new_figure
 
-    plt = pyplot()
     strategies = list(dict.fromkeys(r.strategy for r in runs))
-    figure, axes = plt.subplots(figsize=(8, 5.2))
+    figure, axes = new_figure()
     for index, name in enumerate(strategies):
         curves = [regret_curve(within_target(r, target), optimum[r.seed]) for r in runs if r.strategy == name]
         length = max(len(c) for c in curves)
@@ -175,13 +174,8 @@ def _plots(runs, optimum, target: int, out: Path) -> None:
                           color=colour("", index), alpha=0.15)
     axes.set_xlabel("trained models")
     axes.set_ylabel("regret: table's best top-1 within the target - best found")
-    axes.set_title("anytime regret (mean ± SEM over benchmark seeds)", fontsize=10)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    save_figure(figure, out / "anytime.png")
-    plt.close(figure)
-    figure, axes = plt.subplots(figsize=(8, 5.2))
+    finish(figure, axes, "anytime regret (mean ± SEM over benchmark seeds)", out / "anytime.png")
+    figure, axes = new_figure()
     for index, name in enumerate(strategies):
         pooled = [(m / 1e9, a) for r in runs if r.strategy == name for m, a in zip(r.macs, r.accuracies)
                   if a is not None and m <= target]
@@ -191,9 +185,4 @@ def _plots(runs, optimum, target: int, out: Path) -> None:
     axes.axvline(target / 1e9, color="grey", ls=":", lw=1.2)
     compute_axis(axes)
     axes.set_ylabel("top-1 (table or predictor)")
-    axes.set_title("accuracy-compute fronts, all seeds pooled", fontsize=10)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    save_figure(figure, out / "pareto.png")
-    plt.close(figure)
+    finish(figure, axes, "accuracy-compute fronts, all seeds pooled", out / "pareto.png")

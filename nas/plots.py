@@ -46,11 +46,24 @@ def save_figure(figure: Any, path: str | os.PathLike) -> None:
     write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=130, format="png"))
 
 
+def new_figure() -> tuple[Any, Any]:
+    return pyplot().subplots(figsize=(8, 5.2))
+
+
+def finish(figure: Any, axes: Any, title: str, path: str | os.PathLike, legend_at: str = "best") -> None:
+    """Title, grid and legend, then write the PNG and free the figure."""
+    axes.set_title(title, fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc=legend_at)
+    figure.tight_layout()
+    save_figure(figure, path)
+    pyplot().close(figure)
+
+
 def plot_expansion_path(path: Sequence[dict[str, Any]], *, title: str, target_gmacs: float | None,
                         out: str | os.PathLike, chosen_final: float | None = None) -> None:
     """Accuracy against GMACs: every step's candidates by axis, the kept one joined into the path and labelled."""
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(8, 5.2))
+    figure, axes = new_figure()
     operations = sorted({op for step in path for op in step["candidates"]})
     for index, operation in enumerate(operations):
         xs = [step["candidates"][operation]["gmacs"] for step in path
@@ -76,12 +89,7 @@ def plot_expansion_path(path: Sequence[dict[str, Any]], *, title: str, target_gm
     compute_axis(axes)
     axes.set_ylabel("top-1 after the proxy schedule")
     subtitle = f"; chosen model's final top-1 {chosen_final:.3f}" if chosen_final is not None else ""
-    axes.set_title(title + subtitle, fontsize=10)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
-    save_figure(figure, out)
-    plt.close(figure)
+    finish(figure, axes, title + subtitle, out, legend_at="lower right")
 
 
 def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, target_gmacs: float | None = None) -> None:
@@ -89,8 +97,7 @@ def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, ta
 
     Each entry of ``studies``: ``label``, ``points`` [(gmacs, accuracy)] and ``front`` [(gmacs, accuracy)].
     """
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(8, 5.2))
+    figure, axes = new_figure()
     for index, study in enumerate(studies):
         colour = colour("", index)
         xs, ys = zip(*study["points"]) if study["points"] else ((), ())
@@ -103,9 +110,4 @@ def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, ta
         axes.axvline(target_gmacs, color="grey", ls=":", lw=1.2, label=f"target {target_gmacs:.4g} GMACs")
     compute_axis(axes)
     axes.set_ylabel("top-1 after the proxy schedule")
-    axes.set_title("accuracy-compute Pareto fronts", fontsize=10)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
-    save_figure(figure, out)
-    plt.close(figure)
+    finish(figure, axes, "accuracy-compute Pareto fronts", out, legend_at="lower right")
