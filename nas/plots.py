@@ -99,13 +99,13 @@ def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, ta
     """
     figure, axes = new_figure()
     for index, study in enumerate(studies):
-        colour = colour("", index)
+        shade = colour("", index)
         xs, ys = zip(*study["points"]) if study["points"] else ((), ())
-        axes.scatter(xs, ys, s=16, alpha=0.3, color=colour)
+        axes.scatter(xs, ys, s=16, alpha=0.3, color=shade)
         if study["front"]:
             fx, fy = zip(*study["front"])
-            axes.step(fx, fy, where="post", color=colour, lw=1.8, label=f"{study['label']} ({len(study['points'])} trials)")
-            axes.scatter(fx, fy, s=30, color=colour, edgecolor="black", zorder=3)
+            axes.step(fx, fy, where="post", color=shade, lw=1.8, label=f"{study['label']} ({len(study['points'])} trials)")
+            axes.scatter(fx, fy, s=30, color=shade, edgecolor="black", zorder=3)
     if target_gmacs:
         axes.axvline(target_gmacs, color="grey", ls=":", lw=1.2, label=f"target {target_gmacs:.4g} GMACs")
     compute_axis(axes)
