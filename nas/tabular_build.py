@@ -32,8 +32,10 @@ class TableBuilder:
     """Fills ``path`` with runs of ``estimators`` (one per training seed, same schedule otherwise)."""
 
     def __init__(self, path: str, space: SearchSpace, estimators: dict[int, ProxyAccuracy], *, target_macs: int,
-                 region_seed: int = 0, meta: dict[str, Any] | None = None, progress: SearchProgress | None = None) -> None:
+                 region_seed: int = 0, meta: dict[str, Any] | None = None, progress: SearchProgress | None = None,
+                 order: list[Point] | None = None) -> None:
         self.path, self.space, self.estimators = path, space, estimators
+        self.order = order  # a fixed list of points instead of the coordinate-then-random order
         self.target_macs, self.region_seed = target_macs, region_seed
         self.extra_meta = meta or {}
         self.progress = progress or SearchProgress()
@@ -94,6 +96,8 @@ class TableBuilder:
         missing = [self.space.point(dict(e.values)) for k, e in table.entries.items() if not table.complete(k)]
         if missing:
             return missing[:1]
+        if self.order is not None:
+            return [p for p in self.order[:wanted] if p.key not in table.entries][:1]
         coordinate = CoordinateExpansion(self.space, target_macs=self.target_macs)
         proposals = coordinate.propose(self.coordinate_history(table), 1)
         if proposals:
@@ -162,6 +166,23 @@ def runs_summary(table: Table) -> dict[str, Any]:
             "train_hours": round(sum(r.train_seconds for r in good) / 3600, 2),
             "top1_median": round(statistics.median(r.top1 for r in good), 4) if good else None,
             "top1_max": round(max((r.top1 for r in good), default=float("nan")), 4) if good else None}
+
+
+def fidelity_correlation(short: Table, long: Table, space: SearchSpace) -> dict[str, Any]:
+    """Rank agreement of the points both tables trained (accuracy averaged over each table's seeds)."""
+    from scipy.stats import kendalltau, spearmanr
+
+    from estimators.predictor import table_targets
+
+    short_points, short_acc = table_targets(short, space)
+    long_points, long_acc = table_targets(long, space)
+    long_by_key = {p.key: a for p, a in zip(long_points, long_acc)}
+    pairs = [(a, long_by_key[p.key]) for p, a in zip(short_points, short_acc) if p.key in long_by_key]
+    xs, ys = zip(*pairs) if pairs else ((), ())
+    if len(pairs) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:  # too few, or a constant side: rank correlation undefined
+        return {"points": len(pairs), "kendall_tau": float("nan"), "spearman_rho": float("nan")}
+    return {"points": len(pairs), "kendall_tau": float(kendalltau(xs, ys).statistic),
+            "spearman_rho": float(spearmanr(xs, ys).statistic)}
 
 
 def seeds_argument(text: str) -> list[int]:

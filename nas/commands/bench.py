@@ -41,6 +41,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     info.add_argument("--json", action="store_true")
     info.set_defaults(handler=run_info)
     register_compare(actions)
+    register_fidelity(actions)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -113,3 +114,51 @@ def run_compare(args: argparse.Namespace) -> int:
     from ..bench_compare import compare_command
 
     return compare_command(args)
+
+
+def register_fidelity(actions: argparse._SubParsersAction) -> None:
+    fidelity = actions.add_parser("fidelity", help="retrain a table's first points on a longer schedule; rank correlation")
+    fidelity.add_argument("--table", default="benchmarks/data/x3d_synth.h5", metavar="FILE", help="the short-schedule table")
+    fidelity.add_argument("--out", required=True, metavar="FILE", help="HDF5 file of the long-schedule runs (resumable)")
+    fidelity.add_argument("--epochs", type=float, required=True, help="epochs of the long schedule, e.g. 12")
+    fidelity.add_argument("--points", type=int, default=20, help="the table's first N points in build order (default 20)")
+    fidelity.add_argument("--seeds", default="0", help="training seeds of the long runs (default 0)")
+    fidelity.add_argument("--data", default="synth", metavar="CACHE", help="the table's data (as nas search)")
+    fidelity.add_argument("--time-limit", metavar="T", help="stop starting runs after T; re-run to go on")
+    fidelity.add_argument("--threads", type=int, default=2)
+    fidelity.add_argument("--device", default="auto")
+    fidelity.add_argument("--json", action="store_true")
+    fidelity.set_defaults(handler=run_fidelity)
+
+
+def run_fidelity(args: argparse.Namespace) -> int:
+    from estimators.proxy import ProxyAccuracy, ProxySchedule, resolve_device
+    from estimators.tabular import Table
+    from spaces import get_space
+
+    from ..progress import SearchProgress
+    from ..tabular_build import TableBuilder, fidelity_correlation, seeds_argument
+    from .search import open_data, parse_duration, plan_data
+
+    if not args.epochs > 0 or args.points < 3:
+        raise NasError(f"--epochs must be positive and --points at least 3 (got {args.epochs}, {args.points})")
+    seeds = seeds_argument(args.seeds)
+    short = Table(args.table)
+    meta = short.meta
+    space = get_space(meta["space"], **meta["space_settings"])
+    order = [space.point(dict(e.values)) for e in list(short.entries.values())[: args.points]]
+    existing, synth_settings, _ = plan_data(args.data)
+    cache = open_data(existing, synth_settings)
+    schedule = {k: v for k, v in meta["schedule"].items() if k in ("batch_size", "optimizer", "lr", "weight_decay", "channels_last")}
+    estimators = {s: ProxyAccuracy(cache, ProxySchedule(**schedule, epochs=args.epochs, seed=s, threads=args.threads, curve=True),
+                                   device=resolve_device(args.device)) for s in seeds}
+    builder = TableBuilder(args.out, space, estimators, target_macs=int(meta["target_macs"]), order=order,
+                           meta={"command": "nas bench fidelity", "short_table": str(args.table)}, progress=SearchProgress())
+    outcome = builder.build(args.points, parse_duration(args.time_limit))
+    result = {**fidelity_correlation(short, Table(args.out), space), "long_epochs": args.epochs,
+              "short_epochs": meta["schedule"].get("epochs"), "stopped": outcome["stopped"]}
+    print(f"{result['points']} points: Kendall tau {result['kendall_tau']:.3f}, Spearman rho {result['spearman_rho']:.3f} "
+          f"between {result['short_epochs']} and {args.epochs:g} epochs")
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    return 0
