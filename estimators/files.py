@@ -24,11 +24,16 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], None], *, w
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())  # on disk before the rename makes it the file
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a result file gets the usual permissions
         os.replace(tmp, target)
     except OSError as error:
         Path(tmp).unlink(missing_ok=True)
         raise NasError(f"cannot write {label}: {error.strerror or error}") from None
+    except BaseException:  # interrupted, or the writer failed: no temp file stays behind
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return target
 
 

@@ -60,7 +60,7 @@ class TableLookup(Estimator):
             seed = self.seed_for(point, list(entry.runs))
             run = entry.runs[seed]
             if run.failed:
-                raise CandidateFailed(run.failed, trained=run.train_seconds > 0)
+                raise CandidateFailed(run.failed, trained=bool(run.attrs.get("trained", True)))
             accuracy = run.top1
             curve = run.curve.get("val_top1", [])
             if fidelity is not None and curve:

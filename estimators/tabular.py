@@ -9,7 +9,8 @@ Layout (readable with h5py alone; ``format`` names the version)::
     /points/<point key>        attrs: one per axis (frames, stride, ...), key, macs, params, input_shape,
                                index (the order the build added points in; HDF5 lists by name)
     /points/<key>/seed_<s>     attrs: top1, val_loss, train_seconds, clips_per_second, train_seed,
-                               epochs, failed ("" or the reason)
+                               epochs, failed ("" or the reason), trained (failed runs: 1 if
+                               training ran before the failure, 0 if the data could not serve it)
                                datasets (one value per epoch): epoch, val_top1, val_loss,
                                train_loss, seconds (training seconds at the end of that epoch)
 
@@ -178,6 +179,7 @@ def add_run(path: str | os.PathLike, point_attrs: Mapping[str, Any], seed: int, 
                 run.create_dataset(field_name, data=np.array([e.get(field_name, np.nan) for e in epochs], dtype="float64"))
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        shutil.copymode(target, tmp)
         os.replace(tmp, target)
     except OSError as error:
         Path(tmp).unlink(missing_ok=True)

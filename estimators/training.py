@@ -145,7 +145,7 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
 
     def progress() -> float:
         if settings.seconds:
-            return (time.perf_counter() - start) / settings.seconds
+            return (time.perf_counter() - start - evaluating) / settings.seconds
         return step / total_steps
 
     while progress() < 1.0:

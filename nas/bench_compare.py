@@ -36,7 +36,9 @@ def compare_command(args: argparse.Namespace) -> int:
     from .strategies.registry import get_strategy_class
 
     started = time.time()
-    names = [n.strip() for n in args.strategies.split(",") if n.strip()]
+    names = list(dict.fromkeys(n.strip() for n in args.strategies.split(",") if n.strip()))
+    if not names:
+        raise NasError("--strategies names no strategy; give e.g. coordinate,random")
     for name in names:
         get_strategy_class(name)  # an unknown name fails before any work
     if args.seeds < 1:
@@ -47,7 +49,7 @@ def compare_command(args: argparse.Namespace) -> int:
     meta = table.meta
     space = get_space(meta["space"], **meta["space_settings"])
     target = int(meta["target_macs"])
-    budget = args.budget or len(CoordinateExpansion(space, target_macs=target).planned_costs([]))
+    budget = args.budget if args.budget is not None else len(CoordinateExpansion(space, target_macs=target).planned_costs([]))
     if budget < 1:
         raise NasError(f"--budget must be at least 1, got {budget}")
     points, targets = table_targets(table, space)
@@ -55,12 +57,18 @@ def compare_command(args: argparse.Namespace) -> int:
     quality = held_out_rank_quality(points, targets, space, held_out=0.25, seed=0)
     lookups = {seed: TableLookup(table, bench_seed=seed, predictor=predictor) for seed in range(args.seeds)}
     runs = _run_all(space, names, lookups, target, budget)
-    optimum = {seed: _table_optimum(table, space, lookup, target) for seed, lookup in lookups.items()}
+    # The best known within the target under each seed's draws: the table's best, or a better point some run found.
+    optimum = {seed: max([_table_optimum(table, space, lookup, target),
+                          *(a for r in runs if r.seed == seed for a, m in zip(r.accuracies, r.macs) if a is not None and m <= target)])
+               for seed, lookup in lookups.items()}
     budgets = _budgets(budget)
     rows = summarise(runs, target_macs=target, optimum=optimum.__getitem__, budgets=budgets, epsilon=args.epsilon,
                      reference=(target / 1e9, 0.0))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise NasError(f"cannot create the results folder {out}: {error.strerror or error}") from None
     write_text_atomically(out / "compare.csv", _csv(rows))
     _plots(runs, optimum, target, out)
     header = {"table": str(args.table), "table_points": len(table.entries), "seeds": args.seeds, "budget": budget,

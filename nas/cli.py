@@ -42,8 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status instead of raising."""
+    import signal
+
+    if threading_main():
+        signal.signal(signal.SIGTERM, _interrupt)  # a polite kill is a Ctrl-C: work in flight is marked, files stay whole
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args) or 0)

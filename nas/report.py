@@ -46,7 +46,7 @@ class StudyReport:
     def final_of(self, record: TrialRecord | None) -> TrialRecord | None:
         if record is None:
             return None
-        return next((f for f in self.finals if f.point == record.point and f.state == COMPLETE), None)
+        return next((f for f in reversed(self.finals) if f.point == record.point and f.state == COMPLETE), None)
 
 
 def load_report(url: str, study_name: str) -> StudyReport:

@@ -144,7 +144,9 @@ class TableBuilder:
         try:
             measurement = self.estimators[seed].evaluate(self.space, point, on_step=self.progress.on_step)
         except CandidateFailed as error:
-            add_run(self.path, point_attrs, seed, {"failed": str(error), "top1": float("nan"), "train_seconds": 0.0}, [])
+            spent = time.monotonic() - started if error.trained else 0.0  # a diverged training did cost its time
+            add_run(self.path, point_attrs, seed, {"failed": str(error), "trained": int(error.trained), "top1": float("nan"),
+                                                   "train_seconds": spent}, [])
             self.progress.trial_finished(cost.macs, time.monotonic() - started, f"failed: {error}", planned_after)
             return
         info = measurement.info

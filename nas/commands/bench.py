@@ -149,6 +149,13 @@ def run_fidelity(args: argparse.Namespace) -> int:
     order = [space.point(dict(e.values)) for e in list(short.entries.values())[: args.points]]
     existing, synth_settings, _ = plan_data(args.data)
     cache = open_data(existing, synth_settings)
+    from estimators.proxy import data_fingerprint
+
+    if str(space.version) != str(meta["space_version"]):
+        raise NasError(f"{args.table} was built on {meta['space']} version {meta['space_version']}; this toolkit has {space.version}")
+    if json.loads(json.dumps(data_fingerprint(cache))) != meta["data"]:
+        raise NasError(f"--data {args.data!r} is not the data {args.table} was built on ({meta['data'].get('source_fingerprint')}); "
+                       "give the same --data")
     schedule = {k: v for k, v in meta["schedule"].items() if k in ("batch_size", "optimizer", "lr", "weight_decay", "channels_last")}
     estimators = {s: ProxyAccuracy(cache, ProxySchedule(**schedule, epochs=args.epochs, seed=s, threads=args.threads, curve=True),
                                    device=resolve_device(args.device)) for s in seeds}

@@ -25,6 +25,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def redacted(url: str) -> str:
+    """The storage URL without its password (an export is meant to be shared)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def run(args: argparse.Namespace) -> int:
     from spaces._version import __version__
     from spaces.exported import format_exported
@@ -48,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             hint = f"its cheapest trained point needs {cheapest / 1e9:.4g} GMACs" if cheapest else "it has no completed trial"
             raise NasError(f"study {args.study!r} has no trained point within {args.gflops:g} GMACs ({hint}); raise --gflops")
     space, final = report.space, report.final_of(record)
+    url = redacted(url)
     fields = {
         "space": space.name, "space_version": str(space.version), "settings": space.settings(),
         "point": dict(record.point.as_dict()), "key": record.point.key,

@@ -70,8 +70,9 @@ def _comparison_row(report) -> dict[str, Any]:
     chosen = report.chosen()
     final = report.final_of(chosen)
     seconds = sum(float(r.attrs.get("train_seconds", 0.0)) for r in [*report.history, *report.finals])
-    trained = [r for r in report.history if r.attrs.get("trained", True) and r.state != "running"]
-    return {"study": report.name, "strategy": report.config["strategy"], "trained": len(trained),
+    from ..runner import trained_count
+
+    return {"study": report.name, "strategy": report.config["strategy"], "trained": trained_count(report.history),
             "best proxy top-1": round(best.accuracy, 4) if best else "", "chosen": chosen.point.key if chosen else "",
             "chosen GMACs": round(chosen.macs / 1e9, 4) if chosen else "",
             "final top-1": round(final.accuracy, 4) if final else "", "train time": _minutes(seconds)}

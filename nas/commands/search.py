@@ -16,7 +16,6 @@ import argparse
 import hashlib
 import json
 import re
-import signal
 import sys
 import time
 from typing import Any
@@ -168,7 +167,6 @@ def run(args: argparse.Namespace) -> int:
     from ..runner import SearchRunner
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    signal.signal(signal.SIGTERM, _interrupt)  # a polite kill is a Ctrl-C: the trial is marked for retry
     started = time.monotonic()
     time_limit = parse_duration(args.time_limit)
     space, strategy, estimator, ledger = _build(args)
@@ -187,10 +185,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, sort_keys=True))
     return 0
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
 
 
 def _summary(space, strategy, ledger, outcome, seconds: float) -> dict[str, Any]:

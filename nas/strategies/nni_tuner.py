@@ -87,6 +87,10 @@ class _NNISession:
                 return self.tuner.generate_parameters(self._asked)
             except nni.NoMoreTrialError:  # TPE's deduplicator has run out of unseen points
                 return None
+            except RuntimeError as error:  # evolution: every individual is out, pending (its "population is empty")
+                if "population is empty" in str(error):
+                    return None
+                raise
 
     def tell_over_target(self, point: Point) -> None:
         self._receive(point, 0.0)  # the worst accuracy, never trained

@@ -88,3 +88,9 @@ def test_seeded_global_random_restores_the_callers_state():
     with seeded_global_random(123):
         random.random()
     assert random.random() == expected
+
+
+def test_evolution_asked_for_more_than_its_population_falls_back_instead_of_failing():
+    proposals = NNIEvolutionSearch(SPACE, target_macs=EVERYTHING, seed=0).propose([], 12)
+    assert len({p.point for p in proposals}) == 12
+    assert [p.attrs["sampler"] for p in proposals].count("random-fallback") >= 2

@@ -187,3 +187,22 @@ def test_every_study_of_the_ledger_opens_in_optuna_dashboard(ledger_path):
         assert [p["name"] for p in first["params"]] == [axis.name for axis in SPACE.axes]
         assert first["state"] == "Complete" and first["values"] == trials[0].values
         assert {"macs", "params", "fingerprint"} <= {a["key"] for a in first["user_attrs"]}
+
+
+def test_a_study_without_trials_reports_and_exports_cleanly(tmp_path, capsys):
+    db = tmp_path / "empty.db"
+    ledger = Ledger(storage_url(str(db)), "x3d-empty", SPACE)
+    ledger.open({"space": SPACE.name, "space_version": SPACE.version, "space_settings": SPACE.settings(),
+                 "strategy": "coordinate", "selection": "accuracy", "target_macs": TARGET, "seed": 0,
+                 "estimator": ObjectiveEstimator().fingerprint()})
+    assert main(["report", "--storage", str(db), "--study", "x3d-empty", "--out", str(tmp_path / "r")]) == 0
+    assert "(none)" in capsys.readouterr().out
+    assert main(["export", "--storage", str(db), "--study", "x3d-empty", "--out", str(tmp_path / "x.yaml")]) == 2
+    assert "no chosen model yet" in capsys.readouterr().err and not (tmp_path / "x.yaml").exists()
+
+
+def test_an_export_never_carries_a_database_password():
+    from nas.commands.export import redacted
+
+    assert redacted("postgresql://nas:s3cret@db.example:5432/search") == "postgresql://nas:***@db.example:5432/search"
+    assert redacted("sqlite:///nas.db") == "sqlite:///nas.db"
