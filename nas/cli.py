@@ -56,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status instead of raising."""
     import signal
 
-    if threading_main():
+    previous = signal.getsignal(signal.SIGTERM) if threading_main() else None
+    if previous is not None:
         signal.signal(signal.SIGTERM, _interrupt)  # a polite kill is a Ctrl-C: work in flight is marked, files stay whole
     try:
         args = build_parser().parse_args(argv)
@@ -69,3 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `nas ... | head`
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)  # main() called from Python code leaves the caller's handler

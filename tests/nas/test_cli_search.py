@@ -130,6 +130,27 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_result(reference, 
                               if t.state == optuna.trial.TrialState.FAIL)
 
 
+def test_sigterm_is_a_polite_stop_that_marks_the_trial_for_retry(tmp_path):
+    env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
+    storage = f"sqlite:///{tmp_path / 'term'}.db"
+    child = subprocess.Popen(nas_command("search", *TINY, "--storage", storage), env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    lines = _Lines(child.stderr)
+    assert lines.wait_for("top-1")
+    time.sleep(0.1)
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=60) == 130
+    rest = []
+    while not lines.lines.empty():
+        rest.append(lines.lines.get())
+    assert any("nas: interrupted" in line for line in rest) and not any("Traceback" in line for line in rest)
+    (name,) = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    trials = optuna.load_study(study_name=name, storage=storage).get_trials()
+    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING], "a trial was left running"
+    stopped = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
+    assert all(t.user_attrs["retry"] and t.user_attrs["fail_reason"] == "interrupted" for t in stopped)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--strategy", "annealing"], "unknown strategy 'annealing'"),
     (["--target-gflops", "0.0001"], "below the base network"),
