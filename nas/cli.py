@@ -48,17 +48,16 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status instead of raising."""
     import signal
 
-    previous = signal.getsignal(signal.SIGTERM) if threading_main() else None
-    if previous is not None:
-        signal.signal(signal.SIGTERM, _interrupt)  # a polite kill is a Ctrl-C: work in flight is marked, files stay whole
+    from .interrupts import handle
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in signals} if threading_main() else {}
+    for number in previous:
+        signal.signal(number, handle)  # a polite kill is a Ctrl-C; both wait for a ledger write in progress
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args) or 0)
@@ -71,5 +70,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `nas ... | head`
         return 0
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)  # main() called from Python code leaves the caller's handler
+        for number, handler in previous.items():
+            signal.signal(number, handler)  # main() called from Python code leaves the caller's handlers

@@ -19,6 +19,7 @@ from estimators.proxy import CandidateFailed
 from spaces import Point, SearchSpace
 from spaces.errors import NasError
 
+from .interrupts import deferred
 from .ledger import Ledger
 from .progress import SearchProgress
 from .strategies.base import COMPLETE, FAILED, Proposal, Strategy, TrialRecord
@@ -128,22 +129,28 @@ class SearchRunner:
                fingerprint: str, fidelity: float | None, planned_after: Sequence[int]) -> TrialRecord:
         cost = self.space.complexity(point)
         macs = self.strategy.cost(point)
-        handle = self.ledger.start(point, {**attrs, "fingerprint": fingerprint, "macs": macs, "params": cost.params,
-                                           "input_shape": list(self.space.input_shape(point))})
-        self.progress.trial_started(index, total, label, planned_after, macs)
+        handle = None
         started = time.monotonic()
         try:
+            with deferred():  # the trial exists and is guarded, or does not exist: never stranded RUNNING
+                handle = self.ledger.start(point, {**attrs, "fingerprint": fingerprint, "macs": macs, "params": cost.params,
+                                                   "input_shape": list(self.space.input_shape(point))})
+            self.progress.trial_started(index, total, label, planned_after, macs)
             measurement = self._evaluate(point, fidelity)
         except CandidateFailed as error:
-            if not error.trained:
-                self.ledger.set_attrs(handle, {"trained": False})
-            self.ledger.fail(handle, str(error), retry=False)
+            with deferred():
+                if not error.trained:
+                    self.ledger.set_attrs(handle, {"trained": False})
+                self.ledger.fail(handle, str(error), retry=False)
             self.progress.trial_finished(macs, time.monotonic() - started, f"failed: {error}", planned_after)
             return self.ledger.record_of(self.ledger.storage.get_trial(handle.trial_id))
         except BaseException:  # interrupted (Ctrl-C) or crashed: the point is tried again next time
-            self.ledger.fail(handle, "interrupted", retry=True)
+            if handle is not None:
+                with deferred():
+                    self.ledger.fail(handle, "interrupted", retry=True)
             raise
-        self.ledger.complete(handle, measurement.metrics["accuracy"], _measurement_attrs(measurement))
+        with deferred():  # a finished training is recorded whole before a Ctrl-C or SIGTERM takes effect
+            self.ledger.complete(handle, measurement.metrics["accuracy"], _measurement_attrs(measurement))
         accuracy = measurement.metrics["accuracy"]
         self.progress.trial_finished(macs, measurement.seconds, f"top-1 {accuracy:.3f}", planned_after)
         return self.ledger.record_of(self.ledger.storage.get_trial(handle.trial_id))
