@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 "Rebuild it as a torch.nn.Module (needs torch and this toolkit's 'spaces' package):",
                 "  from spaces import build_exported",
                 f"  model = build_exported({args.out!r})",
-                "MACs are multiply-adds per clip at input_shape (channels, frames, height, width).")
+                "MACs are multiply-adds per clip at input_shape (batch, channels, frames, height, width).")
     write_text_atomically(args.out, format_exported(fields, comments))
     print(f"wrote {args.out}: {record.point.key} ({record.macs / 1e9:.4f} GMACs, {how})")
     if args.json:
