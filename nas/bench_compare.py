@@ -31,7 +31,7 @@ def compare_command(args: argparse.Namespace) -> int:
     from estimators.tabular import Table
     from spaces import get_space
 
-    from .compare import run_strategy, summarise
+    from .compare import summarise
     from .strategies.coordinate import CoordinateExpansion
     from .strategies.registry import get_strategy_class
 
