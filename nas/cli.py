@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from spaces._version import __version__
 from spaces.errors import NasError
 
-from .commands import bench, data, export, flops, report, search, space
+from .commands import bench, data, export, flops, report, search, space, worker
 
 #: Exit status for bad input (argparse's own convention).
 EXIT_USAGE = 2
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nas {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
     commands.required = True
-    for module in (search, report, export, bench, space, flops, data):
+    for module in (search, worker, report, export, bench, space, flops, data):
         module.register(commands)
     return parser
 

@@ -33,12 +33,29 @@ class Run:
     accuracies: list[float | None] = field(default_factory=list)  # None: failed in training
     macs: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # what answered: "table", "predictor", ...
 
-    def add(self, point: Point, accuracy: float | None, macs: int, seconds: float) -> None:
+    def add(self, point: Point, accuracy: float | None, macs: int, seconds: float, source: str = "") -> None:
         self.points.append(point)
         self.accuracies.append(accuracy)
         self.macs.append(macs)
         self.seconds.append(seconds)
+        self.sources.append(source)
+
+    def table_share(self) -> float:
+        """Fraction of the trained models the table answered (the rest: the predictor)."""
+        return sum(s == "table" for s in self.sources) / len(self.sources) if self.sources else math.nan
+
+
+def simulated_trial(space: SearchSpace, strategy: Any, estimator: Estimator, point: Point) -> tuple[TrialRecord, float, str]:
+    """Evaluate ``point`` as the runner would: its record, the (simulated) seconds it took, and what answered."""
+    macs = strategy.cost(point)
+    try:
+        measured = estimator.evaluate(space, point)
+    except CandidateFailed as failure:
+        return TrialRecord(point, FAILED, None, macs, {"trained": failure.trained}), 0.0, "table"
+    accuracy = float(measured.metrics["accuracy"])
+    return TrialRecord(point, COMPLETE, accuracy, macs), measured.seconds, str(measured.info.get("source", ""))
 
 
 def run_strategy(space: SearchSpace, name: str, seed: int, estimator: Estimator, *, target_macs: int, budget: int) -> Run:
@@ -52,18 +69,10 @@ def run_strategy(space: SearchSpace, name: str, seed: int, estimator: Estimator,
         guard += 1
         if not proposals or guard > 50 * budget:
             break
-        point = proposals[0].point
-        macs = strategy.cost(point)
-        try:
-            measured = estimator.evaluate(space, point)
-        except CandidateFailed as failure:
-            history.append(TrialRecord(point, FAILED, None, macs, {"trained": failure.trained}))
-            if failure.trained:
-                run.add(point, None, macs, 0.0)
-            continue
-        accuracy = float(measured.metrics["accuracy"])
-        history.append(TrialRecord(point, COMPLETE, accuracy, macs))
-        run.add(point, accuracy, macs, measured.seconds)
+        record, seconds, source = simulated_trial(space, strategy, estimator, proposals[0].point)
+        history.append(record)
+        if record.attrs.get("trained", True):  # a point the data cannot serve fails for free
+            run.add(record.point, record.accuracy, record.macs, seconds, source)
     return run
 
 
@@ -108,6 +117,7 @@ def summarise(runs: Sequence[Run], *, target_macs: int, optimum: Callable[[int],
                    for r in strategy_runs]
         row["hypervolume"], row["hypervolume_sem"] = mean_and_sem(volumes)
         row["models_trained"] = mean_and_sem([float(len(r.points)) for r in strategy_runs])[0]
+        row["from_table"] = mean_and_sem([r.table_share() for r in strategy_runs])[0]
         row["wilcoxon_p_vs_" + baseline] = (None if name == baseline or baseline not in finals
                                             else wilcoxon_p(finals[name], finals[baseline]))
         rows.append(row)

@@ -5,12 +5,19 @@ lose: a trial is written RUNNING before its training and finished after it;
 a re-run first fails the trials of dead processes (marked for retry) and
 then simply continues.  Trials are only ever read under the estimator's
 fingerprint, so a point is never trained twice under the same settings.
+
+Several runners (``nas search`` and ``nas worker`` processes, on one machine
+or many) can share one ledger: each proposes from the shared history, in
+which running trials count as taken; a point two of them take at the same
+moment is claimed by one (:meth:`Ledger.claim`); a runner with nothing to
+propose while others train backs off until a trial ends.
 """
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +28,9 @@ from spaces.errors import NasError
 
 from .interrupts import deferred
 from .ledger import Ledger
+from .storage import StorageError
 from .progress import SearchProgress
-from .strategies.base import COMPLETE, FAILED, Proposal, Strategy, TrialRecord
+from .strategies.base import COMPLETE, FAILED, RUNNING, Proposal, Strategy, TrialRecord
 
 #: Longest pause while other workers' trials finish.
 MAX_WAIT_SECONDS = 30.0
@@ -49,9 +57,9 @@ def trained_count(history: Sequence[TrialRecord]) -> int:
 
 class SearchRunner:
     def __init__(self, space: SearchSpace, strategy: Strategy, estimator: Estimator, ledger: Ledger, *,
-                 budget: int | None = None, time_limit: float | None = None, final_epochs: float | None = None,
+                 budget: int | Callable[[], int | None] | None = None, time_limit: float | None = None, final_epochs: float | None = None,
                  progress: SearchProgress | None = None) -> None:
-        if budget is not None and budget < 1:
+        if isinstance(budget, int) and budget < 1:
             raise NasError(f"--budget must be at least 1 trained model, got {budget}")
         if time_limit is not None and time_limit <= 0:
             raise NasError(f"--time-limit must be positive, got {time_limit}")
@@ -68,22 +76,26 @@ class SearchRunner:
         started, trained_now, waits = time.monotonic(), 0, 0
         retried = self.ledger.fail_stale()
         for number in retried:
-            self.progress.message(f"trial {number} was interrupted (its process died); its point will be trained again")
+            self.progress.message(f"trial {number} was interrupted (its worker died); its point will be trained again")
         while True:
             history = self.history()
             stopped = self._stop_reason(history, started)
             if stopped:
                 break
-            proposals = self.strategy.propose(history, 1)
+            proposals = [] if self._budget_taken(history) else self.strategy.propose(history, 1)
             if not proposals:
                 if not self.ledger.running():
+                    if self._budget_taken(history) or self.history() != history:
+                        continue  # trials ended between the two reads: look again
                     raise NasError(f"strategy {self.strategy.name!r} proposed nothing but is not finished; this is a bug")
                 waits += 1
-                time.sleep(min(MAX_WAIT_SECONDS, 0.5 * 1.5 ** waits))  # other workers' trials: back off
-                self.ledger.fail_stale()
+                time.sleep(_backoff(waits))  # other workers' trials (a step's other candidates): wait, not spin
+                retried += self.ledger.fail_stale()
                 continue
             waits = 0
-            self._measure(proposals[0], history)
+            if self._measure(proposals[0], history) is None:
+                time.sleep(random.uniform(0.05, 0.5))  # another worker took the point at the same moment
+                continue
             trained_now += 1
         history = self.history()
         chosen = self.strategy.chosen(history)
@@ -95,29 +107,40 @@ class SearchRunner:
         self.progress.close()
         return outcome
 
+    def current_budget(self) -> int | None:
+        return self.budget() if callable(self.budget) else self.budget
+
+    def _budget_taken(self, history: list[TrialRecord]) -> bool:
+        """Trained plus running models fill the budget: start nothing more (other workers finish theirs)."""
+        budget = self.current_budget()
+        running = sum(1 for r in history if r.state == RUNNING)
+        return budget is not None and trained_count(history) + running >= budget
+
     def _stop_reason(self, history: list[TrialRecord], started: float) -> str | None:
         if self.strategy.is_finished(history):
             return "finished"
-        if self.budget is not None and trained_count(history) >= self.budget:
+        budget = self.current_budget()
+        if budget is not None and trained_count(history) >= budget:
             return "budget"
         if self.time_limit is not None and time.monotonic() - started >= self.time_limit:
             return "time limit"
         return None
 
-    def _measure(self, proposal: Proposal, history: list[TrialRecord]) -> None:
+    def _measure(self, proposal: Proposal, history: list[TrialRecord]) -> TrialRecord | None:
         point = proposal.point
         if any(r.point == point and r.settled for r in history):
             raise NasError(f"strategy {self.strategy.name!r} proposed {point.key}, which this study has measured; "
                            "this is a bug in the strategy")
+        budget = self.current_budget()
         retry_of = [r.attrs["number"] for r in history if r.point == point and r.state == FAILED]
         attrs = {**proposal.attrs, "strategy": self.strategy.name, **({"retry_of": retry_of[-1]} if retry_of else {})}
         planned = self.strategy.planned_costs(history)
-        if self.budget is not None:  # an open-ended strategy plans nothing: the budget is its plan
-            left = self.budget - trained_count(history)
+        if budget is not None:  # an open-ended strategy plans nothing: the budget is its plan
+            left = budget - trained_count(history)
             planned = (planned or [self.strategy.cost(point)] * left)[:left]
         total = trained_count(history) + max(len(planned), 1)
         label = self._label(proposal)
-        self._train(point, attrs, label, trained_count(history) + 1, total, fingerprint=self.fingerprint,
+        return self._train(point, attrs, label, trained_count(history) + 1, total, fingerprint=self.fingerprint,
                     fidelity=None, planned_after=planned[1:])
 
     def _label(self, proposal: Proposal) -> str:
@@ -126,7 +149,8 @@ class SearchRunner:
         return " ".join(p for p in parts if p) + f" {proposal.point.key}"
 
     def _train(self, point: Point, attrs: dict[str, Any], label: str, index: int, total: int, *,
-               fingerprint: str, fidelity: float | None, planned_after: Sequence[int]) -> TrialRecord:
+               fingerprint: str, fidelity: float | None, planned_after: Sequence[int]) -> TrialRecord | None:
+        """Train ``point`` into a new trial; None if another worker holds the point (nothing trained)."""
         cost = self.space.complexity(point)
         macs = self.strategy.cost(point)
         handle = None
@@ -135,25 +159,32 @@ class SearchRunner:
             with deferred():  # the trial exists and is guarded, or does not exist: never stranded RUNNING
                 handle = self.ledger.start(point, {**attrs, "fingerprint": fingerprint, "macs": macs, "params": cost.params,
                                                    "input_shape": list(self.space.input_shape(point))})
+                budget = self.current_budget() if fidelity is None else None
+                if not self.ledger.claim(handle, point, fingerprint, budget=budget):
+                    return None
             self.progress.trial_started(index, total, label, planned_after, macs)
-            measurement = self._evaluate(point, fidelity)
+            with self.ledger.heartbeat(handle):
+                measurement = self._evaluate(point, fidelity)
+            accuracy = measurement.metrics["accuracy"]
+            with deferred():  # a finished training is recorded whole before a Ctrl-C or SIGTERM takes effect
+                kept = self.ledger.complete(handle, accuracy, _measurement_attrs(measurement))
         except CandidateFailed as error:
             with deferred():
                 if not error.trained:
                     self.ledger.set_attrs(handle, {"trained": False})
                 self.ledger.fail(handle, str(error), retry=False)
             self.progress.trial_finished(macs, time.monotonic() - started, f"failed: {error}", planned_after)
-            return self.ledger.record_of(self.ledger.storage.get_trial(handle.trial_id))
-        except BaseException:  # interrupted (Ctrl-C) or crashed: the point is tried again next time
-            if handle is not None:
+            return self.ledger.record(handle)
+        except BaseException as error:  # interrupted (Ctrl-C) or crashed: the point is tried again next time
+            if handle is not None and not isinstance(error, StorageError):
                 with deferred():
                     self.ledger.fail(handle, "interrupted", retry=True)
             raise
-        with deferred():  # a finished training is recorded whole before a Ctrl-C or SIGTERM takes effect
-            self.ledger.complete(handle, measurement.metrics["accuracy"], _measurement_attrs(measurement))
-        accuracy = measurement.metrics["accuracy"]
+        if not kept:
+            self.progress.message(f"trial {handle.number} was failed by another worker's heartbeat check while it "
+                                  "trained (this worker was silent too long); its result is dropped and the point retried")
         self.progress.trial_finished(macs, measurement.seconds, f"top-1 {accuracy:.3f}", planned_after)
-        return self.ledger.record_of(self.ledger.storage.get_trial(handle.trial_id))
+        return self.ledger.record(handle)
 
     def _evaluate(self, point: Point, fidelity: float | None) -> Measurement:
         if getattr(self.estimator, "reports_progress", False):
@@ -162,15 +193,28 @@ class SearchRunner:
 
     # -- the chosen model's longer training ----------------------------------------------------
     def final_training(self, point: Point) -> TrialRecord | None:
-        """Train the chosen point with the final schedule (once: a re-run finds it in the ledger)."""
+        """Train the chosen point with the final schedule, once: a re-run (or another search process) finds it."""
         fingerprint = self.estimator.fingerprint(self.final_epochs)
-        self.ledger.fail_stale()
-        for record in self.ledger.records(fingerprint, roles_excluded=()):
-            if record.point == point and record.settled:
-                return record
-        self.progress.message(f"final training of the chosen model ({self.final_epochs:g} epochs)")
-        return self._train(point, {"role": "final", "strategy": self.strategy.name}, f"final {point.key}", 1, 1,
-                           fingerprint=fingerprint, fidelity=self.final_epochs, planned_after=[])
+        waits = 0
+        while True:
+            self.ledger.fail_stale()
+            records = [r for r in self.ledger.records(fingerprint, roles_excluded=()) if r.point == point]
+            done = next((r for r in records if r.settled), None)
+            if done is not None:
+                return done
+            if not any(r.state == RUNNING for r in records):
+                self.progress.message(f"final training of the chosen model ({self.final_epochs:g} epochs)")
+                record = self._train(point, {"role": "final", "strategy": self.strategy.name}, f"final {point.key}", 1, 1,
+                                     fingerprint=fingerprint, fidelity=self.final_epochs, planned_after=[])
+                if record is not None and record.settled:
+                    return record
+            waits += 1
+            time.sleep(_backoff(waits))  # another process trains it: wait for its result
+
+
+def _backoff(waits: int) -> float:
+    """Seconds to wait after ``waits`` fruitless looks: 0.75 s growing to MAX_WAIT_SECONDS, jittered."""
+    return min(MAX_WAIT_SECONDS, 0.5 * 1.5 ** waits) * random.uniform(0.8, 1.2)
 
 
 def _measurement_attrs(measurement: Measurement) -> dict[str, Any]:

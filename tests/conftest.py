@@ -38,3 +38,29 @@ def tiny_cache(tmp_path_factory):
     path = tmp_path_factory.mktemp("caches") / "tiny"
     build_synthetic(path, TINY, codec="raw", workers=1)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A throw-away PostgreSQL cluster for the whole session (CI installs the server where it is missing)."""
+    import os
+
+    from tests.pg_cluster import PostgresCluster, find_binaries
+
+    bin_dir = find_binaries()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries not found; .ci/run installs the 'postgresql' package")
+        pytest.skip("PostgreSQL server binaries not found (apt install postgresql)")
+    cluster = PostgresCluster(bin_dir).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres, request):
+    """A fresh database in the session's cluster, named after the test."""
+    import re
+
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
+    return postgres.create_database(name)

@@ -117,11 +117,13 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def register_fidelity(actions: argparse._SubParsersAction) -> None:
-    fidelity = actions.add_parser("fidelity", help="retrain a table's first points on a longer schedule; rank correlation")
+    fidelity = actions.add_parser("fidelity", help="retrain a sample of a table's points on a longer schedule; rank correlation")
     fidelity.add_argument("--table", default="benchmarks/data/x3d_synth.h5", metavar="FILE", help="the short-schedule table")
     fidelity.add_argument("--out", required=True, metavar="FILE", help="HDF5 file of the long-schedule runs (resumable)")
     fidelity.add_argument("--epochs", type=float, required=True, help="epochs of the long schedule, e.g. 12")
-    fidelity.add_argument("--points", type=int, default=20, help="the table's first N points in build order (default 20)")
+    fidelity.add_argument("--points", type=int, default=20, help="how many of the table's points (default 20)")
+    fidelity.add_argument("--sample-seed", type=int, default=0,
+                          help="seed of the sample: the table's points shuffled by it, the first N taken (default 0)")
     fidelity.add_argument("--seeds", default="0", help="training seeds of the long runs (default 0)")
     fidelity.add_argument("--data", default="synth", metavar="CACHE", help="the table's data (as nas search)")
     fidelity.add_argument("--time-limit", metavar="T", help="stop starting runs after T; re-run to go on")
@@ -132,6 +134,8 @@ def register_fidelity(actions: argparse._SubParsersAction) -> None:
 
 
 def run_fidelity(args: argparse.Namespace) -> int:
+    import random
+
     from estimators.proxy import ProxyAccuracy, ProxySchedule, resolve_device
     from estimators.tabular import Table
     from spaces import get_space
@@ -146,7 +150,9 @@ def run_fidelity(args: argparse.Namespace) -> int:
     short = Table(args.table)
     meta = short.meta
     space = get_space(meta["space"], **meta["space_settings"])
-    order = [space.point(dict(e.values)) for e in list(short.entries.values())[: args.points]]
+    order = [space.point(dict(e.values)) for e in short.entries.values()]
+    random.Random(args.sample_seed).shuffle(order)  # a sample of the whole table; a larger --points extends it
+    order = order[: args.points]
     existing, synth_settings, _ = plan_data(args.data)
     cache = open_data(existing, synth_settings)
     from estimators.proxy import data_fingerprint

@@ -25,24 +25,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def redacted(url: str) -> str:
-    """The storage URL without its password (an export is meant to be shared)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def run(args: argparse.Namespace) -> int:
     from spaces._version import __version__
     from spaces.exported import format_exported
 
-    from ..ledger import check_storage, storage_url
+    from ..storage import check_storage, storage_url
     from ..report import best_within, load_report
+    from ..storage import redacted
 
     if args.gflops is not None and not args.gflops > 0:
         raise NasError(f"--gflops must be positive, got {args.gflops}")

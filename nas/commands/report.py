@@ -33,7 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..ledger import check_storage, storage_url
+    from ..storage import check_storage, storage_url
 
     url = storage_url(args.storage)
     if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):

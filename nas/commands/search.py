@@ -57,8 +57,31 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per training (part of the fingerprint; default 2)")
     parser.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting of the space's base network, e.g. base_crop=64 (repeatable)")
+    add_worker_options(parser)
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the outcome on stdout")
     parser.set_defaults(handler=run)
+
+
+def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    """Options of every process that trains for a search (``nas search`` and ``nas worker``)."""
+    from ..storage import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_RETRY_SECONDS, GRACE_FACTOR
+
+    parser.add_argument("--heartbeat", type=int, metavar="S",
+                        help=f"seconds between a running trial's heartbeats (database storages); a trial silent for "
+                             f"{GRACE_FACTOR}x that is failed by the other workers and retried (default: the search's, "
+                             f"else {DEFAULT_HEARTBEAT_SECONDS})")
+    parser.add_argument("--storage-retry", type=float, default=DEFAULT_RETRY_SECONDS, metavar="S",
+                        help=f"retry a lost storage connection for S seconds before giving up (default {DEFAULT_RETRY_SECONDS:g})")
+
+
+def ledger_options(args: argparse.Namespace) -> dict[str, Any]:
+    from ..storage import RetryPolicy
+
+    if args.heartbeat is not None and args.heartbeat < 1:
+        raise NasError(f"--heartbeat must be at least 1 second, got {args.heartbeat}")
+    if not args.storage_retry >= 0:
+        raise NasError(f"--storage-retry must be 0 or more seconds, got {args.storage_retry}")
+    return {"heartbeat": args.heartbeat, "retry": RetryPolicy(seconds=args.storage_retry)}
 
 
 def parse_duration(text: str | None) -> float | None:
@@ -112,6 +135,19 @@ def open_data(cache, synth_settings):
     return ClipCache(ensure_default_cache(synth_settings, workers=2))
 
 
+def proxy_estimator(cache, schedule: dict[str, Any], device: str):
+    from estimators.proxy import ProxyAccuracy, ProxySchedule
+
+    return ProxyAccuracy(cache, ProxySchedule(**schedule), device=device)
+
+
+def data_spec(text: str) -> str:
+    """``--data`` as other workers (other folders, other machines) should read it: a cache path made absolute."""
+    import os
+
+    return text if text == "synth" or text.startswith("synth:") else os.path.abspath(text)
+
+
 def _config(args, space, strategy, estimator, target_macs: int) -> dict[str, Any]:
     return {"space": space.name, "space_version": space.version, "space_settings": space.describe().get("settings"),
             "strategy": strategy.name, "selection": args.selection if strategy.name == "coordinate" else None,
@@ -121,13 +157,16 @@ def _config(args, space, strategy, estimator, target_macs: int) -> dict[str, Any
 
 def _build(args: argparse.Namespace):
     """Space, strategy, estimator and ledger; every check that can fail runs before anything is written."""
-    from estimators.proxy import ProxyAccuracy, ProxySchedule, resolve_device
+    from estimators.proxy import resolve_device
     from spaces import get_space
 
-    from ..ledger import Ledger, check_storage, storage_url
+    from ..ledger import Ledger
+    from ..storage import DEFAULT_HEARTBEAT_SECONDS, check_storage, storage_url
     from ..strategies.registry import get_strategy_class
 
     strategy_class = get_strategy_class(args.strategy)  # an unknown name fails before any data is built
+    options = ledger_options(args)
+    options["heartbeat"] = options["heartbeat"] or DEFAULT_HEARTBEAT_SECONDS
     defaults = PROXY_DEFAULTS.get(args.space, {})
     target_gflops = args.target_gflops if args.target_gflops is not None else defaults.get("target_gflops")
     if target_gflops is None:
@@ -141,13 +180,13 @@ def _build(args: argparse.Namespace):
     existing, synth_settings, classes = plan_data(args.data)
     space_options = {**defaults.get("space", {}), **parse_options(args.space_option), "num_classes": classes}
     space = get_space(args.space, **space_options)
-    options = {"selection": args.selection} if args.strategy == "coordinate" else {}
-    strategy = strategy_class(space, target_macs=round(target_gflops * 1e9), seed=args.seed, **options)
+    selection = {"selection": args.selection} if args.strategy == "coordinate" else {}
+    strategy = strategy_class(space, target_macs=round(target_gflops * 1e9), seed=args.seed, **selection)
     device = resolve_device(args.device)
     url = storage_url(args.storage)
     check_storage(url)  # every check above runs before the data is built or the ledger written
     cache = open_data(existing, synth_settings)
-    estimator = ProxyAccuracy(cache, ProxySchedule(epochs=args.epochs, seed=args.seed, threads=args.threads), device=device)
+    estimator = proxy_estimator(cache, {"epochs": args.epochs, "seed": args.seed, "threads": args.threads}, device)
     if args.budget is None and not strategy.terminates:
         from ..strategies.coordinate import CoordinateExpansion
 
@@ -155,8 +194,9 @@ def _build(args: argparse.Namespace):
         args.budget = len(CoordinateExpansion(space, target_macs=strategy.target_macs).planned_costs([]))
     config = _config(args, space, strategy, estimator, strategy.target_macs)
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    ledger = Ledger(url, args.study or f"{space.name}-{strategy.name}-{digest}", space)
-    ledger.open(config)
+    ledger = Ledger(url, args.study or f"{space.name}-{strategy.name}-{digest}", space, **options)
+    ledger.open(config, {"data": data_spec(args.data), "budget": args.budget,  # what 'nas worker' reads
+                         "heartbeat": options["heartbeat"]})
     return space, strategy, estimator, ledger
 
 

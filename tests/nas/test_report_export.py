@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from nas.cli import main
-from nas.ledger import Ledger, storage_url
+from nas.ledger import Ledger
+from nas.storage import storage_url
 from nas.progress import SearchProgress
 from nas.report import best_within, pareto_front
 from nas.runner import SearchRunner
@@ -202,7 +203,7 @@ def test_a_study_without_trials_reports_and_exports_cleanly(tmp_path, capsys):
 
 
 def test_an_export_never_carries_a_database_password():
-    from nas.commands.export import redacted
+    from nas.storage import redacted
 
     assert redacted("postgresql://nas:s3cret@db.example:5432/search") == "postgresql://nas:***@db.example:5432/search"
     assert redacted("sqlite:///nas.db") == "sqlite:///nas.db"

@@ -10,7 +10,8 @@ import pytest
 
 from estimators.base import Estimator, Measurement, fingerprint_of
 from estimators.proxy import CandidateFailed
-from nas.ledger import Ledger, StorageError, open_storage, storage_url
+from nas.ledger import Ledger
+from nas.storage import StorageError, open_storage, storage_url
 from nas.progress import SearchProgress, forecast_seconds
 from nas.runner import SearchRunner
 from nas.strategies.coordinate import CoordinateExpansion

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import h5py
 import pytest
@@ -119,13 +120,14 @@ def test_the_coordinate_path_is_complete_once_enough_points_exist(tiny_cache, tm
     assert CoordinateExpansion(sp, target_macs=900_000).is_finished(builder.coordinate_history(table))
 
 
-def test_fidelity_retrains_the_first_points_on_a_longer_schedule(table_path, tiny_cache, tmp_path, capsys):
+def test_fidelity_retrains_a_seeded_sample_on_a_longer_schedule(table_path, tiny_cache, tmp_path, capsys):
     long = tmp_path / "long.h5"
     assert main(["bench", "fidelity", "--table", str(table_path), "--out", str(long), "--epochs", "3", "--points", "4",
                  "--data", str(tiny_cache), "--threads", "1", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    short_keys = list(Table(table_path).entries)[:4]
+    short_keys = list(Table(table_path).entries)
+    random.Random(0).shuffle(short_keys)  # --sample-seed 0
     long_table = Table(long)
-    assert list(long_table.entries) == short_keys and long_table.meta["schedule"]["epochs"] == 3.0
+    assert list(long_table.entries) == short_keys[:4] and long_table.meta["schedule"]["epochs"] == 3.0
     assert all(len(run.curve["val_top1"]) == 3 for e in long_table.entries.values() for run in e.runs.values() if not run.failed)
     assert result["long_epochs"] == 3.0 and result["short_epochs"] == 2.0 and result["points"] <= 4

@@ -1,0 +1,272 @@
+"""Opening the ledger's Optuna storage: URLs, heartbeats, and riding out a lost connection.
+
+Three kinds of storage, all Optuna's own (nothing home-made carries the
+trials between workers):
+
+- ``sqlite:///path.db`` (or a bare path): one machine, a few processes.
+- ``journal:///path.journal`` (or a path ending in ``.journal``): Optuna's
+  journal file, one machine; appends under a file lock, so many processes
+  write without SQLite's lock waits.
+- ``postgresql://user:password@host/db`` (any SQLAlchemy URL): many machines.
+
+Relational storages get Optuna's heartbeat: every running trial's worker
+records a heartbeat, and any worker fails a trial whose heartbeat stopped
+for ``grace`` seconds (its machine died, or its process was SIGKILLed), so
+the point is trained again.  The journal file has no heartbeat; on one
+machine the ledger tells a dead process by its pid instead.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from spaces.errors import NasError
+
+DEFAULT_STORAGE = "sqlite:///nas.db"
+JOURNAL_SCHEME = "journal:///"
+#: Seconds between a running trial's heartbeats; a trial silent for GRACE_FACTOR x that is failed.
+DEFAULT_HEARTBEAT_SECONDS = 20
+GRACE_FACTOR = 3
+#: How long a lost database connection is retried before the command gives up.
+DEFAULT_RETRY_SECONDS = 120.0
+
+T = TypeVar("T")
+
+
+class StorageError(NasError):
+    """The storage URL cannot be opened or written."""
+
+
+def storage_url(text: str | None) -> str:
+    """A URL for Optuna: ``None`` gives the default SQLite file; a bare path means a SQLite (or journal) file."""
+    if not text:
+        return DEFAULT_STORAGE
+    if "://" in text:
+        return text
+    if text.endswith(".journal"):
+        return f"{JOURNAL_SCHEME}{os.path.abspath(text)}"
+    return f"sqlite:///{os.path.abspath(text)}"
+
+
+def _file_of(url: str) -> str | None:
+    """The local file of a SQLite or journal URL (None for a server, or SQLite in memory)."""
+    for prefix in ("sqlite:///", JOURNAL_SCHEME):
+        if url.startswith(prefix) and url != "sqlite:///:memory:":
+            return os.path.abspath(url[len(prefix):])  # as SQLAlchemy reads it: four slashes for an absolute path
+    return None
+
+
+def check_storage(url: str) -> None:
+    """Fail early on a storage that cannot work, without creating anything (a file needs its folder)."""
+    path = _file_of(url)
+    if path is None:
+        open_storage(url)
+        return
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise StorageError(f"cannot open storage {url!r}: the folder {folder} does not exist; create it or fix the URL")
+    if not os.access(folder, os.W_OK):
+        raise StorageError(f"cannot open storage {url!r}: the folder {folder} is not writable")
+
+
+def supports_heartbeat(url: str) -> bool:
+    return not url.startswith(JOURNAL_SCHEME)
+
+
+def open_storage(url: str, *, heartbeat: int | None = None):
+    """An Optuna storage for ``url`` (with heartbeats every ``heartbeat`` s where it has them); failures are one line."""
+    import optuna
+
+    if url.startswith(JOURNAL_SCHEME):
+        return _open_journal(url)
+    beat = {} if heartbeat is None else {"heartbeat_interval": int(heartbeat), "grace_period": int(heartbeat) * GRACE_FACTOR}
+    try:
+        return _create_tables_once(lambda: _quiet_experimental(
+            lambda: optuna.storages.RDBStorage(url, engine_kwargs=_engine_options(url), **beat)))
+    except ModuleNotFoundError as error:
+        raise StorageError(f"storage {url!r} needs the database driver {error.name!r}; pip install it") from None
+    except Exception as error:  # sqlalchemy and driver errors come in many types
+        reason = first_line(error)
+        if "Failed to import DB access module" in reason:
+            scheme = url.split(":", 1)[0]
+            raise StorageError(f"storage {url!r} needs a database driver for {scheme!r} "
+                               "(PostgreSQL: pip install psycopg2-binary; MySQL: pip install pymysql)") from None
+        raise StorageError(f"cannot open storage {redacted(url)!r}: {reason}; check the URL, the server and its permissions") from None
+
+
+def _create_tables_once(make: Callable[[], T], tries: int = 5) -> T:
+    """Several workers opening an empty database at once race to create Optuna's tables; the losers try again."""
+    for attempt in range(tries):
+        try:
+            return make()
+        except Exception as error:
+            text = str(getattr(error, "orig", None) or error)
+            racing = any(sign in text for sign in ("duplicate key", "already exists", "UNIQUE constraint failed",
+                                                   "database is locked"))
+            if not racing or attempt == tries - 1:
+                raise
+            time.sleep(random.uniform(0.2, 1.0))
+    raise AssertionError("unreachable")
+
+
+def _open_journal(url: str):
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path = _file_of(url)
+    try:
+        return JournalStorage(JournalFileBackend(path))
+    except OSError as error:
+        raise StorageError(f"cannot open storage {url!r}: {error.strerror or error}; check the path and its permissions") from None
+
+
+def _quiet_experimental(make: Callable[[], T]) -> T:
+    """Optuna marks heartbeats experimental; the warning would appear on every command."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*heartbeat.*")
+        warnings.filterwarnings("ignore", category=getattr(__import__("optuna").exceptions, "ExperimentalWarning", Warning))
+        return make()
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}  # several processes on one file wait for each other's writes
+    options: dict[str, Any] = {"pool_pre_ping": True}  # a connection the server dropped is replaced, not used
+    if url.startswith("postgresql"):  # a dead link raises within seconds instead of hanging a worker
+        options["connect_args"] = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                                   "keepalives_interval": 10, "keepalives_count": 3}
+    return options
+
+
+def fail_stale_by_heartbeat(storage: Any, study_name: str) -> list[int]:
+    """Numbers of the RUNNING trials Optuna's heartbeat check failed just now (none without heartbeats)."""
+    import optuna
+
+    if not optuna.storages._heartbeat.is_heartbeat_enabled(storage):
+        return []
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    before = {t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
+    _quiet_experimental(lambda: optuna.storages.fail_stale_trials(study))  # a finished trial takes no attributes:
+    # the ledger reads a FAILED trial without a reason as one the heartbeat check failed (see Ledger.record_of)
+    after = {t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
+    failed = {t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))}
+    return sorted((before - after) & failed)
+
+
+class TrialHeartbeat:
+    """Records a running trial's heartbeat on a thread until stopped (nothing on a storage without them)."""
+
+    def __init__(self, storage: Any, trial_id: int) -> None:
+        import optuna
+
+        self.storage, self.trial_id = storage, trial_id
+        self.interval = storage.get_heartbeat_interval() if optuna.storages._heartbeat.is_heartbeat_enabled(storage) else None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "TrialHeartbeat":
+        if self.interval is not None:
+            self.beat()
+            self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{self.trial_id}", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.beat()
+
+    def beat(self) -> None:
+        """One heartbeat now (where the storage has them); a failure is left to the next one."""
+        if self.interval is None:
+            return
+        try:
+            self.storage.record_heartbeat(self.trial_id)
+        except Exception:  # a lost connection: the next beat tries again; the grace period covers the gap
+            pass
+
+
+# -- a lost connection ----------------------------------------------------------------------------
+_retrying = threading.local()
+
+
+def is_transient(error: BaseException) -> bool:
+    """A lost or refused connection, or a busy database (worth retrying); not a bad query or a missing study.
+
+    Optuna wraps every SQLAlchemy error in ``StorageInternalError``: the cause decides.
+    """
+    import optuna
+
+    from sqlalchemy import exc as sql_errors
+
+    if isinstance(error, optuna.exceptions.StorageInternalError) and error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, sql_errors.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, (sql_errors.OperationalError, sql_errors.InterfaceError, ConnectionError, TimeoutError))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Back-off on a lost connection: 0.5 s, 1 s, 2 s, ... capped at ``max_wait``, for ``seconds`` in all."""
+
+    seconds: float = DEFAULT_RETRY_SECONDS
+    max_wait: float = 15.0
+
+    def call(self, url: str, action: Callable[[], T]) -> T:
+        """Run ``action``; on a transient storage error retry with back-off, then raise one StorageError line."""
+        if getattr(_retrying, "depth", 0):
+            return action()  # inside a retried call: the outer one retries the whole
+        _retrying.depth = 1
+        try:
+            return self._call(url, action)
+        finally:
+            _retrying.depth = 0
+
+    def _call(self, url: str, action: Callable[[], T]) -> T:
+        deadline, wait, tries = time.monotonic() + self.seconds, 0.5, 0
+        while True:
+            tries += 1
+            try:
+                return action()
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                if time.monotonic() + wait > deadline:
+                    raise StorageError(
+                        f"lost the connection to storage {redacted(url)!r} ({first_line(error)}); retried {tries} times "
+                        f"over {self.seconds:g} s; check the database server, then re-run the same command to resume"
+                    ) from None
+                time.sleep(wait * random.uniform(0.8, 1.2))
+                wait = min(self.max_wait, wait * 2)
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of what the database said (under Optuna's and SQLAlchemy's wrappers)."""
+    cause = error.__cause__ if error.__cause__ is not None else error
+    text = str(getattr(cause, "orig", None) or cause).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def redacted(url: str) -> str:
+    """The storage URL without its password, for messages and exported files."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

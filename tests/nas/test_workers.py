@@ -1,0 +1,143 @@
+"""One search, many workers: real PostgreSQL and SQLite, real processes, one of them SIGKILLed mid-trial."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+
+from tests.nas.test_cli_search import TINY, comparable, nas_command
+
+STUDY = "shared"
+#: The tiny search with trainings of about a second (twice the clips, 4 epochs), so that a kill lands mid-trial.
+SEARCH = [TINY[0], TINY[1].replace("clips_per_class=6", "clips_per_class=12"),
+          *TINY[2:TINY.index("--epochs")], "--epochs", "4", *TINY[TINY.index("--epochs") + 2:]]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    """The same search in one process: the path every multi-worker run must reproduce."""
+    tmp_path = tmp_path_factory.mktemp("single")
+    done = subprocess.run(nas_command("search", *SEARCH, "--storage", str(tmp_path / "one.db"), "--study", STUDY, "--json"),
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _start(tmp_path: Path, storage: str, workers: int) -> tuple[subprocess.Popen, list[subprocess.Popen]]:
+    """``nas search`` plus ``workers`` - 1 ``nas worker`` processes (the workers start first and wait for the study)."""
+    env, logs = _env(tmp_path), []
+    helpers = []
+    for index in range(workers - 1):
+        log = open(tmp_path / f"worker{index}.log", "w")
+        logs.append(log)
+        helpers.append(subprocess.Popen(nas_command("worker", "--storage", storage, "--study", STUDY, "--wait", "120",
+                                                    "--heartbeat", "2", "--json"),
+                                        env=env, stdout=subprocess.PIPE, stderr=log, text=True))
+    search = subprocess.Popen(nas_command("search", *SEARCH, "--storage", storage, "--study", STUDY, "--heartbeat", "2", "--json"),
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return search, helpers
+
+
+def _finish(search: subprocess.Popen, helpers: list[subprocess.Popen]) -> tuple[dict, list[dict]]:
+    out, err = search.communicate(timeout=600)
+    assert search.returncode == 0, err[-3000:]
+    reports = []
+    for helper in helpers:
+        helper_out, _ = helper.communicate(timeout=120)
+        if helper.returncode != -signal.SIGKILL:
+            assert helper.returncode == 0, helper_out
+            reports.append(json.loads(helper_out.strip().splitlines()[-1]))
+    return json.loads(out.strip().splitlines()[-1]), reports
+
+
+def _trials(storage: str) -> list[optuna.trial.FrozenTrial]:
+    from nas.storage import open_storage, storage_url
+
+    return optuna.load_study(study_name=STUDY, storage=open_storage(storage_url(storage))).get_trials()
+
+
+def _check_each_point_trained_once(trials: list[optuna.trial.FrozenTrial]) -> None:
+    trained = Counter((json.dumps(t.params, sort_keys=True), t.user_attrs["fingerprint"]) for t in trials
+                      if t.state == optuna.trial.TrialState.COMPLETE)
+    assert trained and max(trained.values()) == 1, "a point was trained twice"
+    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING], "a trial was left running"
+
+
+def _run_and_check(single: dict, tmp_path: Path, storage: str, workers: int) -> list[optuna.trial.FrozenTrial]:
+    summary, reports = _finish(*_start(tmp_path, storage, workers))
+    assert comparable(summary) == comparable(single), "the workers took another path than one process"
+    trials = _trials(storage)
+    _check_each_point_trained_once(trials)
+    owners = {t.user_attrs["owner"]["pid"] for t in trials if t.state == optuna.trial.TrialState.COMPLETE}
+    assert len(owners) >= 2, "only one process trained: the workers did not share the search"
+    assert all(r["stopped"] == "finished" for r in reports)
+    return trials
+
+
+def test_four_processes_on_postgresql_train_each_candidate_once_on_the_single_process_path(single, tmp_path, postgres_url):
+    trials = _run_and_check(single, tmp_path, postgres_url, workers=4)
+    kept = [t for t in trials if not t.user_attrs.get("withdrawn")]  # a withdrawn claim never trained
+    steps = Counter(t.user_attrs.get("step") for t in kept if t.user_attrs.get("role") == "candidate")
+    assert steps[1] == 6 and steps[2] == 6
+
+
+def test_three_processes_on_sqlite(single, tmp_path):
+    _run_and_check(single, tmp_path, str(tmp_path / "shared.db"), workers=3)
+
+
+def test_a_worker_sigkilled_mid_trial_has_its_trial_retried_on_postgresql(single, tmp_path, postgres_url):
+    search, helpers = _start(tmp_path, postgres_url, workers=4)
+    victim = helpers[0]
+    deadline = time.monotonic() + 240
+    killed = None
+    while killed is None and time.monotonic() < deadline:
+        try:
+            running = [t for t in _trials(postgres_url) if t.state == optuna.trial.TrialState.RUNNING
+                       and t.user_attrs["owner"]["pid"] == victim.pid and not t.user_attrs.get("withdrawn")]
+        except KeyError:  # the study does not exist yet
+            running = []
+        if running:
+            victim.send_signal(signal.SIGKILL)  # at once: a training lasts about a second
+            killed = running[0].number
+        time.sleep(0.05)
+    assert killed is not None, "the worker never trained"
+    summary, _ = _finish(search, helpers)
+    assert comparable(summary) == comparable(single)
+    trials = _trials(postgres_url)
+    _check_each_point_trained_once(trials)
+    (dead,) = [t for t in trials if t.user_attrs["owner"]["pid"] == victim.pid and t.state == optuna.trial.TrialState.FAIL
+               and t.user_attrs.get("retry", True)]  # the trial the kill stranded, failed by another worker for retry
+    assert "died mid-trial" in dead.user_attrs.get("fail_reason", "")  # by its pid: the workers share this machine
+    killed = dead.number
+    same = [t for t in trials if t.params == dead.params and t.number != killed and not t.user_attrs.get("withdrawn")
+            and t.user_attrs["fingerprint"] == dead.user_attrs["fingerprint"]]
+    settled = [t for t in same if t.state == optuna.trial.TrialState.COMPLETE or t.user_attrs.get("retry") is False]
+    assert len(settled) == 1, [(t.number, t.state, t.user_attrs) for t in same]  # trained (or failed for good) once
+    if settled[0].number > killed:  # the usual case; else the kill caught a claim that was about to step back
+        assert settled[0].user_attrs["retry_of"] == killed
+
+
+def test_a_worker_waits_for_a_study_that_never_comes_then_says_so(tmp_path):
+    done = subprocess.run(nas_command("worker", "--storage", str(tmp_path / "none.db"), "--study", "later", "--wait", "1"),
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "no study 'later'" in done.stderr and "after waiting 1 s" in done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
+    done = subprocess.run(nas_command("worker", "--storage", "postgresql://nas:s3cret@127.0.0.1:1/nas", "--study", "x",
+                                      "--wait", "0"), env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "cannot open storage" in done.stderr and "s3cret" not in done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
