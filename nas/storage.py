@@ -54,7 +54,7 @@ def storage_url(text: str | None) -> str:
     return f"sqlite:///{os.path.abspath(text)}"
 
 
-def _file_of(url: str) -> str | None:
+def local_file(url: str) -> str | None:
     """The local file of a SQLite or journal URL (None for a server, or SQLite in memory)."""
     for prefix in ("sqlite:///", JOURNAL_SCHEME):
         if url.startswith(prefix) and url != "sqlite:///:memory:":
@@ -64,7 +64,7 @@ def _file_of(url: str) -> str | None:
 
 def check_storage(url: str) -> None:
     """Fail early on a storage that cannot work, without creating anything (a file needs its folder)."""
-    path = _file_of(url)
+    path = local_file(url)
     if path is None:
         open_storage(url)
         return
@@ -119,7 +119,7 @@ def _open_journal(url: str):
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    path = _file_of(url)
+    path = local_file(url)
     try:
         return JournalStorage(JournalFileBackend(path))
     except OSError as error:

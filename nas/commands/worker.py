@@ -15,6 +15,7 @@ itself is finished or its budget is spent.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Any
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from ..ledger import open_study
     from ..progress import SearchProgress
     from ..runner import SearchRunner, trained_count
-    from ..storage import check_storage, storage_url
+    from ..storage import check_storage, local_file, storage_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if args.wait < 0:
@@ -58,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     options = ledger_options(args)
     url = storage_url(args.storage)
     check_storage(url)
+    path = local_file(url)
+    if path is not None and not os.path.exists(path) and not args.wait:
+        raise NasError(f"no ledger at {path}; start the search first (nas search --storage {path} --study {args.study}), "
+                       "or give --wait so this worker waits for it")
     ledger = open_study(url, args.study, wait=args.wait, **options)
     strategy, estimator = _rebuild(ledger, args)
     print(f"worker joined study {ledger.study_name!r}: {ledger.space.name} by {strategy.name}, "

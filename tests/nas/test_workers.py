@@ -141,3 +141,10 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
                                       "--wait", "0"), env=_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "cannot open storage" in done.stderr and "s3cret" not in done.stderr
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_a_worker_without_wait_on_a_missing_ledger_file_creates_nothing(tmp_path):
+    ledger = tmp_path / "missing.db"
+    done = subprocess.run(nas_command("worker", "--storage", str(ledger), "--study", "x", "--wait", "0"),
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "no ledger at" in done.stderr and not ledger.exists()
