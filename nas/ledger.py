@@ -168,16 +168,11 @@ class Ledger:
             except optuna.exceptions.DuplicatedStudyError:  # another process created it first
                 self.study_id = self.storage.get_study_id_from_name(self.study_name)
             else:
-                for key, value in (attrs or {}).items():
-                    self.storage.set_study_user_attr(self.study_id, key, _clean({"v": value})["v"])
-                self.storage.set_study_user_attr(self.study_id, CONFIG_ATTR, json.dumps(dict(config), sort_keys=True))
+                self._write_settings(config, attrs)
                 return
         stored, wanted = self._stored_config(), json.loads(json.dumps(dict(config)))
         if stored is None and not self.storage.get_all_trials(self.study_id, deepcopy=False):
-            # An empty study without settings: its creator was stopped between the two writes. Adopt it.
-            for key, value in (attrs or {}).items():
-                self.storage.set_study_user_attr(self.study_id, key, _clean({"v": value})["v"])
-            self.storage.set_study_user_attr(self.study_id, CONFIG_ATTR, json.dumps(dict(config), sort_keys=True))
+            self._write_settings(config, attrs)  # its creator was stopped between the two writes: adopt it
             return
         if stored is None:
             raise StorageError(f"study {self.study_name!r} in {self.url} was not made by 'nas search'; pick another --study")
@@ -185,6 +180,12 @@ class Ledger:
             changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
             raise NasError(f"study {self.study_name!r} in {self.url} was started with different settings "
                            f"({', '.join(changed)}); re-run with the same settings to resume it, or pick a new --study")
+
+    def _write_settings(self, config: Mapping[str, Any], attrs: Mapping[str, Any] | None) -> None:
+        """The attributes first, the config last: a worker that sees the config sees the rest."""
+        for key, value in (attrs or {}).items():
+            self.storage.set_study_user_attr(self.study_id, key, _clean({"v": value})["v"])
+        self.storage.set_study_user_attr(self.study_id, CONFIG_ATTR, json.dumps(dict(config), sort_keys=True))
 
     def _stored_config(self) -> dict[str, Any] | None:
         """The config, waiting briefly for the process that created the study to write it."""
