@@ -30,11 +30,30 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], None], *, w
         os.replace(tmp, target)
     except OSError as error:
         Path(tmp).unlink(missing_ok=True)
-        raise NasError(f"cannot write {label}: {error.strerror or error}") from None
+        raise NasError(f"cannot write {label}: {error.strerror or error}{disk_full_note(target.parent)}") from None
     except BaseException:  # interrupted, or the writer failed: no temp file stays behind
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def disk_full_note(path: str | os.PathLike, needed: int = 1 << 20) -> str:
+    """``"; the disk holding PATH is full (N bytes free) ..."`` when it has less than ``needed`` free, else ``""``.
+
+    LMDB and HDF5 report a full disk as a bare I/O error; this says what it is.
+    """
+    import shutil
+
+    folder = Path(path)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    if free >= needed:
+        return ""
+    return f"; the disk holding {path} is full ({free:,} bytes free): free space and re-run the same command to resume"
 
 
 def _umask() -> int:

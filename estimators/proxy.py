@@ -107,7 +107,9 @@ class ProxyAccuracy(Estimator):
 
         self.cache = cache if isinstance(cache, ClipCache) else ClipCache(cache)
         self.schedule = schedule
-        self.device = resolve_device(device)
+        from .distributed import current, rank_device
+
+        self.device = rank_device(resolve_device(device), current())  # under torchrun: this rank's GPU
         self.train_split, self.val_split = train_split, val_split
         for split in (train_split, val_split):
             if len(self.cache.positions(split)) == 0:
@@ -118,13 +120,16 @@ class ProxyAccuracy(Estimator):
         return len(self.cache.classes)
 
     def settings(self, epochs: float | None = None) -> dict[str, Any]:
+        from .distributed import current
+
         schedule = asdict(replace(self.schedule, epochs=float(self.schedule.epochs if epochs is None else epochs)))
         device_kind = "cpu" if self.device == "cpu" else "cuda"
         schedule.pop("curve")  # scoring every epoch changes no result: must not split the fingerprint
         if device_kind == "cpu":
             schedule.pop("amp")  # never used on CPU: must not split the fingerprint
+        group = current()  # several processes share each batch: batch norm sees smaller ones
         return {"data": data_fingerprint(self.cache), "splits": [self.train_split, self.val_split],
-                "schedule": schedule, "device": device_kind}
+                "schedule": schedule, "device": device_kind, **({"processes": group.world_size} if group else {})}
 
     def fingerprint(self, fidelity: float | None = None) -> str:
         import torch
@@ -146,12 +151,43 @@ class ProxyAccuracy(Estimator):
 
     def evaluate(self, space: SearchSpace, point: Point, fidelity: float | None = None,
                  on_step: "Callable[[StepReport], None] | None" = None) -> Measurement:
+        """Train and score ``point``; under torchrun rank 0 first tells the other ranks to train it too."""
+        from .distributed import broadcast, current
+
+        self.check(space, point)
+        group = current()
+        if group is not None and group.is_main:
+            broadcast({"point": point, "fidelity": fidelity})
+        return self._measure(space, point, fidelity, on_step)
+
+    def follow(self, space: SearchSpace) -> int:
+        """On a rank other than 0: train every point rank 0 announces, until it releases us; the trainings done."""
+        from .distributed import broadcast
+
+        done = 0
+        while (job := broadcast()) is not None:
+            try:
+                self._measure(space, job["point"], job["fidelity"], None)
+            except CandidateFailed:
+                pass  # rank 0 met the same failure at the same step and records it
+            done += 1
+        return done
+
+    def release_followers(self) -> None:
+        """On rank 0 under torchrun: no more trainings; the other ranks' :meth:`follow` returns."""
+        from .distributed import broadcast, current
+
+        group = current()
+        if group is not None and group.is_main:
+            broadcast(None)
+
+    def _measure(self, space: SearchSpace, point: Point, fidelity: float | None,
+                 on_step: "Callable[[StepReport], None] | None") -> Measurement:
         import torch
 
         from .data.dataset import ClipDataset, ClipSampling
         from .training import DivergedError, build_seeded, train
 
-        self.check(space, point)
         spec = space.clip_spec(point)
         seed = point_seed(self.schedule.seed, point)
         settings = self.schedule.train_settings(seed, fidelity)

@@ -34,6 +34,8 @@ from typing import Any
 
 from spaces.errors import NasError
 
+from .files import disk_full_note
+
 FORMAT = "nas-tabular/1"
 CURVE_FIELDS = ("epoch", "val_top1", "val_loss", "train_loss", "seconds")
 
@@ -87,6 +89,11 @@ def _read_attr(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return value
+
+
+def first_line_of(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 class Table:
@@ -181,9 +188,10 @@ def add_run(path: str | os.PathLike, point_attrs: Mapping[str, Any], seed: int, 
             os.fsync(handle.fileno())
         shutil.copymode(target, tmp)
         os.replace(tmp, target)
-    except OSError as error:
+    except (OSError, RuntimeError) as error:  # h5py reports some failed writes (a full disk) as RuntimeError
         Path(tmp).unlink(missing_ok=True)
-        raise TableError(f"cannot write the benchmark file {target}: {error.strerror or error}") from None
+        why = disk_full_note(target.parent) or f": {getattr(error, 'strerror', None) or first_line_of(error)}"
+        raise TableError(f"cannot write the benchmark file {target}{why} (the file keeps every earlier run)") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -123,6 +123,9 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
     On CUDA with ``settings.amp`` the forward pass runs under float16 autocast
     with a gradient scaler; on CPU everything stays float32.
     """
+    from . import distributed
+
+    ranks = distributed.current()  # launched by torchrun: this rank trains its share of every batch
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
     device = torch.device(device)
@@ -136,8 +139,10 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
         optimiser = torch.optim.AdamW(groups, lr=settings.lr)
     else:
         optimiser = torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum, nesterov=True)
+    trained = distributed.wrap(model, str(device)) if ranks else model  # the optimiser holds the same parameters
     # Full batches only (a last tiny batch upsets batch norm), unless the split is smaller than one batch.
     drop_last = len(train_set) >= settings.batch_size
+    world = ranks.world_size if ranks else 1
     steps_per_epoch = max(1, len(train_set) // settings.batch_size)
     total_steps = None if settings.seconds else max(1, round(settings.epochs * steps_per_epoch))
     start, step, clips, curve, epoch, first_loss = time.perf_counter(), 0, 0, [], 0, None
@@ -145,22 +150,30 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
 
     def progress() -> float:
         if settings.seconds:
-            return (time.perf_counter() - start - evaluating) / settings.seconds
+            spent = (time.perf_counter() - start - evaluating) / settings.seconds
+            return distributed.max_over_ranks(spent) if ranks else spent  # every rank stops at the same step
         return step / total_steps
+
+    def batches(epoch: int):
+        seed = settings.seed * 100_003 + epoch
+        if ranks is None:
+            return _loader(train_set, settings.batch_size, shuffle=True, seed=seed, drop_last=drop_last)
+        shards = list(distributed.shard_batches(len(train_set), settings.batch_size, seed=seed, drop_last=drop_last, group=ranks))
+        return torch.utils.data.DataLoader(train_set, batch_sampler=shards, num_workers=0)
 
     while progress() < 1.0:
         train_set.set_epoch(epoch)
         model.train()
         losses = []
-        for batch, labels in _loader(train_set, settings.batch_size, shuffle=True, seed=settings.seed * 100_003 + epoch, drop_last=drop_last):
+        for batch, labels in batches(epoch):
             if progress() >= 1.0:
                 break
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate(settings.lr, progress(), settings.warmup_fraction)
             inputs = normalise_batch(batch, device=device, channels_last=settings.channels_last)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                loss = nn.functional.cross_entropy(model(inputs), labels.to(device))
-            value = loss.item()
+                loss = nn.functional.cross_entropy(trained(inputs), labels.to(device))
+            value = distributed.mean_over_ranks(loss.item()) if ranks else loss.item()  # ranks diverge together
             _check_loss(value, first_loss, settings.divergence_factor, step)
             first_loss = value if first_loss is None else first_loss
             optimiser.zero_grad(set_to_none=True)
@@ -169,7 +182,7 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
             scaler.update()
             losses.append(value)
             step += 1
-            clips += len(labels)
+            clips += len(labels) * world
             if on_step is not None:
                 on_step(StepReport(step, total_steps, epoch, clips, time.perf_counter() - start, value))
         epoch += 1
@@ -188,8 +201,8 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset: ClipDataset, settings: TrainSettings, device: torch.device | str = "cpu") -> tuple[float, float, list[float]]:
-    """Top-1 accuracy, mean loss and per-class top-1; test views of one video are averaged."""
+def _scores(model: nn.Module, dataset, settings: TrainSettings, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and labels of every item of ``dataset``, in order."""
     model.eval()
     logits, labels = [], []
     use_amp = settings.amp and torch.device(device).type == "cuda"
@@ -197,7 +210,35 @@ def evaluate(model: nn.Module, dataset: ClipDataset, settings: TrainSettings, de
         with torch.autocast(torch.device(device).type, dtype=torch.float16, enabled=use_amp):
             logits.append(model(normalise_batch(batch, device=device, channels_last=settings.channels_last)).float().cpu())
         labels.append(batch_labels)
-    scores, targets = torch.cat(logits), torch.cat(labels)
+    return torch.cat(logits), torch.cat(labels)
+
+
+def _scores_over_ranks(model: nn.Module, dataset: ClipDataset, settings: TrainSettings, device, group) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each rank scores every ``world``-th video (all its views); the scores are gathered in order on every rank."""
+    from . import distributed
+
+    distributed.share_buffers_of_rank_zero(model)
+    views = dataset.sampling.views
+    mine = [video * views + view for video in range(group.rank, len(dataset) // views, group.world_size) for view in range(views)]
+    scores, labels = _scores(model, torch.utils.data.Subset(dataset, mine), settings, device) if mine else (None, None)
+    parts = [p for p in distributed.gather((mine, scores, labels)) if p[0]]
+    order = torch.tensor([i for indices, _, _ in parts for i in indices]).argsort()
+    return torch.cat([p[1] for p in parts])[order], torch.cat([p[2] for p in parts])[order]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: ClipDataset, settings: TrainSettings, device: torch.device | str = "cpu") -> tuple[float, float, list[float]]:
+    """Top-1 accuracy, mean loss and per-class top-1; test views of one video are averaged.
+
+    Under torchrun the videos are shared out between the ranks and every rank gets the same figures.
+    """
+    from . import distributed
+
+    group = distributed.current()
+    if group is None:
+        scores, targets = _scores(model, dataset, settings, device)
+    else:
+        scores, targets = _scores_over_ranks(model, dataset, settings, device, group)
     views = dataset.sampling.views
     loss = nn.functional.cross_entropy(scores, targets).item()
     if views > 1:

@@ -48,10 +48,21 @@ def storage_url(text: str | None) -> str:
     if not text:
         return DEFAULT_STORAGE
     if "://" in text:
-        return text
+        return _with_installed_driver(text)
     if text.endswith(".journal"):
         return f"{JOURNAL_SCHEME}{os.path.abspath(text)}"
     return f"sqlite:///{os.path.abspath(text)}"
+
+
+def _with_installed_driver(url: str) -> str:
+    """``postgresql://`` with the driver this toolkit installs (SQLAlchemy 2.1 defaults to psycopg 3, which it does not)."""
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgresql", "postgres"):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            return f"postgresql+psycopg2{sep}{rest}"
+    return url
 
 
 def local_file(url: str) -> str | None:
@@ -97,6 +108,8 @@ def open_storage(url: str, *, heartbeat: int | None = None):
             scheme = url.split(":", 1)[0]
             raise StorageError(f"storage {url!r} needs a database driver for {scheme!r} "
                                "(PostgreSQL: pip install psycopg2-binary; MySQL: pip install pymysql)") from None
+        if is_fatal(error):
+            raise as_storage_error(url, error) from None
         raise StorageError(f"cannot open storage {redacted(url)!r}: {reason}; check the URL, the server and its permissions") from None
 
 
@@ -242,8 +255,8 @@ class RetryPolicy:
             try:
                 return action()
             except Exception as error:
-                if not is_transient(error):
-                    raise
+                if not is_transient(error) or is_fatal(error):
+                    raise as_storage_error(url, error) from None
                 if time.monotonic() + wait > deadline:
                     raise StorageError(
                         f"lost the connection to storage {redacted(url)!r} ({first_line(error)}); retried {tries} times "
@@ -251,6 +264,31 @@ class RetryPolicy:
                     ) from None
                 time.sleep(wait * random.uniform(0.8, 1.2))
                 wait = min(self.max_wait, wait * 2)
+
+
+#: What databases say when the disk under them is full or cannot be written: retrying does not help.
+_FATAL_SIGNS = ("disk is full", "No space left", "could not extend file", "disk I/O error", "readonly database",
+                "read-only", "Disk quota exceeded")
+
+
+def is_fatal(error: BaseException) -> bool:
+    """A full or read-only disk under the storage: the same call fails again until someone frees space."""
+    text = " ".join(str(e) for e in (error, error.__cause__, getattr(error.__cause__, "orig", None)) if e is not None)
+    return any(sign in text for sign in _FATAL_SIGNS)
+
+
+def as_storage_error(url: str, error: Exception) -> Exception:
+    """A database's own failure as one StorageError line; any other error (a bug, a NasError) unchanged."""
+    import optuna
+    from sqlalchemy import exc as sql_errors
+
+    if not isinstance(error, (sql_errors.SQLAlchemyError, optuna.exceptions.StorageInternalError, OSError)):
+        return error
+    if is_fatal(error):
+        return StorageError(f"cannot write to storage {redacted(url)!r}: {first_line(error)} — the disk under it is full "
+                            "or read-only; free space (or fix its permissions), then re-run the same command to resume")
+    return StorageError(f"storage {redacted(url)!r} failed: {first_line(error)}; check the database, then re-run the "
+                        "same command to resume")
 
 
 def first_line(error: BaseException) -> str:

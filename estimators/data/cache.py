@@ -68,8 +68,32 @@ def open_environment(path: str | os.PathLike, *, write: bool = False, map_size: 
         )
     except lmdb.Error as error:
         raise CacheError(f"cannot open clip cache {path}: {error}; rebuild it with 'nas data build' or 'nas data synth'") from None
+    try:
+        _check_not_truncated(env, Path(path))
+    except CacheError:
+        env.close()
+        raise
     _ENVIRONMENTS[key] = (env, write)
     return env
+
+
+def _check_not_truncated(env, path: Path) -> None:
+    """Refuse a data file shorter than its last committed page.
+
+    LMDB maps the file into memory; reading a page past a truncated end (a
+    copy cut short, a full disk) kills the process with SIGBUS instead of
+    raising, so the size is checked once, before any read.
+    """
+    needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+    actual = (path / "data.mdb").stat().st_size
+    if actual < needed:
+        raise CacheError(f"clip cache {path} is truncated ({actual:,} of {needed:,} bytes: an interrupted copy or a full "
+                         "disk); copy it again or rebuild it with 'nas data build' or 'nas data synth'")
+
+
+def corrupt_cache_error(path: str | os.PathLike, error: Exception) -> CacheError:
+    """LMDB's own error on a damaged file, as one line saying what to do."""
+    return CacheError(f"clip cache {path} is corrupt ({error}); rebuild it with 'nas data build' or 'nas data synth'")
 
 
 def _close_readers_before_fork() -> None:
@@ -163,9 +187,14 @@ class ClipCache:
                 f"no clip cache at {self.path} (no data.mdb); build one with 'nas data synth --out {self.path}' "
                 f"or 'nas data build --videos DIR --out {self.path}'"
             )
+        import lmdb
+
         env = open_environment(self.path)
-        with env.begin() as txn:
-            meta_bytes, index_bytes = txn.get(META_KEY), txn.get(INDEX_KEY)
+        try:
+            with env.begin() as txn:
+                meta_bytes, index_bytes = txn.get(META_KEY), txn.get(INDEX_KEY)
+        except lmdb.Error as error:
+            raise corrupt_cache_error(self.path, error) from None
         if meta_bytes is None or index_bytes is None:
             raise CacheError(f"{self.path} is not a finished clip cache (no metadata or index); rebuild it")
         try:
@@ -222,9 +251,17 @@ class ClipCache:
     # -- frames ------------------------------------------------------------------
     def read(self, position: int, indices: np.ndarray | list[int], *, verify: bool = False) -> np.ndarray:
         """Frames ``indices`` of the video at ``position`` as uint8 ``(len(indices), H, W, 3)``."""
+        import lmdb
+
         key = self.index.keys[position]
         shape = (self.index.frames[position], self.index.heights[position], self.index.widths[position])
         env = open_environment(self.path)
+        try:
+            return self._read(env, key, shape, indices, verify)
+        except lmdb.Error as error:
+            raise corrupt_cache_error(self.path, error) from None
+
+    def _read(self, env, key: str, shape: tuple[int, int, int], indices, verify: bool) -> np.ndarray:
         with env.begin(buffers=True) as txn:
             value = txn.get(key.encode())
             if value is None:

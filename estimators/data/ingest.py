@@ -132,7 +132,8 @@ class IngestSettings:
                 raise IngestError(f"--{name.replace('_', '-')} = {getattr(self, name)!r} is out of range")
 
 
-def build_from_videos(videos: str | os.PathLike, out: str | os.PathLike, settings: IngestSettings, csv_path: str | os.PathLike | None = None) -> tuple[PipelineReport, CacheWriter]:
+def build_from_videos(videos: str | os.PathLike, out: str | os.PathLike, settings: IngestSettings, csv_path: str | os.PathLike | None = None,
+                      *, retry_skipped: bool = False) -> tuple[PipelineReport, CacheWriter]:
     videos = Path(videos)
     if not videos.is_dir():
         raise IngestError(f"video folder {videos} does not exist")
@@ -149,7 +150,8 @@ def build_from_videos(videos: str | os.PathLike, out: str | os.PathLike, setting
     ]
     decode_settings = {"fps": settings.fps, "short_side": settings.short_side, "codec": settings.codec, "source": "videos"}
     fingerprint = _fingerprint({"videos": [(i.video_id, i.label, i.split) for i in items], **decode_settings})
-    writer = CacheWriter(out, codec=settings.codec, fps=settings.fps, classes=classes, source_fingerprint=fingerprint, settings=decode_settings)
+    writer = CacheWriter(out, codec=settings.codec, fps=settings.fps, classes=classes, source_fingerprint=fingerprint, settings=decode_settings,
+                         retry_skipped=retry_skipped)
     with writer:
         report = run_pipeline(writer, jobs, codec=settings.codec, fps=settings.fps, workers=settings.workers, description="decoding videos")
     return report, writer

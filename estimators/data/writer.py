@@ -22,6 +22,7 @@ from spaces._version import __version__
 from .cache import FORMAT_VERSION, INDEX_KEY, INITIAL_MAP_SIZE, META_KEY, SPLITS, CacheIndex, close_environment, open_environment, pack_record, record_key
 from .codecs import get_codec
 from .errors import CacheError
+from ..files import disk_full_note
 
 #: Commit after this many buffered bytes (or records), whichever comes first.
 BATCH_BYTES = 64 << 20
@@ -41,6 +42,7 @@ class CacheWriter:
         source_fingerprint: str,
         settings: dict[str, Any] | None = None,
         flip_map: Sequence[int] | None = None,
+        retry_skipped: bool = False,
     ) -> None:
         self.path = Path(path)
         self.codec = get_codec(codec)
@@ -65,7 +67,7 @@ class CacheWriter:
         self.index, existing = self._load_existing()
         if existing is not None:
             self._check_compatible(existing)
-            self._meta["skipped"] = existing.get("skipped", [])
+            self._meta["skipped"] = [] if retry_skipped else existing.get("skipped", [])  # retried: listed again if still bad
         self._stored = set(self.index.ids)
         self._skipped = {entry["video"] for entry in self._meta["skipped"]}
 
@@ -115,6 +117,11 @@ class CacheWriter:
         if self._pending_bytes >= BATCH_BYTES or len(self._pending) >= BATCH_RECORDS:
             self.flush()
 
+    @property
+    def skipped(self) -> list[dict[str, str]]:
+        """Every video this cache left out, with its reason (earlier runs of the build included)."""
+        return list(self._meta["skipped"])
+
     def skip(self, video_id: str, reason: str) -> None:
         """Record a video that could not be stored, with the reason (listed in the metadata)."""
         if video_id not in self._skipped:
@@ -159,7 +166,9 @@ class CacheWriter:
                 self._env.set_mapsize(self._env.info()["map_size"] * 2)
                 continue
             except lmdb.Error as error:
-                raise CacheError(f"cannot write clip cache {self.path}: {error}") from None
+                note = disk_full_note(self.path, needed=max(1 << 20, 2 * self._pending_bytes))
+                raise CacheError(f"cannot write clip cache {self.path}: {error}"
+                                 f"{note or '; check the disk and its permissions, then re-run to resume'}") from None
             self.index = index
             self._pending.clear()
             self._pending_bytes = 0

@@ -22,17 +22,20 @@ def add_actions(commands: argparse._SubParsersAction, name: str, help: str) -> a
     return actions
 
 
-def add_space_argument(parser: argparse.ArgumentParser, *, positional: bool) -> None:
+def add_space_argument(parser: argparse.ArgumentParser, *, positional: bool, required: bool = True) -> None:
     if positional:
         parser.add_argument("space", help="space name (see 'nas space list')")
     else:
-        parser.add_argument("--space", required=True, help="space name (see 'nas space list')")
+        parser.add_argument("--space", required=required, help="space name (see 'nas space list')"
+                                                              + ("" if required else "; not needed with --exported"))
     parser.add_argument("--num-classes", type=int, default=None, metavar="K",
                         help="classes of the classifier (default: the space's, 400 for x3d)")
 
 
-def add_point_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+def add_point_arguments(parser: argparse.ArgumentParser, *, required: bool, exported: bool = False) -> None:
     group = parser.add_mutually_exclusive_group(required=required)
+    if exported:
+        group.add_argument("--exported", metavar="FILE", help="a model file 'nas export' wrote (its space and point)")
     group.add_argument("--preset", help="a named preset, e.g. XS, S, M, L for x3d")
     group.add_argument("--point", metavar="AXIS=VALUE,...",
                        help='coordinates, e.g. "frames=16,stride=5,crop=224,width=1,bottleneck=2.25,depth=2.2"; '
@@ -52,6 +55,23 @@ def chosen_point(space: SearchSpace, args: argparse.Namespace) -> tuple[Point, s
         name = space.preset_name(args.preset)
         return space.preset(name), name
     return space.parse_point(args.point), None
+
+
+def exported_or_chosen(args: argparse.Namespace) -> tuple[SearchSpace, Point, str | None]:
+    """Space, point and preset name from ``--exported FILE``, or from ``--space`` with ``--preset``/``--point``."""
+    if getattr(args, "exported", None):
+        from spaces import load_exported
+
+        exported = load_exported(args.exported)
+        if args.space is not None and args.space != exported.space_name:
+            raise NasError(f"{args.exported} holds a {exported.space_name!r} model, not {args.space!r}; leave out --space")
+        space = exported.space()
+        return space, space.point(dict(exported.values)), None
+    if args.space is None:
+        raise NasError("--space is required with --preset or --point (or give --exported FILE)")
+    space = open_space(args)
+    point, preset = chosen_point(space, args)
+    return space, point, preset
 
 
 def write_text_atomically(path: str | os.PathLike, text: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from spaces.errors import NasError
 
@@ -24,6 +25,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     _add_codec_and_workers(build)
     build.add_argument("--classes", type=int, metavar="K", help="keep the first K classes (sorted by name)")
     build.add_argument("--per-class", type=int, metavar="N", help="keep at most N videos per class and split")
+    build.add_argument("--allow-skipped", action="store_true",
+                       help="exit 0 even if some videos could not be decoded (they are left out and listed)")
+    build.add_argument("--retry-skipped", action="store_true",
+                       help="try again the videos an earlier run of this build skipped (after replacing the files)")
     build.set_defaults(handler=run_build)
 
     synth = actions.add_parser("synth", help="write the embedded synthetic action dataset as a clip cache")
@@ -60,7 +65,7 @@ def _add_codec_and_workers(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, metavar="W", help="decoding processes (default 1)")
 
 
-def _print_report(report, writer, out) -> int:
+def _print_report(report, writer, out, *, allow_skipped: bool = True) -> int:
     stored_total = len(writer.index)
     print(f"stored {report.stored} new videos in {out} ({report.already} were already done; {stored_total} in the cache)")
     if report.skipped:
@@ -73,6 +78,11 @@ def _print_report(report, writer, out) -> int:
         print("skipped 0 videos")
     if stored_total == 0:
         raise NasError(f"no video could be stored in {out}; check the files listed above")
+    skipped = len(writer.skipped)
+    if skipped and not allow_skipped:
+        raise NasError(f"{skipped} videos could not be decoded and were left out (listed above and by 'nas data inspect "
+                       f"{out}'); the cache holds the other {stored_total} and is usable: pass --allow-skipped to accept "
+                       "it, or replace those files and re-run with --retry-skipped")
     return 0
 
 
@@ -81,8 +91,31 @@ def run_build(args: argparse.Namespace) -> int:
 
     settings = IngestSettings(fps=args.fps, short_side=args.short_side, codec=args.codec, classes=args.classes,
                               per_class=args.per_class, workers=args.workers)
-    report, writer = build_from_videos(args.videos, args.out, settings, csv_path=args.csv)
-    return _print_report(report, writer, args.out)
+    existed = Path(args.out).exists()
+    try:
+        report, writer = build_from_videos(args.videos, args.out, settings, csv_path=args.csv, retry_skipped=args.retry_skipped)
+        return _print_report(report, writer, args.out, allow_skipped=args.allow_skipped)
+    except NasError:
+        if not existed:
+            remove_empty_cache(Path(args.out))
+        raise
+
+
+def remove_empty_cache(path: Path) -> None:
+    """A cache folder this command created but stored nothing in is removed: nothing half-made stays behind."""
+    from estimators.data.cache import ClipCache, close_environment
+
+    close_environment(path)
+    try:
+        empty = len(ClipCache(path).index) == 0
+    except NasError:
+        empty = True  # not even metadata was committed
+    finally:
+        close_environment(path)
+    if empty and path.is_dir() and set(p.name for p in path.iterdir()) <= {"data.mdb", "lock.mdb"}:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -93,7 +126,13 @@ def run_synth(args: argparse.Namespace) -> int:
         raise NasError(f"--workers must be at least 1, got {args.workers}")
     settings = SynthSettings(classes=args.classes, clips_per_class=args.clips_per_class, frames=args.frames,
                              size=args.size, seed=args.seed)
-    report, writer = build_synthetic(args.out, settings, codec=args.codec, workers=args.workers)
+    existed = Path(args.out).exists()
+    try:
+        report, writer = build_synthetic(args.out, settings, codec=args.codec, workers=args.workers)
+    except NasError:
+        if not existed:
+            remove_empty_cache(Path(args.out))
+        raise
     return _print_report(report, writer, args.out)
 
 

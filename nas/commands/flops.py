@@ -6,15 +6,15 @@ import argparse
 
 from spaces.errors import NasError
 
-from .common import add_point_arguments, add_space_argument, chosen_point, emit_json, format_count, open_space
+from .common import add_point_arguments, add_space_argument, emit_json, exported_or_chosen, format_count
 
 UNIT = "multiply-adds of conv and linear layers (1 fused multiply-add = 1)"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("flops", help="MACs and parameters of a preset or point (analytic, no model built)")
-    add_space_argument(parser, positional=False)
-    add_point_arguments(parser, required=True)
+    add_space_argument(parser, positional=False, required=False)
+    add_point_arguments(parser, required=True, exported=True)
     parser.add_argument("--json", action="store_true", help="print one JSON object, alone on stdout")
     parser.add_argument("--measure", action="store_true",
                         help="also build the model (meta device) and count it, as a cross-check")
@@ -22,8 +22,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    space = open_space(args)
-    point, preset = chosen_point(space, args)
+    space, point, preset = exported_or_chosen(args)
     cost = space.complexity(point, args.num_classes)
     result = {
         "space": space.name,

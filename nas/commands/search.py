@@ -18,6 +18,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import asdict
 from typing import Any
 
 from spaces.errors import NasError
@@ -54,6 +55,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--final-epochs", type=float, default=DEFAULT_FINAL_EPOCHS,
                         help=f"epochs of the chosen model's final training (default {DEFAULT_FINAL_EPOCHS:g}; 0 skips it)")
     parser.add_argument("--selection", default="accuracy", help="coordinate: accuracy or gain_per_compute (default accuracy)")
+    parser.add_argument("--lr", type=float, default=None, metavar="LR",
+                        help="learning rate of the proxy training (default: the proxy schedule's, 0.005 with AdamW)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per training (part of the fingerprint; default 2)")
     parser.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting of the space's base network, e.g. base_crop=64 (repeatable)")
@@ -101,7 +104,12 @@ def parse_options(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise NasError(f"--space-option {item!r} is not KEY=VALUE")
-        options[key.strip()] = yaml.safe_load(value)
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            problem = getattr(error, "problem", None) or "not a YAML value"
+            raise NasError(f"option {item!r}: the value is not valid YAML ({problem}); quote it or write e.g. "
+                           f"{key.strip()}=64 or {key.strip()}=[1,2,5,3]") from None
     return options
 
 
@@ -175,6 +183,8 @@ def _build(args: argparse.Namespace):
         raise NasError(f"--target-gflops must be positive, got {target_gflops}")
     if args.epochs <= 0 or args.final_epochs < 0:
         raise NasError(f"--epochs must be positive and --final-epochs not negative (got {args.epochs}, {args.final_epochs})")
+    if args.lr is not None and not 0 < args.lr < float("inf"):
+        raise NasError(f"--lr must be a positive number, got {args.lr}")
     if args.budget is not None and args.budget < 1:
         raise NasError(f"--budget must be at least 1 trained model, got {args.budget}")
     existing, synth_settings, classes = plan_data(args.data)
@@ -186,7 +196,8 @@ def _build(args: argparse.Namespace):
     url = storage_url(args.storage)
     check_storage(url)  # every check above runs before the data is built or the ledger written
     cache = open_data(existing, synth_settings)
-    estimator = proxy_estimator(cache, {"epochs": args.epochs, "seed": args.seed, "threads": args.threads}, device)
+    schedule = {"epochs": args.epochs, "seed": args.seed, "threads": args.threads, **({"lr": args.lr} if args.lr else {})}
+    estimator = proxy_estimator(cache, schedule, device)
     if args.budget is None and not strategy.terminates:
         from ..strategies.coordinate import CoordinateExpansion
 
@@ -201,6 +212,52 @@ def _build(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from estimators import distributed
+
+    parse_duration(args.time_limit)  # bad input fails before any process group or data
+    group = join_process_group(args.device)
+    if group is not None and not group.is_main:
+        return follow(args)
+    try:
+        space, strategy, estimator, ledger = _build(args)
+    except BaseException:
+        if group is not None:
+            distributed.broadcast(None)  # the other ranks stop too; this rank reports the error
+        raise
+    if group is not None:
+        distributed.broadcast({"space": space.name, "space_settings": space.describe().get("settings") or {},
+                               "cache": str(estimator.cache.path), "schedule": asdict(estimator.schedule)})
+    try:
+        return _search(args, space, strategy, estimator, ledger)
+    finally:
+        estimator.release_followers()
+
+
+def join_process_group(device: str):
+    """Under torchrun: join the process group (gloo on CPU, NCCL on GPUs) and return this rank; else None."""
+    from estimators import distributed
+    from estimators.proxy import resolve_device
+
+    group = distributed.from_environment()
+    if group is not None:
+        distributed.initialise(group, "cuda" if resolve_device(device).startswith("cuda") else "cpu")
+    return group
+
+
+def follow(args: argparse.Namespace) -> int:
+    """A rank other than 0: the same space and training as rank 0's, training each point it announces; no ledger."""
+    from estimators import distributed
+    from spaces import get_space
+
+    setup = distributed.broadcast()
+    if setup is None:
+        return 1  # rank 0 could not start and says why
+    space = get_space(setup["space"], **setup["space_settings"])
+    proxy_estimator(setup["cache"], setup["schedule"], args.device).follow(space)
+    return 0
+
+
+def _search(args: argparse.Namespace, space, strategy, estimator, ledger) -> int:
     import optuna
 
     from ..progress import SearchProgress
@@ -209,7 +266,6 @@ def run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.monotonic()
     time_limit = parse_duration(args.time_limit)
-    space, strategy, estimator, ledger = _build(args)
     resumed = len(ledger.trials())
     print(f"{'resuming' if resumed else 'starting'} study {ledger.study_name!r} in {ledger.url}"
           f"{f' ({resumed} trials so far)' if resumed else ''}: {space.name} by {strategy.name}, target "
@@ -224,7 +280,20 @@ def run(args: argparse.Namespace) -> int:
     _print_summary(summary)
     if args.json:
         print(json.dumps(summary, sort_keys=True))
+    if summary["chosen"] is None and outcome.stopped == "finished":
+        raise NasError(no_model_reason(outcome.history))
     return 0
+
+
+def no_model_reason(history) -> str:
+    """Why a finished search chose nothing: the failure of the first trial that failed for good."""
+    failed = [r for r in history if r.state == "failed" and r.settled]
+    if not failed:
+        return "the search finished without a completed candidate; see 'nas report'"
+    reason = str(failed[0].attrs.get("fail_reason", "unknown"))
+    hint = ("run again with a lower --lr (a new schedule starts a new study)" if "diverged" in reason or "became nan" in reason.lower()
+            else "see 'nas report' for every trial's reason")
+    return f"the search finished without a model: {len(failed)} of {len(history)} trainings failed (first: {reason}); {hint}"
 
 
 def _summary(space, strategy, ledger, outcome, seconds: float) -> dict[str, Any]:

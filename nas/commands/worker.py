@@ -47,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
 
     import optuna
 
+    from estimators.distributed import from_environment
+
+    if from_environment() is not None:
+        raise NasError("nas worker trains each candidate in one process; to train each candidate on several "
+                       "processes (GPUs), launch 'nas search' with torchrun")
+
     from ..ledger import open_study
     from ..progress import SearchProgress
     from ..runner import SearchRunner, trained_count

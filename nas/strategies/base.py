@@ -83,6 +83,13 @@ class Strategy(ABC):
                 f"the compute target ({target_macs / 1e9:.4g} GMACs) is below the base network's "
                 f"({base_cost / 1e9:.4g} GMACs at {space.base.key}); raise --target-gflops"
             )
+        largest = space.point({axis.name: axis.high for axis in space.axes})
+        largest_cost = self.cost(largest)
+        if target_macs > largest_cost:
+            raise NasError(
+                f"the compute target ({target_macs / 1e9:.4g} GMACs) is above this space's largest network "
+                f"({largest_cost / 1e9:.4g} GMACs at {largest.key}): no search can reach it; lower --target-gflops"
+            )
         self.target_macs = target_macs
         self._costs: dict[Point, int] = {}
 

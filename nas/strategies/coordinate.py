@@ -87,8 +87,12 @@ class CoordinateExpansion(Strategy):
         return costs
 
     def chosen(self, history: Sequence[TrialRecord]) -> Point | None:
-        """The model the search ends on: the contraction, or the last expansion within the target."""
-        within = [s for s in self._replay(history).path if s.role != "overshoot"]
+        """The model the search ends on: the contraction, or the last expansion within the target.
+
+        A path point whose training failed (a diverged base network) is no model: None then.
+        """
+        complete = {record.point for record in history if record.state == COMPLETE}
+        within = [s for s in self._replay(history).path if s.role != "overshoot" and s.point in complete]
         return within[-1].point if within else None
 
     # -- replaying the search ---------------------------------------------------------

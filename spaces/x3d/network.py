@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from ..axis import Value
 from ..errors import SpaceError
+from ..settings import check_setting_types
 from .rounding import blocks_per_stage, inner_width, round_width
 
 
@@ -48,6 +49,7 @@ class X3DBase:
     min_width: int = 8
 
     def __post_init__(self) -> None:
+        check_setting_types(self, "X3D base network")
         for name in ("stage_widths", "stage_blocks"):  # lists from JSON or YAML become tuples (hashable, immutable)
             object.__setattr__(self, name, tuple(getattr(self, name)))
         checks = {

@@ -40,13 +40,21 @@ def test_synth_rerun_resumes(capsys, synth_cache):
     assert code == 0 and "stored 0 new videos" in out and "9 were already done" in out
 
 
-def test_build_reports_skipped_and_exits_0(capsys, tmp_path):
+def test_build_reports_skipped_videos_and_fails_unless_allowed(capsys, tmp_path):
     videos = tmp_path / "videos" / "waving"
     videos.mkdir(parents=True)
-    write_mp4(videos / "good.mp4", render_job(SynthSettings(classes=2, clips_per_class=3, frames=10, size=32), 0, 0))
+    job = render_job(SynthSettings(classes=2, clips_per_class=3, frames=10, size=32), 0, 0)
+    write_mp4(videos / "good.mp4", job)
     (videos / "empty.mp4").write_bytes(b"")
-    code, out, _ = run(capsys, "data", "build", "--videos", tmp_path / "videos", "--out", tmp_path / "c", "--short-side", "32")
-    assert code == 0 and "stored 1 new videos" in out and "skipped 1 videos" in out and "empty file" in out
+    build = ("data", "build", "--videos", tmp_path / "videos", "--out", tmp_path / "c", "--short-side", "32")
+    code, out, err = run(capsys, *build)
+    assert code == 2 and "stored 1 new videos" in out and "skipped 1 videos" in out and "empty file" in out
+    assert "1 videos could not be decoded" in err and "--allow-skipped" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = run(capsys, *build, "--allow-skipped")
+    assert code == 0 and "2 were already done" in out
+    write_mp4(videos / "empty.mp4", job)  # the file replaced: a retry stores it
+    code, out, _ = run(capsys, *build, "--retry-skipped")
+    assert code == 0 and "stored 1 new videos" in out and "2 in the cache" in out
 
 
 def test_build_with_nothing_stored_fails(capsys, tmp_path):
