@@ -1,7 +1,5 @@
-"""``python -m nas`` is the ``nas`` command."""
+"""``python -m nas``: the same as the ``nas`` console script."""
 
-import sys
+from .cli import entry
 
-from .cli import main
-
-sys.exit(main())
+entry()

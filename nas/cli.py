@@ -42,6 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def caused_by_interrupt(error: BaseException) -> bool:
+    """True if a KeyboardInterrupt is the cause (or context) of ``error``, at any depth."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def threading_main() -> bool:
     import threading
 
@@ -69,6 +80,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `nas ... | head`
         return 0
+    except Exception as error:
+        if not caused_by_interrupt(error):
+            raise
+        print("nas: interrupted", file=sys.stderr)  # a Ctrl-C inside an import, wrapped by Python (e.g. in __set_name__)
+        return EXIT_INTERRUPTED
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)  # main() called from Python code leaves the caller's handlers
+
+
+def entry() -> None:
+    """The ``nas`` console script and ``python -m nas``: run, then exit with the status.
+
+    After a Ctrl-C every ledger and cache write has been committed or rolled
+    back inside :func:`main`; the process then ends at once, so that nothing
+    in the interpreter's shutdown (threads of half-imported libraries) can
+    turn exit status 130 into a death by SIGINT.
+    """
+    import os
+
+    status = main()
+    if status == EXIT_INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
+

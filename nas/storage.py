@@ -54,6 +54,9 @@ def storage_url(text: str | None) -> str:
     return f"sqlite:///{os.path.abspath(text)}"
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 def _with_installed_driver(url: str) -> str:
     """``postgresql://`` with the driver this toolkit installs (SQLAlchemy 2.1 defaults to psycopg 3, which it does not)."""
     scheme, sep, rest = url.partition("://")
@@ -84,6 +87,24 @@ def check_storage(url: str) -> None:
         raise StorageError(f"cannot open storage {url!r}: the folder {folder} does not exist; create it or fix the URL")
     if not os.access(folder, os.W_OK):
         raise StorageError(f"cannot open storage {url!r}: the folder {folder} is not writable")
+    if url.startswith("sqlite") and os.path.exists(path):
+        _check_sqlite_file(url, path)
+
+
+def _check_sqlite_file(url: str, path: str) -> None:
+    """An existing file must be a SQLite database (or empty); its header says so without opening it.
+
+    Opening would not do: a ledger left by a killed process may carry a hot
+    journal that only a writing open rolls back.
+    """
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise StorageError(f"cannot open storage {url!r}: {error.strerror or error}") from None
+    if header and header != SQLITE_HEADER:
+        raise StorageError(f"cannot open storage {url!r}: file is not a database; give --storage a new file or an "
+                           "existing ledger")
 
 
 def supports_heartbeat(url: str) -> bool:

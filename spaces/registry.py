@@ -74,15 +74,20 @@ def _load(name: str, source: SpaceFactory | str) -> SpaceFactory:
     return target
 
 
-def get_space(name: str, **options: object) -> SearchSpace:
-    """The space registered as ``name``, constructed with ``options``."""
+def require_space(name: str) -> None:
+    """Raise the unknown-name error (with the names there are) unless a space ``name`` is available."""
     sources = _all_sources()
     if name not in sources:
         raise unknown_name(
             "space", name, sorted(sources),
             hint=f"Other spaces are added by installing a package that registers them under the {ENTRY_POINT_GROUP!r} entry points.",
         )
-    factory = _load(name, sources[name])
+
+
+def get_space(name: str, **options: object) -> SearchSpace:
+    """The space registered as ``name``, constructed with ``options``."""
+    require_space(name)
+    factory = _load(name, _all_sources()[name])
     try:
         space = factory(**options)
     except NasError:

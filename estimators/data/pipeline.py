@@ -9,9 +9,11 @@ bounded however large the source.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import multiprocessing
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,8 +97,11 @@ def run_pipeline(writer: CacheWriter, jobs: Sequence[Job], *, codec: str, fps: f
 
 def _run_parallel(jobs: Iterable[Job], codec: str, fps: float, workers: int, store) -> None:
     context = multiprocessing.get_context("spawn")
+    jobs = iter(jobs)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: set[Future] = set()
+        with _workers_ignore_interrupts():  # the pool starts its processes on the first submissions
+            pending.update(pool.submit(run_job, job, codec, fps) for job in itertools.islice(jobs, workers))
         for job in jobs:
             if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -105,3 +110,25 @@ def _run_parallel(jobs: Iterable[Job], codec: str, fps: float, workers: int, sto
             pending.add(pool.submit(run_job, job, codec, fps))
         for future in pending:
             store(future.result())
+
+
+@contextlib.contextmanager
+def _workers_ignore_interrupts() -> Iterator[None]:
+    """Start worker processes with Ctrl-C ignored: only this process answers it, and stops them in order.
+
+    An ignored signal stays ignored across the workers' ``exec`` (Python keeps
+    it so), so a Ctrl-C to the whole terminal group leaves no worker tracebacks,
+    and none lands while a worker reads its start-up data from this process.
+    A Ctrl-C during these few milliseconds of start-up is dropped.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

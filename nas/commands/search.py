@@ -172,7 +172,10 @@ def _build(args: argparse.Namespace):
     from ..storage import DEFAULT_HEARTBEAT_SECONDS, check_storage, storage_url
     from ..strategies.registry import get_strategy_class
 
-    strategy_class = get_strategy_class(args.strategy)  # an unknown name fails before any data is built
+    from spaces.registry import require_space
+
+    require_space(args.space)  # unknown names fail before anything else is looked at
+    strategy_class = get_strategy_class(args.strategy)
     options = ledger_options(args)
     options["heartbeat"] = options["heartbeat"] or DEFAULT_HEARTBEAT_SECONDS
     defaults = PROXY_DEFAULTS.get(args.space, {})
