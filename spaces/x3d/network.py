@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from collections.abc import Mapping
+from typing import Protocol
 
 from ..axis import Value
 from ..errors import SpaceError
@@ -86,9 +87,15 @@ class StageSpec:
     inner_width: int
     se_width: int  # reduced width of the SE bottleneck (0: no SE anywhere)
     spatial_stride: int
-    temporal_kernel: int
+    temporal_kernel: int | None  # None: an image network, no time axis
     spatial_kernel: int
     se_blocks: tuple[bool, ...] = field(default=())
+
+    @property
+    def depthwise_kernel(self) -> tuple[int, ...]:
+        """The blocks' depthwise kernel: (t, k, k) in a video network, (k, k) in an image network."""
+        spatial = (self.spatial_kernel, self.spatial_kernel)
+        return spatial if self.temporal_kernel is None else (self.temporal_kernel, *spatial)
 
 
 @dataclass(frozen=True)
@@ -113,9 +120,24 @@ class X3DArchitecture:
         return (self.in_channels, self.frames, self.crop, self.crop)
 
 
-def derive_architecture(point: Mapping[str, Value], base: X3DBase, num_classes: int | None = None) -> X3DArchitecture:
-    """Apply the X3D rounding rules to a point: the single source of every width and depth."""
-    width, bottleneck, depth = float(point["width"]), float(point["bottleneck"]), float(point["depth"])
+class StageSettings(Protocol):
+    """The base-network settings stages are derived from (X3D's and its 2D image counterpart's)."""
+
+    stem_width: int
+    stage_widths: tuple[int, ...]
+    stage_blocks: tuple[int, ...]
+    stage_spatial_stride: int
+    block_spatial_kernel: int
+    se_ratio: float
+    se_every: int
+    width_divisor: int
+    min_width: int
+
+
+def derive_stages(
+    base: StageSettings, *, width: float, bottleneck: float, depth: float, temporal_kernel: int | None
+) -> tuple[int, tuple[StageSpec, ...]]:
+    """Stem width and stages under the X3D rounding rules: the single source of every width and depth."""
     round_kw = {"min_width": base.min_width, "divisor": base.width_divisor}
     stem_width = round_width(base.stem_width, width, **round_kw)
     stages = []
@@ -134,12 +156,19 @@ def derive_architecture(point: Mapping[str, Value], base: X3DBase, num_classes: 
                 inner_width=inner,
                 se_width=se_width,
                 spatial_stride=base.stage_spatial_stride,
-                temporal_kernel=base.block_temporal_kernel,
+                temporal_kernel=temporal_kernel,
                 spatial_kernel=base.block_spatial_kernel,
                 se_blocks=tuple(se_width > 0 and i % base.se_every == 0 for i in range(blocks)),
             )
         )
         in_width = out_width
+    return stem_width, tuple(stages)
+
+
+def derive_architecture(point: Mapping[str, Value], base: X3DBase, num_classes: int | None = None) -> X3DArchitecture:
+    """Apply the X3D rounding rules to a point: the single source of every width and depth."""
+    stem_width, stages = derive_stages(base, width=float(point["width"]), bottleneck=float(point["bottleneck"]),
+                                       depth=float(point["depth"]), temporal_kernel=base.block_temporal_kernel)
     return X3DArchitecture(
         frames=int(point["frames"]),
         crop=int(point["crop"]),
@@ -147,7 +176,7 @@ def derive_architecture(point: Mapping[str, Value], base: X3DBase, num_classes: 
         stem_width=stem_width,
         stem_spatial_kernel=base.stem_spatial_kernel,
         stem_temporal_kernel=base.stem_temporal_kernel,
-        stages=tuple(stages),
+        stages=stages,
         conv5_width=stages[-1].inner_width,
         head_width=base.head_width,
         num_classes=num_classes if num_classes is not None else base.num_classes,
