@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..complexity import Complexity, Shape, Shape3d, batchnorm_complexity, conv3d_complexity, conv_complexity, linear_complexity
 from ..errors import SpaceError
-from .network import StageSpec, X3DArchitecture
+from .network import BodyArchitecture, StageSpec, X3DArchitecture
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import nn
@@ -271,23 +271,29 @@ def head_complexity(*, in_shape: Shape, conv5_channels: int, head_channels: int,
 
 
 # -- whole network -------------------------------------------------------------
-def create_x3d(*, arch: X3DArchitecture, layers: LayerTypes = LayerTypes()):
-    """Build the network an :class:`X3DArchitecture` describes."""
+def create_network(*, arch: BodyArchitecture, stem: "nn.Module", layers: LayerTypes):
+    """An X3D-style network: the given stem, then the stages and head ``arch`` describes (video or image)."""
     from torch import nn
 
     from .modules import X3DNet
 
     return X3DNet(
-        stem=create_stem(
-            in_channels=arch.in_channels, out_channels=arch.stem_width, spatial_kernel=arch.stem_spatial_kernel,
-            temporal_kernel=arch.stem_temporal_kernel, spatial_stride=arch.stages[0].spatial_stride, layers=layers,
-        ),
+        stem=stem,
         stages=nn.Sequential(*(create_stage(stage=stage, layers=layers) for stage in arch.stages)),
         head=create_head(
             in_channels=arch.stages[-1].out_width, conv5_channels=arch.conv5_width, head_channels=arch.head_width,
             num_classes=arch.num_classes, dropout=arch.dropout, layers=layers,
         ),
     )
+
+
+def create_x3d(*, arch: X3DArchitecture, layers: LayerTypes = LayerTypes()):
+    """Build the network an :class:`X3DArchitecture` describes."""
+    stem = create_stem(
+        in_channels=arch.in_channels, out_channels=arch.stem_width, spatial_kernel=arch.stem_spatial_kernel,
+        temporal_kernel=arch.stem_temporal_kernel, spatial_stride=arch.stages[0].spatial_stride, layers=layers,
+    )
+    return create_network(arch=arch, stem=stem, layers=layers)
 
 
 @dataclass(frozen=True)
@@ -299,14 +305,10 @@ class PartComplexity:
     out_shape: Shape
 
 
-def x3d_complexity_parts(arch: X3DArchitecture) -> list[PartComplexity]:
-    """Stem, each stage and the head, in order, each with its cost and output shape."""
-    parts = []
-    cost, shape = stem_complexity(
-        in_shape=arch.input_shape, out_channels=arch.stem_width, spatial_kernel=arch.stem_spatial_kernel,
-        temporal_kernel=arch.stem_temporal_kernel, spatial_stride=arch.stages[0].spatial_stride,
-    )
-    parts.append(PartComplexity("stem", cost, shape))
+def network_parts(arch: BodyArchitecture, stem: tuple[Complexity, Shape]) -> list[PartComplexity]:
+    """The stem's given cost and shape, then each stage and the head ``arch`` describes, in order."""
+    cost, shape = stem
+    parts = [PartComplexity("stem", cost, shape)]
     for stage in arch.stages:
         cost, shape = stage_complexity(stage=stage, in_shape=shape)
         parts.append(PartComplexity(stage.name, cost, shape))
@@ -317,9 +319,23 @@ def x3d_complexity_parts(arch: X3DArchitecture) -> list[PartComplexity]:
     return parts
 
 
-def x3d_complexity(arch: X3DArchitecture) -> Complexity:
-    """Total analytic complexity of an X3D network."""
+def x3d_complexity_parts(arch: X3DArchitecture) -> list[PartComplexity]:
+    """Stem, each stage and the head, in order, each with its cost and output shape."""
+    stem = stem_complexity(
+        in_shape=arch.input_shape, out_channels=arch.stem_width, spatial_kernel=arch.stem_spatial_kernel,
+        temporal_kernel=arch.stem_temporal_kernel, spatial_stride=arch.stages[0].spatial_stride,
+    )
+    return network_parts(arch, stem)
+
+
+def total_complexity(parts: list[PartComplexity]) -> Complexity:
+    """The sum of the parts' costs."""
     total = Complexity()
-    for part in x3d_complexity_parts(arch):
+    for part in parts:
         total = total + part.cost
     return total
+
+
+def x3d_complexity(arch: X3DArchitecture) -> Complexity:
+    """Total analytic complexity of an X3D network."""
+    return total_complexity(x3d_complexity_parts(arch))

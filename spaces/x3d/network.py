@@ -10,36 +10,36 @@ that object and never recompute a rounding themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, ClassVar
 
 from ..axis import Value
 from ..errors import SpaceError
 from .rounding import blocks_per_stage, inner_width, round_width
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from typing_extensions import Self
+
 
 @dataclass(frozen=True)
-class X3DBase:
-    """The base network X2D: all architecture constants that are not search axes.
+class NetworkBody:
+    """Settings of an X3D-style network's stem width, stages and head that are not search axes.
 
-    Widths are in the paper's units (gamma_w = 1 gives a 24-channel stem); the
-    reference code writes the same network as ``DIM_C1 = 12`` with
-    ``WIDTH_FACTOR = 2.0``, and ``round_width(24, w) == round_width(12, 2 w)``.
+    Shared by X3D's base network and its 2D image counterpart's
+    (:class:`spaces.image.ImageBase`), which add their input and stem settings
+    and extend :meth:`_checks`; widths are in the paper's units.
     """
 
+    #: Names the network in error messages.
+    label: ClassVar[str] = "base network"
+
     num_classes: int = 400
-    base_crop: int = 112
-    base_stride: int = 24
-    fps: float = 30.0
     in_channels: int = 3
     stem_width: int = 24
-    stem_spatial_kernel: int = 3
-    stem_temporal_kernel: int = 5
     stage_widths: tuple[int, ...] = (24, 48, 96, 192)
     stage_blocks: tuple[int, ...] = (1, 2, 5, 3)
     stage_spatial_stride: int = 2
-    block_temporal_kernel: int = 3
     block_spatial_kernel: int = 3
     se_ratio: float = 1 / 16
     se_every: int = 2
@@ -51,29 +51,63 @@ class X3DBase:
     def __post_init__(self) -> None:
         for name in ("stage_widths", "stage_blocks"):  # lists from JSON or YAML become tuples (hashable, immutable)
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        checks = {
+        for name, ok in self._checks().items():
+            if not ok:
+                raise SpaceError(f"{self.label}: invalid {name} = {getattr(self, name)!r}")
+
+    def _checks(self) -> dict[str, bool]:
+        """Setting name -> whether its value is valid."""
+        return {
             "num_classes": self.num_classes >= 1,
+            "in_channels": self.in_channels >= 1,
+            "stem_width": self.stem_width >= 1,
+            "stage_widths": len(self.stage_widths) == len(self.stage_blocks) >= 1 and min(self.stage_widths) >= 1,
+            "stage_blocks": all(b >= 1 for b in self.stage_blocks),
+            "stage_spatial_stride": self.stage_spatial_stride >= 1,
+            "block_spatial_kernel": self.block_spatial_kernel % 2 == 1,
+            "se_ratio": 0 <= self.se_ratio < 1,
+            "se_every": self.se_every >= 1,
+            "head_width": self.head_width >= 1,
+            "dropout": 0 <= self.dropout < 1,
+        }
+
+    def replace(self, **changes: object) -> "Self":
+        """A copy with some settings changed; an unknown setting is named with the known ones."""
+        known = [f.name for f in fields(self)]
+        unknown = sorted(set(changes) - set(known))
+        if unknown:
+            raise SpaceError(f"{self.label} has no setting {unknown[0]!r}; known: {', '.join(known)}")
+        return type(self)(**{**self.__dict__, **changes})
+
+
+@dataclass(frozen=True)
+class X3DBase(NetworkBody):
+    """The base network X2D: all architecture constants that are not search axes.
+
+    Widths are in the paper's units (gamma_w = 1 gives a 24-channel stem); the
+    reference code writes the same network as ``DIM_C1 = 12`` with
+    ``WIDTH_FACTOR = 2.0``, and ``round_width(24, w) == round_width(12, 2 w)``.
+    """
+
+    label: ClassVar[str] = "X3D base network"
+
+    base_crop: int = 112
+    base_stride: int = 24
+    fps: float = 30.0
+    stem_spatial_kernel: int = 3
+    stem_temporal_kernel: int = 5
+    block_temporal_kernel: int = 3
+
+    def _checks(self) -> dict[str, bool]:
+        return {
+            **super()._checks(),
             "base_crop": self.base_crop >= 8,
             "base_stride": self.base_stride >= 1,
             "fps": self.fps > 0,
-            "stage_widths": len(self.stage_widths) == len(self.stage_blocks) >= 1,
-            "stage_blocks": all(b >= 1 for b in self.stage_blocks),
             "stem_spatial_kernel": self.stem_spatial_kernel % 2 == 1,
             "stem_temporal_kernel": self.stem_temporal_kernel % 2 == 1,
-            "block_spatial_kernel": self.block_spatial_kernel % 2 == 1,
             "block_temporal_kernel": self.block_temporal_kernel % 2 == 1,
-            "se_ratio": 0 <= self.se_ratio < 1,
-            "dropout": 0 <= self.dropout < 1,
         }
-        for name, ok in checks.items():
-            if not ok:
-                raise SpaceError(f"X3D base network: invalid {name} = {getattr(self, name)!r}")
-
-    def replace(self, **changes: object) -> "X3DBase":
-        unknown = sorted(set(changes) - set(self.__dataclass_fields__))
-        if unknown:
-            raise SpaceError(f"X3D base network has no setting {unknown[0]!r}; known: {', '.join(self.__dataclass_fields__)}")
-        return X3DBase(**{**self.__dict__, **changes})
 
 
 @dataclass(frozen=True)
@@ -99,20 +133,26 @@ class StageSpec:
 
 
 @dataclass(frozen=True)
-class X3DArchitecture:
-    """Everything needed to build or count one X3D network, all roundings done."""
+class BodyArchitecture:
+    """What every X3D-style network (video or image) has once rounded: input, stem width, stages and head."""
 
-    frames: int
     crop: int
     in_channels: int
     stem_width: int
-    stem_spatial_kernel: int
-    stem_temporal_kernel: int
     stages: tuple[StageSpec, ...]
     conv5_width: int
     head_width: int
     num_classes: int
     dropout: float
+
+
+@dataclass(frozen=True)
+class X3DArchitecture(BodyArchitecture):
+    """Everything needed to build or count one X3D network, all roundings done."""
+
+    frames: int
+    stem_spatial_kernel: int
+    stem_temporal_kernel: int
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
@@ -120,22 +160,8 @@ class X3DArchitecture:
         return (self.in_channels, self.frames, self.crop, self.crop)
 
 
-class StageSettings(Protocol):
-    """The base-network settings stages are derived from (X3D's and its 2D image counterpart's)."""
-
-    stem_width: int
-    stage_widths: tuple[int, ...]
-    stage_blocks: tuple[int, ...]
-    stage_spatial_stride: int
-    block_spatial_kernel: int
-    se_ratio: float
-    se_every: int
-    width_divisor: int
-    min_width: int
-
-
 def derive_stages(
-    base: StageSettings, *, width: float, bottleneck: float, depth: float, temporal_kernel: int | None
+    base: NetworkBody, *, width: float, bottleneck: float, depth: float, temporal_kernel: int | None
 ) -> tuple[int, tuple[StageSpec, ...]]:
     """Stem width and stages under the X3D rounding rules: the single source of every width and depth."""
     round_kw = {"min_width": base.min_width, "divisor": base.width_divisor}
