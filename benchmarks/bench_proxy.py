@@ -54,12 +54,12 @@ def clips_per_second(cache, space, point, channels_last: bool, batch_size: int, 
 def run(quick: bool, seed: int, steps: int | None, cache_path: str | None) -> dict:
     from estimators.data.cache import ClipCache
     from estimators.data.default import ensure_default_cache
-    from nas.commands.search import PROXY_DEFAULTS
+    from nas.commands.search import proxy_defaults
     from spaces import get_space
 
     where = machine()  # before the settings change torch's thread count
     cache = ClipCache(cache_path or ensure_default_cache(workers=2))
-    space = get_space("x3d", **PROXY_DEFAULTS["x3d"]["space"], num_classes=len(cache.classes))
+    space = get_space("x3d", **proxy_defaults("x3d")["space"], num_classes=len(cache.classes))
     steps = steps or (15 if quick else 60)
     for split in ("train", "val"):  # read every clip once, so no setting pays for a cold page cache
         for position in cache.positions(split):

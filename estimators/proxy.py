@@ -191,7 +191,7 @@ class ProxyAccuracy(Estimator):
         spec = space.clip_spec(point)
         seed = point_seed(self.schedule.seed, point)
         settings = self.schedule.train_settings(seed, fidelity)
-        sampling = dict(frames=spec.frames, stride=spec.stride, crop=spec.crop)
+        sampling = dict(frames=spec.frames, stride=spec.stride, crop=spec.crop, image=spec.image)
         train_set = ClipDataset(self.cache, self.train_split, ClipSampling(mode="train", **sampling), seed=seed)
         val_set = ClipDataset(self.cache, self.val_split, ClipSampling(mode="val", **sampling), seed=seed)
         model = build_seeded(space, point, seed, num_classes=self.num_classes)

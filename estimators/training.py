@@ -132,8 +132,8 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
     use_amp = settings.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     model = model.to(device)
-    if settings.channels_last:
-        model = model.to(memory_format=torch.channels_last_3d)
+    if settings.channels_last:  # 2D networks on images, 3D networks on clips
+        model = model.to(memory_format=torch.channels_last if train_set.sampling.image else torch.channels_last_3d)
     groups = _parameter_groups(model, settings.weight_decay)
     if settings.optimizer == "adamw":
         optimiser = torch.optim.AdamW(groups, lr=settings.lr)

@@ -14,9 +14,12 @@ the two cannot drift apart silently (a test counts built models).
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 Shape3d = tuple[int, int, int, int]  # (channels, time, height, width)
+Shape2d = tuple[int, int, int]  # (channels, height, width)
+Shape = tuple[int, ...]  # (channels, *spatial): a video network's Shape3d or an image network's Shape2d
 
 
 class Complexity(NamedTuple):
@@ -55,6 +58,35 @@ class Complexity(NamedTuple):
         }
 
 
+def conv_complexity(
+    *,
+    in_shape: Shape,
+    out_channels: int,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...] | None = None,
+    padding: tuple[int, ...] | None = None,
+    groups: int = 1,
+    bias: bool = False,
+) -> tuple[Complexity, Shape]:
+    """Cost and output shape of an ``nn.Conv2d`` or ``nn.Conv3d`` applied to ``in_shape``.
+
+    One formula for every rank, so the 2D image network and the 3D video
+    network are counted by the same code; ``kernel`` has one entry per
+    spatial (and temporal) dimension of ``in_shape``, stride and padding
+    default to 1 and 0 there.
+    """
+    in_channels, *sizes = in_shape
+    stride = stride or (1,) * len(kernel)
+    padding = padding or (0,) * len(kernel)
+    if not len(sizes) == len(kernel) == len(stride) == len(padding):
+        raise ValueError(f"a conv over {len(sizes)} dimensions given kernel {kernel}, stride {stride}, padding {padding}")
+    out_sizes = tuple((size + 2 * pad - k) // step + 1 for size, k, step, pad in zip(sizes, kernel, stride, padding))
+    per_output = (in_channels // groups) * math.prod(kernel)
+    outputs = out_channels * math.prod(out_sizes)
+    params = out_channels * per_output + (out_channels if bias else 0)
+    return Complexity(outputs * per_output, params, 0, outputs), (out_channels, *out_sizes)
+
+
 def conv3d_complexity(
     *,
     in_shape: Shape3d,
@@ -66,15 +98,9 @@ def conv3d_complexity(
     bias: bool = False,
 ) -> tuple[Complexity, Shape3d]:
     """Cost and output shape of an ``nn.Conv3d`` applied to ``in_shape``."""
-    in_channels, t, h, w = in_shape
-    (kt, kh, kw), (st, sh, sw), (pt, ph, pw) = kernel, stride, padding
-    out_t = (t + 2 * pt - kt) // st + 1
-    out_h = (h + 2 * ph - kh) // sh + 1
-    out_w = (w + 2 * pw - kw) // sw + 1
-    per_output = (in_channels // groups) * kt * kh * kw
-    outputs = out_channels * out_t * out_h * out_w
-    params = out_channels * per_output + (out_channels if bias else 0)
-    return Complexity(outputs * per_output, params, 0, outputs), (out_channels, out_t, out_h, out_w)
+    cost, shape = conv_complexity(in_shape=in_shape, out_channels=out_channels, kernel=kernel, stride=stride,
+                                  padding=padding, groups=groups, bias=bias)
+    return cost, shape  # type: ignore[return-value]
 
 
 def batchnorm_complexity(channels: int) -> Complexity:

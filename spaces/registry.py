@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "nas.spaces"
 #: Built-in spaces, as "module:attribute" so that nothing is imported until used.
 BUILTIN_SPACES: dict[str, str] = {
     "x3d": "spaces.x3d.space:X3DSpace",
+    "x2d-image": "spaces.image.space:X2DImageSpace",
 }
 
 SpaceFactory = Callable[..., SearchSpace]

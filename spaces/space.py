@@ -15,6 +15,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .axis import Axis, Value
@@ -29,13 +30,18 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 @dataclass(frozen=True)
 class ClipSpec:
-    """What a point reads from the clip cache: frames at a sampling stride, cropped square."""
+    """What a point reads from the clip cache: frames at a sampling stride, cropped square.
+
+    ``image`` networks read one frame as a ``(3, crop, crop)`` image instead of
+    a ``(3, frames, crop, crop)`` clip: the same cache and loader serve both.
+    """
 
     frames: int
     stride: int
     crop: int
     short_side: tuple[int, int]  # training-time random short-side range, before cropping
     fps: float
+    image: bool = False
 
     @property
     def duration_seconds(self) -> float:
@@ -51,6 +57,12 @@ class SearchSpace(ABC):
     version: str = "1"
     #: One line for ``nas space list``.
     title: str = ""
+    #: What ``nas search`` trains on when no ``--data`` is given (a ``--data`` spec: ``synth`` is the
+    #: embedded synthetic action clips, ``synth-image`` the synthetic images), so each space brings its data.
+    default_data: str = "synth"
+    #: ``nas search``'s CPU proxy setting: base-network options (``"space"``) and a compute target in GMACs
+    #: (``"target_gflops"``); empty: the space as constructed, and ``--target-gflops`` must be given.
+    proxy_defaults: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(
         self,

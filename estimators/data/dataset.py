@@ -6,7 +6,9 @@ at a random time, their short side is drawn from the point's range
 flip (relabelled through the cache's ``flip_map``); validation clips are the
 centre clip and centre crop; test clips are several views uniform in time
 (and 1 or 3 crops).  Everything stays uint8 until :func:`normalise_batch`
-converts a whole batch once.  Augmentations are drawn from a generator
+converts a whole batch once.  Image networks read one frame as an image
+(``ClipSampling(image=True)``): the same cache, cut and augmentation, without
+the time axis.  Augmentations are drawn from a generator
 derived from (seed, epoch, index), so DataLoader workers never repeat each
 other and a rerun draws the same clips.
 """
@@ -42,6 +44,7 @@ class ClipSampling:
     temporal_views: int = 1  # test mode: clips uniform in time
     spatial_views: int = 1  # test mode: 1 (centre) or 3 (start, centre, end of the long side)
     shuffle_frames: bool = False  # ablation: the clip's frames in a random order (motion order destroyed)
+    image: bool = False  # one frame as a (3, crop, crop) image, for 2D networks
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -51,6 +54,8 @@ class ClipSampling:
                 raise CacheError(f"clip {name} must be at least 1, got {getattr(self, name)}")
         if self.spatial_views not in (1, 3):
             raise CacheError(f"spatial_views must be 1 or 3, got {self.spatial_views}")
+        if self.image and self.frames != 1:
+            raise CacheError(f"an image is one frame; image sampling got frames = {self.frames}")
 
     @property
     def window(self) -> int:
@@ -63,7 +68,7 @@ class ClipSampling:
 
 
 class ClipDataset(torch.utils.data.Dataset):
-    """Items are ``(clip, label)``: clip is uint8 ``(frames, 3, crop, crop)``."""
+    """Items are ``(clip, label)``: clip is uint8 ``(frames, 3, crop, crop)``, or ``(3, crop, crop)`` for images."""
 
     def __init__(self, cache: ClipCache | str | os.PathLike, split: str, sampling: ClipSampling, *, seed: int = 0) -> None:
         self.cache = cache if isinstance(cache, ClipCache) else ClipCache(cache)
@@ -137,11 +142,17 @@ class ClipDataset(torch.utils.data.Dataset):
         label = self.cache.label(position)
         if self.sampling.mode == "train" and rng.random() < 0.5:
             clip, label = clip.flip(-1), int(self._flip[label])
-        return clip.contiguous(), label
+        return (clip[0] if self.sampling.image else clip).contiguous(), label
 
 
 def normalise_batch(clips: torch.Tensor, *, device: torch.device | str | None = None, channels_last: bool = False) -> torch.Tensor:
-    """uint8 ``(B, T, 3, H, W)`` -> float ``(B, 3, T, H, W)`` normalised (mean 0.45, std 0.225), once per batch."""
+    """uint8 ``(B, T, 3, H, W)`` -> float ``(B, 3, T, H, W)`` normalised (mean 0.45, std 0.225), once per batch.
+
+    A batch of images, uint8 ``(B, 3, H, W)``, stays in that layout (channels-last in memory if asked).
+    """
     batch = clips.to(device, non_blocking=True) if device is not None else clips
-    batch = batch.permute(0, 2, 1, 3, 4).float().div_(255.0).sub_(MEAN).div_(STD)
-    return batch.contiguous(memory_format=torch.channels_last_3d) if channels_last else batch.contiguous()
+    image = batch.dim() == 4
+    batch = (batch if image else batch.permute(0, 2, 1, 3, 4)).float().div_(255.0).sub_(MEAN).div_(STD)
+    if not channels_last:
+        return batch.contiguous()
+    return batch.contiguous(memory_format=torch.channels_last if image else torch.channels_last_3d)

@@ -1,7 +1,8 @@
-"""The default clip cache: the synthetic dataset, built once per user under a file lock.
+"""The default clip caches: the synthetic datasets, built once per user under a file lock.
 
-It lives in ``$NAS_CACHE_DIR`` (default ``~/.cache/videonas``) under a name
-derived from the generator settings.  Processes started together take the
+They live in ``$NAS_CACHE_DIR`` (default ``~/.cache/videonas``) under a name
+derived from the generator settings (``synth-…`` for the action clips,
+``synthimg-…`` for the images), so each space's default has its own cache.  Processes started together take the
 same lock: one builds, the others wait and then read the finished cache.  A
 build goes into a temporary folder that is renamed into place when complete,
 so a reader never sees a half-built default cache.
@@ -14,10 +15,14 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CacheError
 from .ingest import build_synthetic
 from .synthetic import SynthSettings
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .synthetic_images import ImageSynthSettings
 
 CACHE_DIR_VARIABLE = "NAS_CACHE_DIR"
 DEFAULT_CODEC = "raw"
@@ -27,11 +32,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_DIR_VARIABLE) or Path.home() / ".cache" / "videonas").expanduser()
 
 
-def default_cache_path(settings: SynthSettings = SynthSettings()) -> Path:
+def default_cache_path(settings: "SynthSettings | ImageSynthSettings" = SynthSettings()) -> Path:
     return default_cache_dir() / f"{settings.fingerprint()}-{DEFAULT_CODEC}"
 
 
-def ensure_default_cache(settings: SynthSettings = SynthSettings(), *, workers: int = 1) -> Path:
+def ensure_default_cache(settings: "SynthSettings | ImageSynthSettings" = SynthSettings(), *, workers: int = 1) -> Path:
     """The path of the default cache, building it first if no process has yet."""
     target = default_cache_path(settings)
     if (target / "data.mdb").is_file():

@@ -18,11 +18,16 @@ import os
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import IngestError
 from .pipeline import Job, PipelineReport, run_pipeline
+from .generators import generator_of
 from .synthetic import SynthSettings, clip_list
 from .writer import CacheWriter
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .synthetic_images import ImageSynthSettings
 
 VIDEO_SUFFIXES = {".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v"}
 SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "validate": "val", "validation": "val", "test": "test", "testing": "test"}
@@ -157,8 +162,11 @@ def build_from_videos(videos: str | os.PathLike, out: str | os.PathLike, setting
     return report, writer
 
 
-def build_synthetic(out: str | os.PathLike, settings: SynthSettings, *, codec: str = "raw", workers: int = 1) -> tuple[PipelineReport, CacheWriter]:
-    jobs = [Job(video_id, label, split, "synth", {"settings": asdict(settings), "index": index})
+def build_synthetic(out: str | os.PathLike, settings: "SynthSettings | ImageSynthSettings", *, codec: str = "raw",
+                    workers: int = 1) -> tuple[PipelineReport, CacheWriter]:
+    """Write a synthetic dataset (action clips, or images as one-frame clips) as a clip cache."""
+    source = generator_of(settings).name
+    jobs = [Job(video_id, label, split, source, {"settings": asdict(settings), "index": index})
             for video_id, label, split, index in clip_list(settings)]
     writer = CacheWriter(
         out, codec=codec, fps=settings.fps, classes=settings.class_names, source_fingerprint=settings.fingerprint(),

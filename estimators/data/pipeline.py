@@ -29,7 +29,7 @@ class Job:
     video_id: str
     label: int
     split: str
-    source: str  # "file" or "synth"
+    source: str  # "file", or a synthetic generator's name ("synth", "synth-image")
     args: dict[str, Any] = field(default_factory=dict)
 
 
@@ -45,9 +45,10 @@ def _frames_of(job: Job):
         from .video import decode_video
 
         return decode_video(job.args["path"], fps=job.args["fps"], short_side=job.args["short_side"])
-    from .synthetic import SynthSettings, render_job
+    from .generators import get_generator
 
-    return render_job(SynthSettings(**job.args["settings"]), job.label, job.args["index"])
+    generator = get_generator(job.source)
+    return generator.render(generator.settings_type()(**job.args["settings"]), job.label, job.args["index"])
 
 
 def run_job(job: Job, codec: str, fps: float) -> tuple[Job, bytes | None, tuple[int, int, int] | None, str | None]:

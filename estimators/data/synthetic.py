@@ -57,13 +57,8 @@ class SynthSettings:
     noise: float = 3.0  # std of per-pixel Gaussian noise, in grey levels
 
     def __post_init__(self) -> None:
-        from spaces.errors import NasError
-
-        limits = {"classes": (2, len(CLASSES)), "clips_per_class": (3, 100_000), "frames": (8, 4096), "size": (16, 1024)}
-        for name, (low, high) in limits.items():
-            value = getattr(self, name)
-            if not isinstance(value, int) or not low <= value <= high:
-                raise NasError(f"synthetic data: {name} must be a whole number in [{low}, {high}], got {value!r}")
+        check_whole_numbers(self, "synthetic data", {"classes": (2, len(CLASSES)), "clips_per_class": (3, 100_000),
+                                                     "frames": (8, 4096), "size": (16, 1024)})
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -76,6 +71,16 @@ class SynthSettings:
     def fingerprint(self) -> str:
         payload = json.dumps({"generator": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
         return "synth-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def check_whole_numbers(settings: object, what: str, limits: dict[str, tuple[int, int]]) -> None:
+    """Raise a one-line error naming the first setting that is not a whole number within its limits."""
+    from spaces.errors import NasError
+
+    for name, (low, high) in limits.items():
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise NasError(f"{what}: {name} must be a whole number in [{low}, {high}], got {value!r}")
 
 
 def split_of(index: int, per_class: int) -> str:
@@ -191,7 +196,7 @@ def render_job(settings: SynthSettings, label: int, index: int) -> np.ndarray:
 
 
 def clip_list(settings: SynthSettings) -> Iterator[tuple[str, int, str, int]]:
-    """(video id, label, split, index) of every clip, in a fixed order."""
+    """(video id, label, split, index) of every clip, in a fixed order (of images too: they are one-frame clips)."""
     for index in range(settings.clips_per_class):
         for label, name in enumerate(settings.class_names):
             yield f"{name}_{index:05d}", label, split_of(index, settings.clips_per_class), index

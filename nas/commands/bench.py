@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--points", type=int, default=150, help="points in the table when done (default 150)")
     build.add_argument("--seeds", default="0,1", help="training seeds, comma-separated (default 0,1; 0 is nas search's)")
     build.add_argument("--space", default="x3d", help="space name (default x3d)")
-    build.add_argument("--data", default="synth", metavar="CACHE", help="clip cache, or synth[:key=value,...] (as nas search)")
+    build.add_argument("--data", metavar="CACHE", help="clip cache, or synth[:key=value,...] (as nas search; default: the space's own)")
     build.add_argument("--target-gflops", type=float, metavar="G", help="the region's compute limit (default: nas search's target)")
     build.add_argument("--epochs", type=float, default=None, help="proxy epochs per run (default: nas search's)")
     build.add_argument("--region-seed", type=int, default=0, help="seed of the random order of the region (default 0)")
@@ -50,12 +50,13 @@ def run_build(args: argparse.Namespace) -> int:
 
     from ..progress import SearchProgress
     from ..tabular_build import TableBuilder, seeds_argument
-    from .search import DEFAULT_EPOCHS, PROXY_DEFAULTS, open_data, parse_duration, parse_options, plan_data
+    from .search import DEFAULT_EPOCHS, open_data, parse_duration, parse_options, plan_data, proxy_defaults
 
     seeds = seeds_argument(args.seeds)
     if args.points < 1:
         raise NasError(f"--points must be at least 1, got {args.points}")
-    defaults = PROXY_DEFAULTS.get(args.space, {})
+    defaults = proxy_defaults(args.space)
+    args.data = args.data or defaults["data"]
     target = args.target_gflops if args.target_gflops is not None else defaults.get("target_gflops")
     if target is None or not target > 0:
         raise NasError(f"give a positive --target-gflops for space {args.space!r} (got {target})")

@@ -111,3 +111,9 @@ def print_path(path: list[dict[str, Any]]) -> None:
              "candidates (top-1)": " ".join(f"{op}={c['accuracy']:.2f}" if c["accuracy"] is not None else f"{op}=failed"
                                              for op, c in s["candidates"].items())} for s in path]
     print_table(rows, ["step", "axis", "role", "point", "GMACs", "top-1", "candidates (top-1)"])
+
+
+def shape_text(shape: tuple[int, ...] | list[int]) -> str:
+    """An input shape with its axes named: a clip (batch x channels x frames x height x width) or an image."""
+    names = "batch x channels x frames x height x width" if len(shape) == 5 else "batch x channels x height x width"
+    return f"{'x'.join(map(str, shape))} ({names})"

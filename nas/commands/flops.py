@@ -6,7 +6,7 @@ import argparse
 
 from spaces.errors import NasError
 
-from .common import add_point_arguments, add_space_argument, emit_json, exported_or_chosen, format_count
+from .common import add_point_arguments, add_space_argument, emit_json, exported_or_chosen, format_count, shape_text
 
 UNIT = "multiply-adds of conv and linear layers (1 fused multiply-add = 1)"
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         label = f"{space.name} {preset}" if preset else space.name
         print(f"{label}  {point.key}")
-        print(f"input shape   {'x'.join(map(str, result['input_shape']))} (batch x channels x frames x height x width)")
+        print(f"input shape   {shape_text(result['input_shape'])}")
         print(f"MACs          {cost.macs:,} ({format_count(cost.macs)}MACs; {UNIT})")
         print(f"params        {cost.params:,} ({format_count(cost.params)}; {cost.params_without_bn:,} without BN)")
         print(f"activations   {cost.activations:,}")

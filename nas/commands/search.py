@@ -8,6 +8,11 @@ base crop and a stride of 8 frames, 3 training epochs per candidate, a
 overshoots and is contracted back onto it where a point between fits), then
 the chosen model trained for 40 epochs: candidates are ranked on a short
 schedule, as in X3D, and the chosen one is then trained properly.
+
+The default data, proxy setting and target are the space's own
+(``SearchSpace.default_data`` and ``proxy_defaults``), so another space —
+built in (``x2d-image`` trains on the synthetic images) or installed — brings
+its own without this command knowing its name.
 """
 
 from __future__ import annotations
@@ -25,11 +30,6 @@ from spaces.errors import NasError
 
 from .common import print_path
 
-#: Per-space proxy settings: the base network shrunk for a CPU, and a target a few steps above it.
-PROXY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "x3d": {"space": {"base_crop": 48, "base_stride": 8, "stage_blocks": [1, 1, 2, 1], "head_width": 256, "dropout": 0.2},
-            "target_gflops": 0.025},
-}
 DEFAULT_EPOCHS, DEFAULT_FINAL_EPOCHS = 3.0, 40.0
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 
@@ -38,9 +38,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("search", help="search a space with a strategy (resumes a killed search)")
     parser.add_argument("--space", default="x3d", help="space name (see 'nas space list'; default x3d)")
     parser.add_argument("--strategy", default="coordinate", help="strategy name (default coordinate)")
-    parser.add_argument("--data", default="synth", metavar="CACHE",
-                        help="clip cache folder, or 'synth[:key=value,...]' for the embedded synthetic data "
-                             "(built on first use; keys as 'nas data synth', e.g. synth:clips_per_class=50)")
+    parser.add_argument("--data", metavar="CACHE",
+                        help="clip cache folder, or 'synth[:key=value,...]' / 'synth-image[:key=value,...]' for the embedded "
+                             "synthetic clips / images (built on first use; e.g. synth:clips_per_class=50, "
+                             "synth-image:images_per_class=50); default: the space's own (synth for x3d, synth-image for x2d-image)")
     parser.add_argument("--target-gflops", type=float, metavar="G",
                         help="compute target in GMACs (multiply-adds) per clip (x3d proxy default 0.02)")
     parser.add_argument("--budget", type=int, metavar="N", help="stop after N trained models (re-run with more to go on); open-ended strategies "
@@ -113,21 +114,39 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     return options
 
 
+def proxy_defaults(space_name: str) -> dict[str, Any]:
+    """The space's CPU proxy setting (``space`` options, ``target_gflops``) and its default ``data``."""
+    from spaces import get_space
+
+    space = get_space(space_name)
+    return {"space": dict(space.proxy_defaults.get("space", {})), "target_gflops": space.proxy_defaults.get("target_gflops"),
+            "data": space.default_data}
+
+
+def is_synthetic(spec: str) -> bool:
+    """Whether ``--data`` names an embedded synthetic dataset (``synth``, ``synth-image:size=32``) rather than a folder."""
+    from estimators.data.generators import GENERATORS
+
+    return spec.partition(":")[0] in GENERATORS
+
+
 def plan_data(spec: str):
     """What ``--data`` names, opened without writing: (cache or None, synthetic settings or None, classes)."""
     from estimators.data.cache import ClipCache
 
-    if spec == "synth" or spec.startswith("synth:"):
+    if is_synthetic(spec):
         from dataclasses import fields
 
-        from estimators.data.synthetic import SynthSettings
+        from estimators.data.generators import get_generator
 
-        known = {f.name for f in fields(SynthSettings)}
-        options = parse_options([i for i in spec[6:].split(",") if i]) if ":" in spec else {}
+        name, _, text = spec.partition(":")
+        settings_type = get_generator(name).settings_type()
+        known = {f.name for f in fields(settings_type)}
+        options = parse_options([i for i in text.split(",") if i])
         unknown = sorted(set(options) - known)
         if unknown:
-            raise NasError(f"--data synth: unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        settings = SynthSettings(**options)
+            raise NasError(f"--data {name}: unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        settings = settings_type(**options)
         return None, settings, settings.classes
     cache = ClipCache(spec)
     return cache, None, len(cache.classes)
@@ -153,7 +172,7 @@ def data_spec(text: str) -> str:
     """``--data`` as other workers (other folders, other machines) should read it: a cache path made absolute."""
     import os
 
-    return text if text == "synth" or text.startswith("synth:") else os.path.abspath(text)
+    return text if is_synthetic(text) else os.path.abspath(text)
 
 
 def _config(args, space, strategy, estimator, target_macs: int) -> dict[str, Any]:
@@ -167,18 +186,18 @@ def _build(args: argparse.Namespace):
     """Space, strategy, estimator and ledger; every check that can fail runs before anything is written."""
     from estimators.proxy import resolve_device
     from spaces import get_space
+    from spaces.registry import require_space
 
     from ..ledger import Ledger
     from ..storage import DEFAULT_HEARTBEAT_SECONDS, check_storage, storage_url
     from ..strategies.registry import get_strategy_class
 
-    from spaces.registry import require_space
-
     require_space(args.space)  # unknown names fail before anything else is looked at
     strategy_class = get_strategy_class(args.strategy)
     options = ledger_options(args)
     options["heartbeat"] = options["heartbeat"] or DEFAULT_HEARTBEAT_SECONDS
-    defaults = PROXY_DEFAULTS.get(args.space, {})
+    defaults = proxy_defaults(args.space)
+    args.data = args.data or defaults["data"]  # the space's own data; stored resolved, so workers read the same
     target_gflops = args.target_gflops if args.target_gflops is not None else defaults.get("target_gflops")
     if target_gflops is None:
         raise NasError(f"space {args.space!r} has no default compute target; give --target-gflops")

@@ -11,7 +11,7 @@ from spaces.errors import NasError
 
 from .common import (
     add_point_arguments, add_space_argument, chosen_point, emit_json, format_count, open_space, print_table,
-    write_text_atomically,
+    shape_text, write_text_atomically,
 )
 
 MACS_UNIT = "MACs (multiply-adds of conv and linear layers)"
@@ -99,9 +99,9 @@ def run_show(args: argparse.Namespace) -> int:
                    "clip": clip.__dict__ | {"short_side": list(clip.short_side)}, "parts": rows, **cost.as_dict()})
         return 0
     print(f"space {space.name} v{space.version}  point {point.key}" + (f"  (preset {preset})" if preset else ""))
-    print(f"input {'x'.join(map(str, shape))} (batch x channels x frames x height x width); clip: {clip.frames} frames "
-          f"every {clip.stride} at {clip.fps:g} fps ({clip.duration_seconds:.2f} s), short side {clip.short_side[0]}-"
-          f"{clip.short_side[1]}, crop {clip.crop}\n")
+    read = "one frame as an image" if clip.image else \
+        f"{clip.frames} frames every {clip.stride} at {clip.fps:g} fps ({clip.duration_seconds:.2f} s)"
+    print(f"input {shape_text(shape)}; clip: {read}, short side {clip.short_side[0]}-{clip.short_side[1]}, crop {clip.crop}\n")
     for row in rows:
         row["MACs"], row["params"] = format_count(row.pop("macs")), format_count(row.pop("params"))
     print_table(rows, list(rows[0]))

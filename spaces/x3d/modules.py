@@ -7,14 +7,18 @@ from torch import nn
 
 
 class SqueezeExcitation(nn.Module):
-    """Channel gating: global pool -> 1x1x1 conv -> ReLU -> 1x1x1 conv -> sigmoid -> scale."""
+    """Channel gating: global pool -> 1x1(x1) conv -> ReLU -> 1x1(x1) conv -> sigmoid -> scale.
 
-    def __init__(self, *, channels: int, reduced: int, activation: type[nn.Module]) -> None:
+    ``conv`` and ``pool`` are the 3D layers in a video network, the 2D ones in an image network.
+    """
+
+    def __init__(self, *, channels: int, reduced: int, activation: type[nn.Module],
+                 conv: type[nn.Module] = nn.Conv3d, pool: type[nn.Module] = nn.AdaptiveAvgPool3d) -> None:
         super().__init__()
-        self.pool = nn.AdaptiveAvgPool3d(1)
-        self.fc1 = nn.Conv3d(channels, reduced, kernel_size=1, bias=True)
+        self.pool = pool(1)
+        self.fc1 = conv(channels, reduced, kernel_size=1, bias=True)
         self.act = activation()
-        self.fc2 = nn.Conv3d(reduced, channels, kernel_size=1, bias=True)
+        self.fc2 = conv(reduced, channels, kernel_size=1, bias=True)
         self.gate = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,10 +66,11 @@ class X3DHead(nn.Module):
         fc1: nn.Sequential,
         dropout: float,
         classifier: nn.Linear,
+        pool: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.conv5 = conv5
-        self.pool = nn.AdaptiveAvgPool3d(1)
+        self.pool = pool if pool is not None else nn.AdaptiveAvgPool3d(1)
         self.fc1 = fc1
         self.dropout = nn.Dropout(dropout)
         self.classifier = classifier
@@ -76,7 +81,10 @@ class X3DHead(nn.Module):
 
 
 class X3DNet(nn.Module):
-    """Stem, residual stages, head: input (batch, 3, frames, crop, crop) -> logits (batch, classes)."""
+    """Stem, residual stages, head: input (batch, 3, frames, crop, crop) -> logits (batch, classes).
+
+    The image counterpart takes (batch, 3, crop, crop): the same three parts built from 2D layers.
+    """
 
     def __init__(self, *, stem: nn.Module, stages: nn.Sequential, head: nn.Module) -> None:
         super().__init__()

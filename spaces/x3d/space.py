@@ -12,7 +12,7 @@ scales them instead of restating them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from ..operations import AxisStep, Operation
 from ..point import Point
 from ..space import ClipSpec, SearchSpace
 from .blocks import LayerTypes, PartComplexity, create_x3d, x3d_complexity, x3d_complexity_parts
-from .network import X3DArchitecture, X3DBase, derive_architecture
+from .network import BodyArchitecture, X3DArchitecture, X3DBase, derive_architecture
 from .rounding import round_to_multiple
 
 # -- ranges a point may take (any value inside is valid) ------------------------
@@ -124,16 +124,82 @@ class FastStep(Operation):
         ]
 
 
-def x3d_operations() -> tuple[Operation, ...]:
-    """The paper's six expansion operations, in the order its Figure 2 lists them."""
+def spatial_operations() -> tuple[Operation, ...]:
+    """X-Spatial, X-Width, X-Bottleneck and X-Depth: the operations a network without time has too."""
     return (
-        FastStep(),
-        AxisStep("frames", name="temporal", label="X-Temporal"),
         AxisStep("crop", name="spatial", label="X-Spatial"),
         AxisStep("width", name="width", label="X-Width"),
         AxisStep("bottleneck", name="bottleneck", label="X-Bottleneck"),
         AxisStep("depth", name="depth", label="X-Depth"),
     )
+
+
+def x3d_operations() -> tuple[Operation, ...]:
+    """The paper's six expansion operations, in the order its Figure 2 lists them."""
+    return (FastStep(), AxisStep("frames", name="temporal", label="X-Temporal"), *spatial_operations())
+
+
+def spatial_axes(base_crop: int) -> list[Axis]:
+    """Crop, width, bottleneck and depth: X3D's axes that do not involve time (shared with the image space)."""
+    return [
+        Axis("crop", True, *CROP_RANGE, base=base_crop, ladder=crop_ladder(base_crop), quantum=CROP_MULTIPLE,
+             symbol="γs", description="training crop in pixels (X-Spatial: about x sqrt(2), multiples of 8)"),
+        Axis("width", False, *WIDTH_RANGE, base=1.0, ladder=_ladder(_geometric(1.0, WIDTH_STEP, *WIDTH_RANGE), *WIDTH_RANGE, False),
+             symbol="γw", description="channel multiplier of every layer (1 = 24-channel stem)"),
+        Axis("bottleneck", False, *BOTTLENECK_RANGE, base=1.0,
+             ladder=multiplier_ladder(BOTTLENECK_PUBLISHED, BOTTLENECK_STEP, *BOTTLENECK_RANGE),
+             symbol="γb", description="inner width of each block's depthwise conv / output width"),
+        Axis("depth", False, *DEPTH_RANGE, base=1.0, ladder=multiplier_ladder(DEPTH_PUBLISHED, DEPTH_STEP, *DEPTH_RANGE),
+             symbol="γd", description="blocks per stage = ceil(depth * [1, 2, 5, 3])"),
+    ]
+
+
+def spatial_preset(base_crop: int, preset: Mapping[str, float]) -> dict[str, Value]:
+    """Crop (a multiple of the base crop, rounded to 8), width, bottleneck and depth of a relative preset."""
+    return {
+        "crop": round_to_multiple(base_crop * preset["spatial"], CROP_MULTIPLE),
+        "width": preset["width"],
+        "bottleneck": preset["bottleneck"],
+        "depth": preset["depth"],
+    }
+
+
+def check_num_classes(num_classes: int | None) -> int | None:
+    """A classifier size given by a user: a whole number >= 1 (None: the base network's)."""
+    if num_classes is None:
+        return None
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise InvalidPointError(f"num_classes must be a whole number >= 1, got {num_classes!r}")
+    return num_classes
+
+
+def architecture_rows(arch: BodyArchitecture, parts: list[PartComplexity]) -> list[dict[str, Any]]:
+    """``nas space show`` rows of an X3D-style network (video or image): stem, stages, head."""
+    stage_rows = {s.name: s for s in arch.stages}
+    rows = []
+    for part in parts:
+        stage = stage_rows.get(part.name)
+        row: dict[str, Any] = {"part": part.name}
+        if part.name == "stem":
+            row.update(blocks="-", width=arch.stem_width, inner="-", se="-")
+        elif stage is not None:
+            row.update(blocks=stage.blocks, width=stage.out_width, inner=stage.inner_width,
+                       se=f"{stage.se_width}x{sum(stage.se_blocks)}" if stage.se_width else "-")
+        else:
+            row.update(blocks="-", width=f"{arch.conv5_width}>{arch.head_width}", inner="-", se="-")
+        row.update(output="x".join(map(str, part.out_shape)), macs=part.cost.macs, params=part.cost.params)
+        rows.append(row)
+    return rows
+
+
+def build_initialised(create: Callable[[], Any]) -> Any:
+    """A network from ``create()``, with X3D's initial weights unless it was built on the meta device."""
+    from .init import init_weights
+
+    model = create()
+    if not next(model.parameters()).is_meta:  # shapes only on meta: nothing to initialise
+        init_weights(model)
+    return model
 
 
 class X3DSpace(SearchSpace):
@@ -149,6 +215,10 @@ class X3DSpace(SearchSpace):
     name = "x3d"
     version = "1"
     title = "X3D video networks (Feichtenhofer, CVPR 2020): expand X2D along frames, stride, crop, width, bottleneck, depth"
+    #: The proxy setting sized for a 2-core CPU: X2D with stages of 1, 1, 2, 1 blocks at a 48^2 base crop and a
+    #: stride of 8 frames; the target leaves three expansion steps and a fourth that overshoots.
+    proxy_defaults = {"space": {"base_crop": 48, "base_stride": 8, "stage_blocks": [1, 1, 2, 1], "head_width": 256, "dropout": 0.2},
+                      "target_gflops": 0.025}
 
     def __init__(self, base: X3DBase | None = None, **base_settings: object) -> None:
         self.base_network = (base or X3DBase()).replace(**base_settings) if base_settings else (base or X3DBase())
@@ -168,41 +238,20 @@ class X3DSpace(SearchSpace):
                  symbol="γt", description="frames per clip (X-Temporal doubles it; X-Fast doubles it at half the stride)"),
             Axis("stride", True, *STRIDE_RANGE, base=b.base_stride, ladder=stride_ladder(b.base_stride),
                  symbol="γτ", description=f"sampling stride in source frames at {b.fps:g} fps (X-Fast halves it)"),
-            Axis("crop", True, *CROP_RANGE, base=b.base_crop, ladder=crop_ladder(b.base_crop), quantum=CROP_MULTIPLE,
-                 symbol="γs", description="training crop in pixels (X-Spatial: about x sqrt(2), multiples of 8)"),
-            Axis("width", False, *WIDTH_RANGE, base=1.0, ladder=_ladder(_geometric(1.0, WIDTH_STEP, *WIDTH_RANGE), *WIDTH_RANGE, False), symbol="γw", description="channel multiplier of every layer (1 = 24-channel stem)"),
-            Axis("bottleneck", False, *BOTTLENECK_RANGE, base=1.0,
-                 ladder=multiplier_ladder(BOTTLENECK_PUBLISHED, BOTTLENECK_STEP, *BOTTLENECK_RANGE),
-                 symbol="γb", description="inner width of each block's depthwise conv / output width"),
-            Axis("depth", False, *DEPTH_RANGE, base=1.0, ladder=multiplier_ladder(DEPTH_PUBLISHED, DEPTH_STEP, *DEPTH_RANGE),
-                 symbol="γd", description="blocks per stage = ceil(depth * [1, 2, 5, 3])"),
+            *spatial_axes(b.base_crop),
         ]
 
     @staticmethod
     def _make_presets(b: X3DBase) -> dict[str, dict[str, Value]]:
         return {
-            name: {
-                "frames": int(p["frames"]),
-                "stride": max(1, round(b.base_stride * p["stride"])),
-                "crop": round_to_multiple(b.base_crop * p["spatial"], CROP_MULTIPLE),
-                "width": p["width"],
-                "bottleneck": p["bottleneck"],
-                "depth": p["depth"],
-            }
+            name: {"frames": int(p["frames"]), "stride": max(1, round(b.base_stride * p["stride"])), **spatial_preset(b.base_crop, p)}
             for name, p in PRESETS.items()
         }
 
     # -- concrete network -----------------------------------------------------
-    def _classes(self, num_classes: int | None) -> int | None:
-        if num_classes is None:
-            return None
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise InvalidPointError(f"num_classes must be a whole number >= 1, got {num_classes!r}")
-        return num_classes
-
     def architecture(self, point: Point, num_classes: int | None = None) -> X3DArchitecture:
         """Every width, depth and shape of the network at ``point``."""
-        return derive_architecture(self.point(point), self.base_network, self._classes(num_classes))
+        return derive_architecture(self.point(point), self.base_network, check_num_classes(num_classes))
 
     def complexity(self, point: Point, num_classes: int | None = None) -> Complexity:
         return x3d_complexity(self.architecture(point, num_classes))
@@ -212,29 +261,11 @@ class X3DSpace(SearchSpace):
 
     def summary_rows(self, point: Point, num_classes: int | None = None) -> list[dict[str, Any]]:
         arch = self.architecture(point, num_classes)
-        stage_rows = {s.name: s for s in arch.stages}
-        rows = []
-        for part in x3d_complexity_parts(arch):
-            stage = stage_rows.get(part.name)
-            row: dict[str, Any] = {"part": part.name}
-            if part.name == "stem":
-                row.update(blocks="-", width=arch.stem_width, inner="-", se="-")
-            elif stage is not None:
-                row.update(blocks=stage.blocks, width=stage.out_width, inner=stage.inner_width,
-                           se=f"{stage.se_width}x{sum(stage.se_blocks)}" if stage.se_width else "-")
-            else:
-                row.update(blocks="-", width=f"{arch.conv5_width}>{arch.head_width}", inner="-", se="-")
-            row.update(output="x".join(map(str, part.out_shape)), macs=part.cost.macs, params=part.cost.params)
-            rows.append(row)
-        return rows
+        return architecture_rows(arch, x3d_complexity_parts(arch))
 
     def build(self, point: Point, num_classes: int | None = None, layers: LayerTypes = LayerTypes()):
-        from .init import init_weights
-
-        model = create_x3d(arch=self.architecture(point, num_classes), layers=layers)
-        if not next(model.parameters()).is_meta:  # shapes only on meta: nothing to initialise
-            init_weights(model)
-        return model
+        arch = self.architecture(point, num_classes)
+        return build_initialised(lambda: create_x3d(arch=arch, layers=layers))
 
     def input_shape(self, point: Point, batch: int = 1) -> tuple[int, ...]:
         return (batch, *self.architecture(point).input_shape)

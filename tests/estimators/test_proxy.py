@@ -89,3 +89,20 @@ def test_cuda_training_with_mixed_precision(tiny_cache):
     space = proxy_space()
     result = ProxyAccuracy(tiny_cache, SCHEDULE, device="cuda").evaluate(space, space.point(frames=2, stride=2))
     assert 0.0 <= result.metrics["accuracy"] <= 1.0 and result.info["device"] == "cuda"
+
+
+def test_an_image_space_trains_above_chance_on_the_synthetic_images(tmp_path):
+    """The proxy serves 2D networks: one-frame clips read as images, a real training that learns."""
+    from estimators.data.ingest import build_synthetic
+    from estimators.data.synthetic_images import ImageSynthSettings
+
+    build_synthetic(tmp_path / "images", ImageSynthSettings(classes=2, images_per_class=40, size=32, seed=3))
+    space = get_space("x2d-image", num_classes=2, base_crop=32, stage_blocks=[1, 1, 1, 1], stage_widths=[8, 16, 32, 64],
+                      stem_width=8, head_width=32, dropout=0.0)
+    accuracies = []
+    for seed in (0, 2):
+        estimator = ProxyAccuracy(tmp_path / "images", ProxySchedule(epochs=12, batch_size=8, threads=1, seed=seed), device="cpu")
+        result = estimator.evaluate(space, space.base)
+        assert result.info["clips"] == 12 * 8 * 7  # 56 training images, 7 batches an epoch
+        accuracies.append(result.metrics["accuracy"])
+    assert sum(accuracies) / 2 > 0.6, accuracies  # chance: 0.5 (12 validation images)

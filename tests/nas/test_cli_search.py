@@ -161,6 +161,8 @@ def test_sigterm_is_a_polite_stop_that_marks_the_trial_for_retry(tmp_path):
     (["--time-limit", "soon"], "not a positive duration"),
     (["--space", "nope"], "unknown space 'nope'"),
     (["--data", "synth:colours=3"], "unknown setting 'colours'"),
+    (["--data", "synth-image:colours=3"], "--data synth-image: unknown setting 'colours'"),
+    (["--data", "synth-image:size=8"], "size must be a whole number in [16, 1024], got 8"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
@@ -189,3 +191,23 @@ def test_open_ended_strategies_get_the_coordinate_searchs_budget():
 
     space = get_space("x3d", num_classes=12, base_crop=48, base_stride=8, stage_blocks=(1, 1, 2, 1), head_width=256)
     assert len(CoordinateExpansion(space, target_macs=25_000_000).planned_costs([])) == 26  # the default run's 26 models
+
+
+def test_the_image_space_searches_on_its_own_default_data(tmp_path):
+    """``--space x2d-image`` without ``--data`` trains on the synthetic images, in their own cache."""
+    env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
+    storage = f"sqlite:///{tmp_path / 'image'}.db"
+    tiny = ["--space-option", "base_crop=16", "--space-option", "head_width=32", "--target-gflops", "0.0025",
+            "--epochs", "0.05", "--final-epochs", "0.05", "--threads", "1"]
+    done = subprocess.run(nas_command("search", "--space", "x2d-image", "--strategy", "coordinate", *tiny, "--storage", storage,
+                                      "--json"), env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["stopped"] == "finished" and summary["chosen"]["gmacs"] <= 0.0025
+    assert [s["role"] for s in summary["path"]][:2] == ["base", "expansion"]
+    assert {s["operation"] for s in summary["path"][1:]} <= {"spatial", "width", "bottleneck", "depth"}
+    assert [p.name.split("-")[0] for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")] == ["synthimg"]
+    study = optuna.load_study(study_name=summary["study"], storage=storage)
+    assert study.user_attrs["data"] == "synth-image"  # what a worker reads
+    trials = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE]
+    assert trials and all(len(t.user_attrs["input_shape"]) == 4 for t in trials)  # images: batch x channels x H x W

@@ -165,4 +165,17 @@ def test_clip_spec_matches_the_input_shape(any_space):
     for point in _sample_points(any_space, 6):
         clip = any_space.clip_spec(point)
         shape = any_space.input_shape(point, batch=2)
-        assert shape[0] == 2 and shape[2] == clip.frames and shape[-1] == clip.crop
+        assert shape[0] == 2 and shape[-2:] == (clip.crop, clip.crop)
+        if clip.image:  # (batch, channels, height, width): one frame read as an image
+            assert len(shape) == 4 and (clip.frames, clip.stride) == (1, 1)
+        else:  # (batch, channels, frames, height, width)
+            assert len(shape) == 5 and shape[2] == clip.frames
+
+
+def test_defaults_for_nas_search_are_valid(any_space):
+    """The space's default data spec and proxy setting make a space whose base fits the default target."""
+    assert isinstance(any_space.default_data, str) and any_space.default_data
+    proxy = get_space(any_space.name, **any_space.proxy_defaults.get("space", {}))
+    target = any_space.proxy_defaults.get("target_gflops")
+    if target is not None:
+        assert proxy.complexity(proxy.base).macs < target * 1e9
