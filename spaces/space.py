@@ -51,6 +51,9 @@ class SearchSpace(ABC):
     version: str = "1"
     #: One line for ``nas space list``.
     title: str = ""
+    #: What ``nas search --space NAME`` runs with when given no settings: ``{"space": {option: value},
+    #: "target_gflops": G}``, a proxy sized for a CPU.  Lets a plugin space search out of the box.
+    proxy_defaults: Mapping[str, Any] | None = None
 
     def __init__(
         self,

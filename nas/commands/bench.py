@@ -50,12 +50,12 @@ def run_build(args: argparse.Namespace) -> int:
 
     from ..progress import SearchProgress
     from ..tabular_build import TableBuilder, seeds_argument
-    from .search import DEFAULT_EPOCHS, PROXY_DEFAULTS, open_data, parse_duration, parse_options, plan_data
+    from .search import DEFAULT_EPOCHS, open_data, parse_duration, parse_options, plan_data, proxy_defaults
 
     seeds = seeds_argument(args.seeds)
     if args.points < 1:
         raise NasError(f"--points must be at least 1, got {args.points}")
-    defaults = PROXY_DEFAULTS.get(args.space, {})
+    defaults = proxy_defaults(args.space)
     target = args.target_gflops if args.target_gflops is not None else defaults.get("target_gflops")
     if target is None or not target > 0:
         raise NasError(f"give a positive --target-gflops for space {args.space!r} (got {target})")

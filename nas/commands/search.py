@@ -30,6 +30,15 @@ PROXY_DEFAULTS: dict[str, dict[str, Any]] = {
             "target_gflops": 0.025},
 }
 DEFAULT_EPOCHS, DEFAULT_FINAL_EPOCHS = 3.0, 40.0
+
+
+def proxy_defaults(space_name: str) -> dict[str, Any]:
+    """The proxy setting of a space: the table above, else what the space states itself (plugins); may be empty."""
+    if space_name in PROXY_DEFAULTS:
+        return PROXY_DEFAULTS[space_name]
+    from spaces import get_space
+
+    return dict(get_space(space_name).proxy_defaults or {})
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 
 
@@ -167,7 +176,7 @@ def _build(args: argparse.Namespace):
     strategy_class = get_strategy_class(args.strategy)  # an unknown name fails before any data is built
     options = ledger_options(args)
     options["heartbeat"] = options["heartbeat"] or DEFAULT_HEARTBEAT_SECONDS
-    defaults = PROXY_DEFAULTS.get(args.space, {})
+    defaults = proxy_defaults(args.space)
     target_gflops = args.target_gflops if args.target_gflops is not None else defaults.get("target_gflops")
     if target_gflops is None:
         raise NasError(f"space {args.space!r} has no default compute target; give --target-gflops")
