@@ -124,12 +124,19 @@ class FastStep(Operation):
         ]
 
 
-def x3d_operations() -> tuple[Operation, ...]:
-    """The paper's six expansion operations, in the order its Figure 2 lists them."""
+def clip_operations() -> tuple[Operation, ...]:
+    """X-Fast, X-Temporal and X-Spatial: the paper's moves of the clip, for any space with frames, stride and crop axes."""
     return (
         FastStep(),
         AxisStep("frames", name="temporal", label="X-Temporal"),
         AxisStep("crop", name="spatial", label="X-Spatial"),
+    )
+
+
+def x3d_operations() -> tuple[Operation, ...]:
+    """The paper's six expansion operations, in the order its Figure 2 lists them."""
+    return (
+        *clip_operations(),
         AxisStep("width", name="width", label="X-Width"),
         AxisStep("bottleneck", name="bottleneck", label="X-Bottleneck"),
         AxisStep("depth", name="depth", label="X-Depth"),
@@ -240,13 +247,4 @@ class X3DSpace(SearchSpace):
         return (batch, *self.architecture(point).input_shape)
 
     def clip_spec(self, point: Point) -> ClipSpec:
-        point = self.point(point)
-        crop = int(point["crop"])
-        low, high = SHORT_SIDE_RANGE_PER_CROP
-        return ClipSpec(
-            frames=int(point["frames"]),
-            stride=int(point["stride"]),
-            crop=crop,
-            short_side=(round(crop * low), round(crop * high)),
-            fps=self.base_network.fps,
-        )
+        return ClipSpec.of(self.point(point), fps=self.base_network.fps, short_side_per_crop=SHORT_SIDE_RANGE_PER_CROP)

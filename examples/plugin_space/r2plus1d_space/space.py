@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from spaces import Axis, AxisStep, ClipSpec, Complexity, InvalidPointError, Operation, Point, SearchSpace
-from spaces.x3d.space import FastStep
+from spaces.x3d.space import clip_operations
 
 from .blocks import r2plus1d_complexity, r2plus1d_complexity_parts
 from .network import R2Plus1DArchitecture, R2Plus1DBase, derive_architecture
@@ -53,9 +53,7 @@ def r2plus1d_operations() -> tuple[Operation, ...]:
     stride step alone would lengthen the clip for free and win ties.
     """
     return (
-        FastStep(),
-        AxisStep("frames", name="temporal", label="X-Temporal"),
-        AxisStep("crop", name="spatial", label="X-Spatial"),
+        *clip_operations(),
         AxisStep("width", name="width", label="X-Width"),
         AxisStep("depth", name="depth", label="X-Depth"),
         AxisStep("temporal_radius", name="kernel", label="X-Kernel"),
@@ -112,8 +110,4 @@ class R2Plus1DSpace(SearchSpace):
         return (batch, *self.architecture(point).input_shape)
 
     def clip_spec(self, point: Point) -> ClipSpec:
-        point = self.point(point)
-        crop = int(point["crop"])
-        low, high = SHORT_SIDE_PER_CROP
-        return ClipSpec(frames=int(point["frames"]), stride=int(point["stride"]), crop=crop,
-                        short_side=(round(crop * low), round(crop * high)), fps=self.base_network.fps)
+        return ClipSpec.of(self.point(point), fps=self.base_network.fps, short_side_per_crop=SHORT_SIDE_PER_CROP)
