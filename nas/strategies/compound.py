@@ -8,15 +8,16 @@ network, then scales the best choice up by φ to the budget.
 The same, for any space: an axis's position is its ladder index (fractional
 between two levels: geometric in between on a log axis), so moving along a
 ladder is raising that axis's multiplier to a power.  A *direction* shares
-ladder steps among the axes in units of ``1/resolution`` (with halves, the
-default: one axis a whole step, or two axes half a step each — 21 directions
-on six axes).  The φ = 1 point of a direction is the point along it whose
-cost is nearest twice the base's: the ``α·β²·γ² ≈ 2`` constraint, measured
-with the strategy's ``cost`` (never assumed per axis, so a latency cost
-plugs in unchanged).  The grid of those points is trained, the most accurate
-direction wins, and it is scaled along the same direction: φ = 2, 3, ... (the
-points nearest 4, 8, ... times the base's cost) below the target, then the
-largest point within it — the model the search ends on.
+ladder steps among the axes that cost compute, in units of ``1/resolution``
+(with halves, the default: one axis a whole step, or two axes half a step
+each — 15 directions on X3D's five costly axes).  The φ = 1 point of a
+direction is the point along it whose cost is nearest twice the base's: the
+``α·β²·γ² ≈ 2`` constraint, measured with the strategy's ``cost`` (never
+assumed per axis, so a latency cost plugs in unchanged).  The grid of those
+points is trained, the most accurate direction wins (the next one where the
+winner's scaled models fail), and it is scaled along the same direction:
+φ = 2, 3, ... (the points nearest 4, 8, ... times the base's cost) below the
+target, then the largest point within it — the model the search ends on.
 
 Stateless like every strategy: the grid follows from the space, the cost
 and the target, and ``propose`` replays the search over the history.
@@ -95,9 +96,26 @@ class CompoundScaling(Strategy):
         self._grid: list[GridPoint] | None = None
 
     # -- geometry: directions, points along them, the grid --------------------------------
+    def scalable_axes(self) -> tuple[str, ...]:
+        """Axes whose first ladder step from the base changes the cost: the ones a compute budget can be shared among.
+
+        An axis that costs nothing to move (X3D's sampling stride) gets no share
+        of the ≈2x constraint and stays at its base, as EfficientNet scales only
+        what costs.
+        """
+        base, base_cost, names = self.space.base, self.cost_of(self.space.base), []
+        for axis in self.space.axes:
+            level = axis.step_up(base[axis.name])
+            try:
+                if level is not None and self.cost_of(self.space.point(base, **{axis.name: level})) != base_cost:
+                    names.append(axis.name)
+            except InvalidPointError:
+                continue
+        return tuple(names)
+
     def directions(self) -> list[Direction]:
-        """Every way to share one ladder step among the axes in units of 1/resolution, in axis order."""
-        names = self.space.axis_names
+        """Every way to share one ladder step among the scalable axes in units of 1/resolution, in axis order."""
+        names = self.scalable_axes()
         found = []
         for combination in itertools.combinations_with_replacement(range(len(names)), self.resolution):
             counts = {i: combination.count(i) for i in sorted(set(combination))}
@@ -225,14 +243,15 @@ class CompoundScaling(Strategy):
         pending = self._pending(wanted, settled, running)
         if pending is not None:
             return pending
-        winner = self._winner(settled)
-        if winner is None:
-            return _Plan([], True)  # every grid point failed: nothing to scale
-        scaled = self.scaled(winner)
-        wanted = [(p, {"step": phi, "role": "scaled", "operation": winner.direction.label})
-                  for phi, p in enumerate(scaled, start=2)]
-        pending = self._pending(wanted, settled, running)
-        return pending if pending is not None else _Plan([], True, winner, scaled)
+        for winner in self._ranked(settled):
+            scaled = self.scaled(winner)
+            if any(p in settled and settled[p].state != COMPLETE for p in scaled):
+                continue  # its scaled path broke (the data cannot serve it, a training diverged): the next best direction
+            wanted = [(p, {"step": phi, "role": "scaled", "operation": winner.direction.label})
+                      for phi, p in enumerate(scaled, start=2)]
+            pending = self._pending(wanted, settled, running)
+            return pending if pending is not None else _Plan([], True, winner, scaled)
+        return _Plan([], True)  # no grid point completed, or every direction broke: nothing more to scale
 
     @staticmethod
     def _pending(wanted: list[tuple[Point, dict]], settled: dict, running: set) -> _Plan | None:
@@ -242,8 +261,8 @@ class CompoundScaling(Strategy):
             return None
         return _Plan([Proposal(p, attrs) for p, attrs in missing if p not in running], False)
 
-    def _winner(self, settled: dict) -> GridPoint | None:
-        """The most accurate grid point; ties go to the cheaper one, then to grid order."""
+    def _ranked(self, settled: dict) -> list[GridPoint]:
+        """The completed grid points, most accurate first; ties go to the cheaper one, then to grid order."""
         scored = [(r.accuracy, -self.cost_of(g.point), -index, g) for index, g in enumerate(self.grid())
                   if (r := settled[g.point]).state == COMPLETE and r.accuracy is not None]
-        return max(scored, key=lambda s: s[:3])[3] if scored else None
+        return [s[3] for s in sorted(scored, key=lambda s: s[:3], reverse=True)]

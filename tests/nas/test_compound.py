@@ -10,17 +10,18 @@ import math
 
 import pytest
 
-from nas.strategies import COMPLETE, TrialRecord
+from nas.strategies import COMPLETE, FAILED, TrialRecord
 from nas.strategies.compound import TOLERANCE, CompoundScaling, ladder_value
 from spaces import NasError, get_space
 from tests.spaces.toy_space import ToySpace
 
 
-def run(strategy: CompoundScaling, score) -> list[TrialRecord]:
+def run(strategy: CompoundScaling, score, fails=lambda point: False) -> list[TrialRecord]:
     history: list[TrialRecord] = []
     while not strategy.is_finished(history):
         for proposal in strategy.propose(history, 100):
-            history.append(TrialRecord(proposal.point, COMPLETE, score(proposal.point), strategy.cost_of(proposal.point),
+            state = FAILED if fails(proposal.point) else COMPLETE
+            history.append(TrialRecord(proposal.point, state, score(proposal.point), strategy.cost_of(proposal.point),
                                        dict(proposal.attrs)))
     return history
 
@@ -31,7 +32,9 @@ def test_the_grid_shares_one_ladder_step_among_the_axes_in_halves():
     assert labels == ["channels", "0.5channels+0.5layers", "0.5channels+0.5resolution", "layers",
                       "0.5layers+0.5resolution", "resolution"]
     assert all(math.isclose(sum(s for _, s in d.shares), 1) for d in strategy.directions())
-    assert len(CompoundScaling(get_space("x3d"), target_macs=10**12).directions()) == 21  # C(6 + 1, 2)
+    x3d = CompoundScaling(get_space("x3d"), target_macs=10**12)
+    assert x3d.scalable_axes() == ("frames", "crop", "width", "bottleneck", "depth")  # the stride costs no MACs
+    assert len(x3d.directions()) == 15  # C(5 + 1, 2)
     assert [d.label for d in CompoundScaling(ToySpace(), target_macs=10**9, resolution=1).directions()] == [
         "channels", "layers", "resolution"]
 
@@ -73,6 +76,16 @@ def test_the_best_direction_is_scaled_to_the_target():
     path = strategy.expansion_path(history)
     assert [s.role for s in path][:2] == ["base", "expansion"] and len(path[1].candidates) == len(strategy.grid())
     assert [s.point for s in path[2:]] == [r.point for r in scaled]
+
+
+def test_a_direction_whose_scaled_models_fail_gives_way_to_the_next_best():
+    strategy = CompoundScaling(ToySpace(), target_macs=40 * ToySpace().complexity(ToySpace().base).macs)
+    score = lambda p: p["channels"] + p["resolution"] / 100  # noqa: E731  channels first, resolution second
+    history = run(strategy, score, fails=lambda p: p["channels"] >= 32)  # wide models cannot be trained here
+    scaled = [r for r in history if r.attrs["role"] == "scaled"]
+    assert scaled[0].attrs["operation"] == "channels" and scaled[0].state == FAILED
+    assert scaled[-1].state == COMPLETE and scaled[-1].attrs["operation"] != "channels"
+    assert strategy.chosen(history) == scaled[-1].point
 
 
 def test_a_target_below_twice_the_base_shrinks_the_unit():
