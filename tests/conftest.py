@@ -56,6 +56,17 @@ def any_space(request, toy_space_registered):
 
 
 @pytest.fixture(scope="session")
+def torch_only_python(tmp_path_factory):
+    """The python of a fresh venv holding torch, its requirements and this project (``--no-deps``), nothing else."""
+    from tests.spaces.reuse import install_project, torch_only_venv
+
+    folder = tmp_path_factory.mktemp("torch-only")
+    python = torch_only_venv(folder / "venv")
+    install_project(python, folder)
+    return python
+
+
+@pytest.fixture(scope="session")
 def tiny_cache(tmp_path_factory):
     """A tiny synthetic clip cache, built once per session (4 classes x 6 clips of 16 frames at 32^2)."""
     from estimators.data.ingest import build_synthetic
