@@ -47,6 +47,15 @@ class ClipSpec:
     def duration_seconds(self) -> float:
         return self.frames * self.stride / self.fps
 
+    @classmethod
+    def of(cls, point: Mapping[str, Value], *, fps: float, short_side_per_crop: tuple[float, float]) -> "ClipSpec":
+        """The clip of a point with ``frames``, ``stride`` and ``crop`` axes, whose training short side is
+        drawn from ``short_side_per_crop`` times the crop (X3D: 128/112 to 160/112)."""
+        crop = int(point["crop"])
+        low, high = short_side_per_crop
+        return cls(frames=int(point["frames"]), stride=int(point["stride"]), crop=crop,
+                   short_side=(round(crop * low), round(crop * high)), fps=fps)
+
 
 class SearchSpace(ABC):
     """Axes, base point, presets and expansion operations of one family of networks."""

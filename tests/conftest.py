@@ -1,4 +1,4 @@
-"""Shared fixtures: every space the suites run against, including a toy one."""
+"""Shared fixtures: every space the suites run against, including a toy one and the example plugin."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from estimators.data.synthetic import SynthSettings
 from spaces import get_space, list_spaces, register_space, unregister_space
+from tests.examples.plugin import PLUGIN_SPACE, install_plugin
 from tests.spaces.toy_space import ToySpace
 
 #: The tiny synthetic clip cache of the data, training and search tests.
@@ -20,14 +21,49 @@ def toy_space_registered():
     unregister_space("toy")
 
 
+@pytest.fixture(scope="session")
+def plugin_space(tmp_path_factory):
+    """The example plugin (``examples/plugin_space``) pip-installed into a folder put on ``sys.path``, for the session.
+
+    Its space is then found the way an installed plugin's is: through its
+    ``.dist-info`` entry point.  Yields the folder (``PYTHONPATH`` for subprocesses).
+    """
+    import importlib
+    import sys
+
+    site = install_plugin(tmp_path_factory.mktemp("plugin"))
+    sys.path.insert(0, str(site))
+    importlib.invalidate_caches()
+    yield site
+    sys.path.remove(str(site))
+
+
 def all_space_names() -> list[str]:
-    """Every registered space plus the toy space: conformance suites run on each."""
-    return sorted(set(list_spaces()) | {"toy"})
+    """Every registered space plus the toy space and the example plugin's: conformance suites run on each."""
+    return sorted(set(list_spaces()) | {"toy", PLUGIN_SPACE})
+
+
+def space_for(request: pytest.FixtureRequest, name: str):
+    """The space ``name``, installing the example plugin first when it is the plugin's."""
+    if name == PLUGIN_SPACE:
+        request.getfixturevalue("plugin_space")
+    return get_space(name)
 
 
 @pytest.fixture(params=all_space_names())
 def any_space(request, toy_space_registered):
-    return get_space(request.param)
+    return space_for(request, request.param)
+
+
+@pytest.fixture(scope="session")
+def torch_only_python(tmp_path_factory):
+    """The python of a fresh venv holding torch, its requirements and this project (``--no-deps``), nothing else."""
+    from tests.spaces.reuse import install_project, torch_only_venv
+
+    folder = tmp_path_factory.mktemp("torch-only")
+    python = torch_only_venv(folder / "venv")
+    install_project(python, folder)
+    return python
 
 
 @pytest.fixture(scope="session")

@@ -93,11 +93,15 @@ class Strategy(ABC):
         self.target_macs = target_macs
         self._costs: dict[Point, int] = {}
 
-    def fits(self, point: Point) -> bool:
-        """Within the compute target (each point's cost computed once per strategy)."""
+    def cost_of(self, point: Point) -> int:
+        """The point's cost, computed once per strategy (a measured latency cost may be slow)."""
         if point not in self._costs:
             self._costs[point] = self.cost(point)
-        return self._costs[point] <= self.target_macs
+        return self._costs[point]
+
+    def fits(self, point: Point) -> bool:
+        """Within the compute target."""
+        return self.cost_of(point) <= self.target_macs
 
     @abstractmethod
     def propose(self, history: Sequence[TrialRecord], n: int = 1) -> list[Proposal]:

@@ -18,6 +18,7 @@ BUILTIN_STRATEGIES = {
     "evolution": "nas.strategies.evolution:RegularisedEvolution",
     "nni-tpe": "nas.strategies.nni_tuner:NNITPESearch",
     "nni-evolution": "nas.strategies.nni_tuner:NNIEvolutionSearch",
+    "compound": "nas.strategies.compound:CompoundScaling",
 }
 
 #: What ``nas bench compare`` runs unless told otherwise: every built-in strategy.

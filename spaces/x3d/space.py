@@ -124,10 +124,19 @@ class FastStep(Operation):
         ]
 
 
+#: X-Spatial: the crop about x sqrt(2) (shared by the clip and the spatial operations).
+X_SPATIAL = AxisStep("crop", name="spatial", label="X-Spatial")
+
+
+def clip_operations() -> tuple[Operation, ...]:
+    """X-Fast, X-Temporal and X-Spatial: the paper's moves of the clip, for any space with frames, stride and crop axes."""
+    return (FastStep(), AxisStep("frames", name="temporal", label="X-Temporal"), X_SPATIAL)
+
+
 def spatial_operations() -> tuple[Operation, ...]:
     """X-Spatial, X-Width, X-Bottleneck and X-Depth: the operations a network without time has too."""
     return (
-        AxisStep("crop", name="spatial", label="X-Spatial"),
+        X_SPATIAL,
         AxisStep("width", name="width", label="X-Width"),
         AxisStep("bottleneck", name="bottleneck", label="X-Bottleneck"),
         AxisStep("depth", name="depth", label="X-Depth"),
@@ -136,7 +145,7 @@ def spatial_operations() -> tuple[Operation, ...]:
 
 def x3d_operations() -> tuple[Operation, ...]:
     """The paper's six expansion operations, in the order its Figure 2 lists them."""
-    return (FastStep(), AxisStep("frames", name="temporal", label="X-Temporal"), *spatial_operations())
+    return (*clip_operations(), *spatial_operations()[1:])
 
 
 def spatial_axes(base_crop: int) -> list[Axis]:
@@ -271,13 +280,4 @@ class X3DSpace(SearchSpace):
         return (batch, *self.architecture(point).input_shape)
 
     def clip_spec(self, point: Point) -> ClipSpec:
-        point = self.point(point)
-        crop = int(point["crop"])
-        low, high = SHORT_SIDE_RANGE_PER_CROP
-        return ClipSpec(
-            frames=int(point["frames"]),
-            stride=int(point["stride"]),
-            crop=crop,
-            short_side=(round(crop * low), round(crop * high)),
-            fps=self.base_network.fps,
-        )
+        return ClipSpec.of(self.point(point), fps=self.base_network.fps, short_side_per_crop=SHORT_SIDE_RANGE_PER_CROP)

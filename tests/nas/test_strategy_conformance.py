@@ -9,8 +9,8 @@ import random
 import pytest
 
 from nas.strategies import COMPLETE, FAILED, RUNNING, TrialRecord, get_strategy_class, list_strategies
-from spaces import NasError, get_space
-from tests.conftest import all_space_names
+from spaces import NasError
+from tests.conftest import all_space_names, space_for
 
 BUDGET = 30
 
@@ -47,7 +47,7 @@ def strategy_name(request):
 
 @pytest.fixture(params=all_space_names())
 def space(request, toy_space_registered):
-    return get_space(request.param)
+    return space_for(request, request.param)
 
 
 def test_proposals_are_valid_within_the_target_and_never_repeated(strategy_name, space):
