@@ -85,11 +85,20 @@ class LatencyTable:
         return data
 
     def _merge(self, data: dict[str, Any]) -> None:
-        self.layers = {**{k: float(v) for k, v in data.get("layers", {}).items()}, **self.layers}
-        self.calibrations = {**data.get("calibrations", {}), **self.calibrations}
+        """Add what the file holds; where both hold a key, the file wins (the first process to save it)."""
+        self.layers = {**self.layers, **{k: float(v) for k, v in data.get("layers", {}).items()}}
+        self.calibrations = {**self.calibrations, **data.get("calibrations", {})}
+
+    def refresh(self) -> None:
+        """Read what other processes (a search and its workers) saved since: one table, one answer per layer."""
+        self._merge(self._read())
 
     def save(self) -> None:
-        """Write the table (merged with what other processes wrote meanwhile) whole or not at all."""
+        """Write the table (merged with what other processes wrote meanwhile) whole or not at all.
+
+        Processes that time the same new layer at the same moment each keep
+        their own time until this merge; from then on the first saved one holds.
+        """
         from .files import write_atomically
 
         if not self._dirty:
@@ -266,6 +275,8 @@ class LayerLatencyPredictor(Estimator):
     def layer_sum(self, space: SearchSpace, point: Point, batch: int = 1) -> float:
         """Uncalibrated milliseconds: the sum of the table's times of every call (new ones timed and saved)."""
         network = self.layers(space, point, batch)
+        if any(key not in self.table.layers for key in network.keys()):
+            self.table.refresh()  # another process may have timed them already
         total = sum(self.table.milliseconds(call) for call in [*network.layers, *network.glue])
         self.table.save()
         return total
@@ -273,6 +284,8 @@ class LayerLatencyPredictor(Estimator):
     def calibration(self, space: SearchSpace, batch: int = 1) -> dict[str, float]:
         """The space's scale and offset, fitted on first use by measuring a few small points whole."""
         key = space_key(space, batch, self.num_classes)
+        if key not in self.table.calibrations:
+            self.table.refresh()
         if key not in self.table.calibrations:
             points = calibration_points(space, self.calibration_count)
             sums = [self.layer_sum(space, p, batch) for p in points]
