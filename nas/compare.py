@@ -34,6 +34,7 @@ class Run:
     macs: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # what answered: "table", "predictor", ...
+    history: list[TrialRecord] = field(default_factory=list)  # every record, failed-for-free ones too (a strategy replays it)
 
     def add(self, point: Point, accuracy: float | None, macs: int, seconds: float, source: str = "") -> None:
         self.points.append(point)
@@ -58,11 +59,16 @@ def simulated_trial(space: SearchSpace, strategy: Any, estimator: Estimator, poi
     return TrialRecord(point, COMPLETE, accuracy, macs), measured.seconds, str(measured.info.get("source", ""))
 
 
-def run_strategy(space: SearchSpace, name: str, seed: int, estimator: Estimator, *, target_macs: int, budget: int) -> Run:
-    """Let ``name`` propose until it has trained ``budget`` models (or is finished); points that fail for free cost nothing."""
-    strategy = get_strategy_class(name)(space, target_macs=target_macs, seed=seed)
-    history: list[TrialRecord] = []
+def run_strategy(space: SearchSpace, name: str, seed: int, estimator: Estimator, *, target_macs: int, budget: int,
+                 cost: Callable[[Point], int] | None = None, **options: Any) -> Run:
+    """Let ``name`` propose until it has trained ``budget`` models (or is finished); points that fail for free cost nothing.
+
+    ``cost`` and ``target_macs`` are in one unit (MACs by default; microseconds with a latency cost);
+    ``options`` go to the strategy (``selection`` for coordinate).
+    """
+    strategy = get_strategy_class(name)(space, target_macs=target_macs, seed=seed, cost=cost, **options)
     run = Run(name, seed)
+    history = run.history
     guard = 0
     while len(run.points) < budget and not strategy.is_finished(history):
         proposals = strategy.propose(history, 1)

@@ -9,10 +9,11 @@ right as one of a finished search.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .costs import cost_from_config
 from .ledger import Ledger, open_study
 from .strategies.base import COMPLETE, Strategy, TrialRecord
 from .strategies.registry import get_strategy_class
@@ -54,7 +55,8 @@ def load_report(url: str, study_name: str) -> StudyReport:
     config = ledger.config() or {}
     options = {"selection": config["selection"]} if config.get("strategy") == "coordinate" and config.get("selection") else {}
     strategy = get_strategy_class(config["strategy"])(ledger.space, target_macs=int(config["target_macs"]),
-                                                      seed=int(config.get("seed", 0)), **options)
+                                                      seed=int(config.get("seed", 0)),
+                                                      cost=cost_from_config(ledger.space, config), **options)
     history = ledger.records(config.get("estimator"))
     finals = [r for r in ledger.records(None, roles_excluded=()) if r.attrs.get("role") == "final"]
     return StudyReport(ledger, config, strategy, history, finals)
@@ -69,27 +71,42 @@ def expansion_path(strategy: Strategy, history: Sequence[TrialRecord]) -> list[d
     def accuracy(point) -> float | None:
         return records[point].accuracy if point in records else None
 
+    def cost(point) -> dict[str, float]:
+        return {"gmacs": strategy.space.complexity(point).macs / 1e9, **latency_of(strategy, point)}
+
     return [{"step": step.step, "operation": step.operation, "role": step.role, "point": step.point.key,
-             "gmacs": strategy.cost(step.point) / 1e9, "accuracy": accuracy(step.point),
-             "candidates": {op: {"point": p.key, "gmacs": strategy.cost(p) / 1e9, "accuracy": accuracy(p)}
+             **cost(step.point), "accuracy": accuracy(step.point),
+             "candidates": {op: {"point": p.key, **cost(p), "accuracy": accuracy(p)}
                             for op, p in step.candidates.items()}}
             for step in strategy.expansion_path(history)]
 
 
-def pareto_front(records: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """Completed trials no other beats on both accuracy (higher) and MACs (lower), by increasing MACs."""
+def latency_of(strategy: Strategy, point) -> dict[str, float]:
+    """``{"latency_ms": ...}`` when the strategy's cost is predicted latency (its unit is microseconds), else nothing."""
+    from .costs import MICROSECONDS_PER_MS, LatencyCost
+
+    return {"latency_ms": strategy.cost(point) / MICROSECONDS_PER_MS} if isinstance(strategy.cost, LatencyCost) else {}
+
+
+def pareto_front(records: Sequence[TrialRecord], cost: Callable[[TrialRecord], int] = lambda r: r.macs) -> list[TrialRecord]:
+    """Completed trials no other beats on both accuracy (higher) and ``cost`` (lower; the search's cost by default), by increasing cost."""
     front: list[TrialRecord] = []
     for record in sorted((r for r in records if r.state == COMPLETE and r.accuracy is not None),
-                         key=lambda r: (r.macs, -r.accuracy)):
+                         key=lambda r: (cost(r), -r.accuracy)):
         if not front or record.accuracy > front[-1].accuracy:
             front.append(record)
     return front
 
 
-def best_within(records: Sequence[TrialRecord], max_macs: float) -> TrialRecord | None:
-    """The most accurate completed trial at or under ``max_macs`` (ties: the cheaper)."""
-    within = [r for r in records if r.state == COMPLETE and r.accuracy is not None and r.macs <= max_macs]
-    return max(within, key=lambda r: (r.accuracy, -r.macs), default=None)
+def best_within(records: Sequence[TrialRecord], max_cost: float, cost: Callable[[TrialRecord], int] = lambda r: r.macs) -> TrialRecord | None:
+    """The most accurate completed trial whose ``cost`` (the search's by default) is at or under ``max_cost`` (ties: the cheaper)."""
+    within = [r for r in records if r.state == COMPLETE and r.accuracy is not None and cost(r) <= max_cost]
+    return max(within, key=lambda r: (r.accuracy, -cost(r)), default=None)
+
+
+def macs_of(record: TrialRecord) -> int:
+    """A trial's multiply-adds: its ``macs`` attribute (a record's ``macs`` is the search's cost, microseconds under latency)."""
+    return int(record.attrs.get("macs", record.macs))
 
 
 def trial_rows(report: StudyReport) -> list[dict[str, Any]]:
@@ -100,7 +117,7 @@ def trial_rows(report: StudyReport) -> list[dict[str, Any]]:
         rows.append({
             "trial": attrs.get("number"), "state": record.state, "role": attrs.get("role", ""),
             "step": attrs.get("step", ""), "axis": attrs.get("operation") or "", "point": record.point.key,
-            "gmacs": round(record.macs / 1e9, 6), "params": attrs.get("params", ""),
+            "gmacs": round(macs_of(record) / 1e9, 6), "params": attrs.get("params", ""),
             "top1": "" if record.accuracy is None else round(record.accuracy, 4),
             "epochs": attrs.get("fidelity", attrs.get("epochs", "")),
             "seconds": round(float(attrs.get("train_seconds", 0.0)), 1) if "train_seconds" in attrs else "",

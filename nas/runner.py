@@ -152,12 +152,13 @@ class SearchRunner:
                fingerprint: str, fidelity: float | None, planned_after: Sequence[int]) -> TrialRecord | None:
         """Train ``point`` into a new trial; None if another worker holds the point (nothing trained)."""
         cost = self.space.complexity(point)
-        macs = self.strategy.cost(point)
+        macs = self.strategy.cost(point)  # the strategy's cost (MACs, or microseconds under latency); "macs" stays MACs
         handle = None
         started = time.monotonic()
         try:
             with deferred():  # the trial exists and is guarded, or does not exist: never stranded RUNNING
-                handle = self.ledger.start(point, {**attrs, "fingerprint": fingerprint, "macs": macs, "params": cost.params,
+                handle = self.ledger.start(point, {**attrs, "fingerprint": fingerprint, "macs": cost.macs, "cost": macs,
+                                                   "params": cost.params,
                                                    "input_shape": list(self.space.input_shape(point))})
                 budget = self.current_budget() if fidelity is None else None
                 if not self.ledger.claim(handle, point, fingerprint, budget=budget):

@@ -107,10 +107,12 @@ def print_path(path: list[dict[str, Any]]) -> None:
     """The coordinate search's expansion path as a table: each step's kept axis and every candidate's top-1."""
     print("expansion path (top-1 after the proxy schedule):")
     rows = [{"step": s["step"], "axis": s["operation"] or "-", "role": s["role"], "point": s["point"],
-             "GMACs": f"{s['gmacs']:.4f}", "top-1": "-" if s["accuracy"] is None else f"{s['accuracy']:.3f}",
+             "GMACs": f"{s['gmacs']:.4f}", **({"ms": f"{s['latency_ms']:.3f}"} if "latency_ms" in s else {}),
+             "top-1": "-" if s["accuracy"] is None else f"{s['accuracy']:.3f}",
              "candidates (top-1)": " ".join(f"{op}={c['accuracy']:.2f}" if c["accuracy"] is not None else f"{op}=failed"
                                              for op, c in s["candidates"].items())} for s in path]
-    print_table(rows, ["step", "axis", "role", "point", "GMACs", "top-1", "candidates (top-1)"])
+    latency = ["ms"] if any("ms" in row for row in rows) else []
+    print_table(rows, ["step", "axis", "role", "point", "GMACs", *latency, "top-1", "candidates (top-1)"])
 
 
 def shape_text(shape: tuple[int, ...] | list[int]) -> str:

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from spaces.exported import format_exported
 
     from ..storage import check_storage, storage_url
-    from ..report import best_within, load_report
+    from ..report import best_within, load_report, macs_of
     from ..storage import redacted
 
     if args.gflops is not None and not args.gflops > 0:
@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
         if record is None:
             raise NasError(f"study {args.study!r} has no chosen model yet (no candidate completed); resume the search first")
     else:
-        record, how = best_within(report.history, args.gflops * 1e9), f"the most accurate trained point within {args.gflops:g} GMACs"
+        record, how = best_within(report.history, args.gflops * 1e9, macs_of), f"the most accurate trained point within {args.gflops:g} GMACs"
         if record is None:
-            cheapest = min((r.macs for r in report.complete()), default=None)
+            cheapest = min((macs_of(r) for r in report.complete()), default=None)
             hint = f"its cheapest trained point needs {cheapest / 1e9:.4g} GMACs" if cheapest else "it has no completed trial"
             raise NasError(f"study {args.study!r} has no trained point within {args.gflops:g} GMACs ({hint}); raise --gflops")
     space, final = report.space, report.final_of(record)
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     fields = {
         "space": space.name, "space_version": str(space.version), "settings": space.settings(),
         "point": dict(record.point.as_dict()), "key": record.point.key,
-        "gmacs": record.macs / 1e9, "params": record.attrs.get("params"), "input_shape": list(space.input_shape(record.point)),
+        "gmacs": macs_of(record) / 1e9, "params": record.attrs.get("params"), "input_shape": list(space.input_shape(record.point)),
         "proxy_top1": record.accuracy, "proxy_epochs": record.attrs.get("fidelity"),
         "final_top1": final.accuracy if final else None, "final_epochs": final.attrs.get("fidelity") if final else None,
         "selected_as": how, "study": report.name, "storage": url, "strategy": report.config["strategy"],
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 f"  model = build_exported({args.out!r})",
                 "MACs are multiply-adds per clip at input_shape (batch, channels, frames, height, width).")
     write_text_atomically(args.out, format_exported(fields, comments))
-    print(f"wrote {args.out}: {record.point.key} ({record.macs / 1e9:.4f} GMACs, {how})")
+    print(f"wrote {args.out}: {record.point.key} ({macs_of(record) / 1e9:.4f} GMACs, {how})")
     if args.json:
         print(json.dumps(fields, sort_keys=True))
     return 0

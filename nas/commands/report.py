@@ -17,6 +17,7 @@ from typing import Any
 
 from spaces.errors import NasError
 
+from ..costs import GMACS, unit_of
 from .common import print_path, print_table, write_text_atomically
 
 COLUMNS = ["trial", "state", "role", "step", "axis", "point", "gmacs", "params", "top1", "epochs", "seconds", "input_shape", "note"]
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _comparison_row(report) -> dict[str, Any]:
-    from ..report import best_within
+    from ..report import best_within, macs_of
 
     best = best_within(report.history, report.config["target_macs"])
     chosen = report.chosen()
@@ -74,7 +75,7 @@ def _comparison_row(report) -> dict[str, Any]:
 
     return {"study": report.name, "strategy": report.config["strategy"], "trained": trained_count(report.history),
             "best proxy top-1": round(best.accuracy, 4) if best else "", "chosen": chosen.point.key if chosen else "",
-            "chosen GMACs": round(chosen.macs / 1e9, 4) if chosen else "",
+            "chosen GMACs": round(macs_of(chosen) / 1e9, 4) if chosen else "",
             "final top-1": round(final.accuracy, 4) if final else "", "train time": _minutes(seconds)}
 
 
@@ -96,13 +97,13 @@ def _list(url: str, as_json: bool) -> int:
         chosen = report.chosen()
         final = report.final_of(chosen)
         rows.append({"study": name, "space": report.config["space"], "strategy": report.config["strategy"],
-                     "target GMACs": report.config["target_macs"] / 1e9, "trials": len(report.history),
+                     "target": unit_of(report.config).show(report.config["target_macs"]), "trials": len(report.history),
                      "chosen": chosen.point.key if chosen else "", "proxy top-1": round(chosen.accuracy, 4) if chosen else "",
                      "final top-1": round(final.accuracy, 4) if final else ""})
     if as_json:
         print(json.dumps(rows, sort_keys=True))
     elif rows:
-        print_table(rows, ["study", "space", "strategy", "target GMACs", "trials", "chosen", "proxy top-1", "final top-1"])
+        print_table(rows, ["study", "space", "strategy", "target", "trials", "chosen", "proxy top-1", "final top-1"])
     else:
         print(f"no studies in {url}")
     return 0
@@ -110,7 +111,7 @@ def _list(url: str, as_json: bool) -> int:
 
 def _report_one(report, out: Path, as_json: bool) -> dict[str, Any]:
     from ..plots import plot_expansion_path
-    from ..report import expansion_path, trial_rows
+    from ..report import expansion_path, macs_of, trial_rows
 
     rows = trial_rows(report)
     csv_path = out / f"{report.name}-trials.csv"
@@ -118,7 +119,8 @@ def _report_one(report, out: Path, as_json: bool) -> dict[str, Any]:
     path = expansion_path(report.strategy, report.history)
     chosen = report.chosen()
     final = report.final_of(chosen)
-    target = report.config["target_macs"] / 1e9
+    unit = unit_of(report.config)
+    target = report.config["target_macs"] / 1e9 if unit is GMACS else None  # the path plot's target line is in GMACs
     path_png = None
     if path:
         path_png = out / f"{report.name}-path.png"
@@ -126,17 +128,17 @@ def _report_one(report, out: Path, as_json: bool) -> dict[str, Any]:
                             target_gmacs=target, out=path_png, chosen_final=final.accuracy if final else None)
     summary = {"study": report.name, "strategy": report.config["strategy"], "trials": len(report.history),
                "csv": str(csv_path), "path_png": str(path_png) if path_png else None, "path": path,
-               "chosen": None if chosen is None else {"point": chosen.point.key, "gmacs": chosen.macs / 1e9,
+               "chosen": None if chosen is None else {"point": chosen.point.key, "gmacs": macs_of(chosen) / 1e9,
                                                       "proxy_top1": chosen.accuracy,
                                                       "final_top1": final.accuracy if final else None}}
     if not as_json:
-        print(f"study {report.name!r}: {report.config['space']} by {report.config['strategy']}, target {target:.4g} GMACs, "
+        print(f"study {report.name!r}: {report.config['space']} by {report.config['strategy']}, target {unit.show(report.config['target_macs'])}, "
               f"{len(report.history)} trials")
         print_table(rows, COLUMNS)
         if path:
             print_path(path)
         if chosen:
-            print(f"chosen: {chosen.point.key} ({chosen.macs / 1e9:.4f} GMACs), proxy top-1 {chosen.accuracy:.3f}"
+            print(f"chosen: {chosen.point.key} ({macs_of(chosen) / 1e9:.4f} GMACs), proxy top-1 {chosen.accuracy:.3f}"
                   + (f", final top-1 {final.accuracy:.3f} after {final.attrs.get('fidelity', '?')} epochs" if final else ""))
         print(f"wrote {csv_path}" + (f" and {path_png}" if path_png else ""))
         print()
@@ -153,16 +155,16 @@ def _csv(rows: list[dict[str, Any]]) -> str:
 
 def _write_pareto(reports, out: Path) -> Path:
     from ..plots import plot_pareto
-    from ..report import pareto_front
+    from ..report import macs_of, pareto_front
 
     strategies = [r.config["strategy"] for r in reports]
     studies = []
     for report in reports:
         label = report.config["strategy"] if strategies.count(report.config["strategy"]) == 1 else report.name
         complete = report.complete()
-        studies.append({"label": label, "points": [(r.macs / 1e9, r.accuracy) for r in complete],
-                        "front": [(r.macs / 1e9, r.accuracy) for r in pareto_front(complete)]})
-    targets = {r.config["target_macs"] for r in reports}
+        studies.append({"label": label, "points": [(macs_of(r) / 1e9, r.accuracy) for r in complete],
+                        "front": [(macs_of(r) / 1e9, r.accuracy) for r in pareto_front(complete, macs_of)]})
+    targets = {r.config["target_macs"] for r in reports if unit_of(r.config) is GMACS}  # the plot is over MACs
     path = out / ("pareto.png" if len(reports) > 1 else f"{reports[0].name}-pareto.png")
     plot_pareto(studies, out=path, target_gmacs=targets.pop() / 1e9 if len(targets) == 1 else None)
     return path

@@ -28,6 +28,7 @@ from typing import Any
 
 from spaces.errors import NasError
 
+from ..costs import add_cost_arguments, cost_config, resolve_target, unit_of
 from .common import print_path
 
 DEFAULT_EPOCHS, DEFAULT_FINAL_EPOCHS = 3.0, 40.0
@@ -44,6 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "synth-image:images_per_class=50); default: the space's own (synth for x3d, synth-image for x2d-image)")
     parser.add_argument("--target-gflops", type=float, metavar="G",
                         help="compute target in GMACs (multiply-adds) per clip (x3d proxy default 0.02)")
+    add_cost_arguments(parser)
     parser.add_argument("--budget", type=int, metavar="N", help="stop after N trained models (re-run with more to go on); open-ended strategies "
                              "such as random default to as many as the coordinate search plans")
     parser.add_argument("--time-limit", metavar="T", help="stop starting trainings after T (e.g. 900, 15m, 2h)")
@@ -176,7 +178,8 @@ def data_spec(text: str) -> str:
 
 
 def _config(args, space, strategy, estimator, target_macs: int) -> dict[str, Any]:
-    return {"space": space.name, "space_version": space.version, "space_settings": space.describe().get("settings"),
+    """The study's identity: the same settings resume it, others are refused.  ``target_macs`` is in the cost's unit."""
+    return {**cost_config(strategy.cost),"space": space.name, "space_version": space.version, "space_settings": space.describe().get("settings"),
             "strategy": strategy.name, "selection": args.selection if strategy.name == "coordinate" else None,
             "target_macs": target_macs, "seed": args.seed, "estimator": estimator.fingerprint(),
             "estimator_settings": estimator.settings()}
@@ -198,11 +201,6 @@ def _build(args: argparse.Namespace):
     options["heartbeat"] = options["heartbeat"] or DEFAULT_HEARTBEAT_SECONDS
     defaults = proxy_defaults(args.space)
     args.data = args.data or defaults["data"]  # the space's own data; stored resolved, so workers read the same
-    target_gflops = args.target_gflops if args.target_gflops is not None else defaults.get("target_gflops")
-    if target_gflops is None:
-        raise NasError(f"space {args.space!r} has no default compute target; give --target-gflops")
-    if not target_gflops > 0:
-        raise NasError(f"--target-gflops must be positive, got {target_gflops}")
     if args.epochs <= 0 or args.final_epochs < 0:
         raise NasError(f"--epochs must be positive and --final-epochs not negative (got {args.epochs}, {args.final_epochs})")
     if args.lr is not None and not 0 < args.lr < float("inf"):
@@ -212,8 +210,9 @@ def _build(args: argparse.Namespace):
     existing, synth_settings, classes = plan_data(args.data)
     space_options = {**defaults.get("space", {}), **parse_options(args.space_option), "num_classes": classes}
     space = get_space(args.space, **space_options)
+    target, cost = resolve_target(args, space, defaults.get("target_gflops"))
     selection = {"selection": args.selection} if args.strategy == "coordinate" else {}
-    strategy = strategy_class(space, target_macs=round(target_gflops * 1e9), seed=args.seed, **selection)
+    strategy = strategy_class(space, target_macs=target, seed=args.seed, cost=cost, **selection)
     device = resolve_device(args.device)
     url = storage_url(args.storage)
     check_storage(url)  # every check above runs before the data is built or the ledger written
@@ -224,7 +223,7 @@ def _build(args: argparse.Namespace):
         from ..strategies.coordinate import CoordinateExpansion
 
         # The same number of trained models as the coordinate search plans under this target: equal budgets.
-        args.budget = len(CoordinateExpansion(space, target_macs=strategy.target_macs).planned_costs([]))
+        args.budget = len(CoordinateExpansion(space, target_macs=strategy.target_macs, cost=cost).planned_costs([]))
     config = _config(args, space, strategy, estimator, strategy.target_macs)
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:8]
     ledger = Ledger(url, args.study or f"{space.name}-{strategy.name}-{digest}", space, **options)
@@ -289,14 +288,16 @@ def _search(args: argparse.Namespace, space, strategy, estimator, ledger) -> int
     started = time.monotonic()
     time_limit = parse_duration(args.time_limit)
     resumed = len(ledger.trials())
+    unit = unit_of(ledger.config())
     print(f"{'resuming' if resumed else 'starting'} study {ledger.study_name!r} in {ledger.url}"
           f"{f' ({resumed} trials so far)' if resumed else ''}: {space.name} by {strategy.name}, target "
-          f"{strategy.target_macs / 1e9:.4g} GMACs, {estimator.schedule.epochs:g} epochs per candidate on "
+          f"{unit.show(strategy.target_macs)}, {estimator.schedule.epochs:g} epochs per candidate on "
           f"{estimator.cache.path} ({estimator.device})", file=sys.stderr, flush=True)
     runner = SearchRunner(space, strategy, estimator, ledger, budget=args.budget, time_limit=time_limit,
                           final_epochs=args.final_epochs or None, progress=SearchProgress())
     outcome = runner.run()
     summary = _summary(space, strategy, ledger, outcome, time.monotonic() - started)
+    summary["cost"] = unit.label
     ledger.set_attr("expansion_path", summary["path"])  # the path, readable without this code (dashboard, reports)
     ledger.set_attr("chosen", summary["chosen"])
     _print_summary(summary)
@@ -319,7 +320,7 @@ def no_model_reason(history) -> str:
 
 
 def _summary(space, strategy, ledger, outcome, seconds: float) -> dict[str, Any]:
-    from ..report import expansion_path
+    from ..report import expansion_path, latency_of
     from ..runner import trained_count
 
     path = expansion_path(strategy, outcome.history)
@@ -330,7 +331,8 @@ def _summary(space, strategy, ledger, outcome, seconds: float) -> dict[str, Any]
         "trained": trained_count(outcome.history), "trained_now": outcome.trained_now,
         "path": path,
         "chosen": None if chosen is None else {
-            "point": chosen.key, "gmacs": strategy.cost(chosen) / 1e9, "params": space.complexity(chosen).params,
+            "point": chosen.key, "gmacs": space.complexity(chosen).macs / 1e9, "params": space.complexity(chosen).params,
+            **latency_of(strategy, chosen),
             "proxy_accuracy": outcome.chosen_record.accuracy if outcome.chosen_record else None,
             "final_accuracy": final.accuracy if final and final.state == "complete" else None,
             "final_epochs": final.attrs.get("fidelity") if final else None,
@@ -347,7 +349,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if chosen is None:
         print("no model chosen (no candidate completed)")
     else:
-        print(f"chosen model: {chosen['point']}  ({chosen['gmacs']:.4f} GMACs, {chosen['params']:,} params)")
+        latency = f", {chosen['latency_ms']:.3f} ms predicted" if "latency_ms" in chosen else ""
+        print(f"chosen model: {chosen['point']}  ({chosen['gmacs']:.4f} GMACs{latency}, {chosen['params']:,} params)")
         if chosen["proxy_accuracy"] is not None:
             print(f"  proxy top-1 {chosen['proxy_accuracy']:.3f}")
         if chosen["final_accuracy"] is not None:

@@ -90,13 +90,14 @@ def _rebuild(ledger: Any, args: argparse.Namespace):
     """The search's strategy and estimator, from the settings stored in its study."""
     from estimators.proxy import resolve_device
 
+    from ..costs import cost_from_config
     from ..strategies.registry import get_strategy_class
 
     config = ledger.config()
     space = ledger.space
     selection = {"selection": config["selection"]} if config.get("selection") else {}
     strategy = get_strategy_class(config["strategy"])(space, target_macs=int(config["target_macs"]), seed=config["seed"],
-                                                      **selection)
+                                                      cost=cost_from_config(space, config), **selection)
     spec = data_spec(args.data) if args.data else (ledger.attr("data") or "synth")
     device = resolve_device(args.device)
     existing, synth_settings, classes = plan_data(spec)

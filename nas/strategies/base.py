@@ -27,7 +27,7 @@ class TrialRecord:
     point: Point
     state: str
     accuracy: float | None = None
-    macs: int = 0
+    macs: int = 0  # the search's cost of the point: MACs, or microseconds when the cost is latency (attrs["macs"] are MACs)
     attrs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -77,6 +77,17 @@ class Strategy(ABC):
         self.space = space
         self.seed = seed
         self.cost = cost or (lambda point: space.complexity(point).macs)
+        check = getattr(self.cost, "check_target", None)
+        if check is not None:  # a cost in other units (latency) knows how to bound itself cheaply
+            check(target_macs)
+        else:
+            self._check_compute_target(target_macs)
+        self.target_macs = target_macs
+        self._costs: dict[Point, int] = {}
+
+    def _check_compute_target(self, target_macs: int) -> None:
+        """The target must lie between the base network's cost and the space's largest network's."""
+        space = self.space
         base_cost = self.cost(space.base)
         if target_macs < base_cost:
             raise NasError(
@@ -90,8 +101,6 @@ class Strategy(ABC):
                 f"the compute target ({target_macs / 1e9:.4g} GMACs) is above this space's largest network "
                 f"({largest_cost / 1e9:.4g} GMACs at {largest.key}): no search can reach it; lower --target-gflops"
             )
-        self.target_macs = target_macs
-        self._costs: dict[Point, int] = {}
 
     def cost_of(self, point: Point) -> int:
         """The point's cost, computed once per strategy (a measured latency cost may be slow)."""
