@@ -287,10 +287,18 @@ class LayerLatencyPredictor(Estimator):
         if key not in self.table.calibrations:
             self.table.refresh()
         if key not in self.table.calibrations:
+            import sys
+
+            from tqdm import tqdm
+
             points = calibration_points(space, self.calibration_count)
-            sums = [self.layer_sum(space, p, batch) for p in points]
-            measured = [measure_model(space.build(p, num_classes=self.num_classes), space.input_shape(p, batch), self.settings)
-                        for p in points]
+            sums, measured = [], []
+            with tqdm(points, desc=f"calibrating latency of {space.name} on this machine (once)", unit="net",
+                      file=sys.stderr, disable=None, leave=False) as bar:  # 10-20 s the first time: show it
+                for p in bar:
+                    sums.append(self.layer_sum(space, p, batch))
+                    measured.append(measure_model(space.build(p, num_classes=self.num_classes), space.input_shape(p, batch),
+                                                  self.settings))
             self.table.set_calibration(key, {**fit_calibration(sums, measured), "points": len(points)})
             self.table.save()
         return self.table.calibrations[key]

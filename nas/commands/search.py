@@ -239,6 +239,9 @@ def run(args: argparse.Namespace) -> int:
     group = join_process_group(args.device)
     if group is not None and not group.is_main:
         return follow(args)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what happens
     try:
         space, strategy, estimator, ledger = _build(args)
     except BaseException:
@@ -279,12 +282,9 @@ def follow(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace, space, strategy, estimator, ledger) -> int:
-    import optuna
-
     from ..progress import SearchProgress
     from ..runner import SearchRunner
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.monotonic()
     time_limit = parse_duration(args.time_limit)
     resumed = len(ledger.trials())
