@@ -107,6 +107,11 @@ class SearchSpace(ABC):
         return self._base
 
     @property
+    def largest(self) -> Point:
+        """Every axis at its top: the costliest network of the space (a bound for targets)."""
+        return self.point({axis.name: axis.high for axis in self.axes})
+
+    @property
     def presets(self) -> Mapping[str, Point]:
         return dict(self._presets)
 

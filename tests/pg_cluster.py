@@ -31,7 +31,8 @@ def find_binaries() -> str | None:
     return os.path.dirname(found) if found else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now (a server, torchrun's rendezvous, or a refused connection)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -64,7 +65,7 @@ class PostgresCluster:
             os.chown(os.path.join(self.root, "pw"), pwd.getpwnam(USER).pw_uid, -1)
         self._run("initdb", "-D", self.data_dir, "-U", USER, "--auth=scram-sha-256", f"--pwfile={self.root}/pw",
                   "--no-sync", "-E", "UTF8")
-        self.port = _free_port()
+        self.port = free_port()
         self.server("start")
         return self
 

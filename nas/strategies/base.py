@@ -94,7 +94,7 @@ class Strategy(ABC):
                 f"the compute target ({target_macs / 1e9:.4g} GMACs) is below the base network's "
                 f"({base_cost / 1e9:.4g} GMACs at {space.base.key}); raise --target-gflops"
             )
-        largest = space.point({axis.name: axis.high for axis in space.axes})
+        largest = space.largest
         largest_cost = self.cost(largest)
         if target_macs > largest_cost:
             raise NasError(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import torch
 
 from estimators import distributed
 from estimators.data.writer import CacheWriter
+from tests.pg_cluster import free_port
 
 JOB = Path(__file__).with_name("ddp_job.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,12 +58,6 @@ def colour_cache(tmp_path_factory) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _run(command: list[str], out: Path) -> list[dict]:
     out.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -76,7 +70,7 @@ def _run(command: list[str], out: Path) -> list[dict]:
 def test_two_processes_reach_the_accuracy_of_one(colour_cache, tmp_path):
     (alone,) = _run([sys.executable, str(JOB), str(colour_cache)], tmp_path / "one")
     ranks = _run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-                  "--master-port", str(_free_port()), str(JOB), str(colour_cache)], tmp_path / "two")
+                  "--master-port", str(free_port()), str(JOB), str(colour_cache)], tmp_path / "two")
     assert [r["world"] for r in ranks] == [2, 2]
     first, second = ranks
     assert first["weights"] == second["weights"], "DDP left the ranks with different weights"

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from nas.storage import storage_url
+from tests.pg_cluster import free_port
 
 from .conftest import TINY_SEARCH, assert_one_line_failure, listing
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # closed again when the probe goes: nothing listens there
-
-
 def test_an_unreachable_database_server(nas):
-    url = f"postgresql://nas:secret@127.0.0.1:{_closed_port()}/nas"
+    url = f"postgresql://nas:secret@127.0.0.1:{free_port()}/nas"
     line = assert_one_line_failure(nas(*TINY_SEARCH, "--storage", url), "cannot open storage", "Connection refused")
     assert "secret" not in line, "the password was printed"
     assert listing(nas.folder) == {}, "nothing may be built before the ledger is known to work"

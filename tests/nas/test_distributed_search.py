@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,16 +13,11 @@ import pytest
 
 from nas.ledger import Ledger
 from spaces import get_space
+from tests.pg_cluster import free_port
 
 from .test_cli_search import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -31,7 +25,7 @@ def test_torchrun_search_trains_each_candidate_on_both_ranks_and_writes_the_ledg
     storage = f"sqlite:///{tmp_path / 'ddp.db'}"
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-               "--master-port", str(_free_port()), "-m", "nas", "search", *TINY, "--budget", "3", "--final-epochs", "0",
+               "--master-port", str(free_port()), "-m", "nas", "search", *TINY, "--budget", "3", "--final-epochs", "0",
                "--storage", storage, "--json"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -50,7 +44,7 @@ def test_torchrun_search_trains_each_candidate_on_both_ranks_and_writes_the_ledg
 def test_bad_input_under_torchrun_is_one_line_from_rank_zero(tmp_path):
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-               "--master-port", str(_free_port()), "-m", "nas", "search", "--data", str(tmp_path / "missing"),
+               "--master-port", str(free_port()), "-m", "nas", "search", "--data", str(tmp_path / "missing"),
                "--storage", str(tmp_path / "x.db")]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode != 0
