@@ -79,6 +79,28 @@ def initialise(group: ProcessGroup, device_kind: str) -> None:
         raise NasError(f"cannot join the torchrun process group: {str(error).splitlines()[0]}; launch with torchrun") from None
 
 
+def leave(*, together: bool) -> None:
+    """Leave the process group before the interpreter shuts down.
+
+    A gloo group still alive at exit lets its C++ threads be torn down under
+    it (``terminate called without an active exception``, SIGABRT) often
+    enough to fail a finished search. ``together`` first waits for every rank,
+    so no rank tears its side down while another still reads from it; a rank
+    that is gone already (its connection closed) ends the wait, as does a
+    Ctrl-C, after which no rank waits (``together=False``).
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if together:
+        try:
+            dist.barrier()
+        except RuntimeError:
+            pass  # another rank left first; leaving is all that is left to do
+    dist.destroy_process_group()
+
+
 def rank_device(device: str, group: ProcessGroup | None) -> str:
     """Under torchrun each rank trains on its own GPU (``cuda:LOCAL_RANK``); CPU stays CPU."""
     if group is None or not device.startswith("cuda"):

@@ -237,8 +237,21 @@ def run(args: argparse.Namespace) -> int:
 
     parse_duration(args.time_limit)  # bad input fails before any process group or data
     group = join_process_group(args.device)
-    if group is not None and not group.is_main:
-        return follow(args)
+    if group is None:
+        return _run_on_rank_zero(args, None)
+    try:
+        return follow(args) if not group.is_main else _run_on_rank_zero(args, group)
+    except KeyboardInterrupt:
+        distributed.leave(together=False)  # every rank got the Ctrl-C; none waits for the others
+        raise
+    finally:
+        distributed.leave(together=True)  # rank 0 told the others to stop, on success and on its errors alike
+
+
+def _run_on_rank_zero(args: argparse.Namespace, group) -> int:
+    """The search itself: alone, or as rank 0 of a torchrun launch that tells the other ranks what to train."""
+    from estimators import distributed
+
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what happens

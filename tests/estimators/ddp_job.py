@@ -35,6 +35,7 @@ def main(cache: str, out: str) -> None:
         {"top1": result.top1, "loss": result.loss, "clips": result.clips, "epochs": result.epochs,
          "train_loss": [e["train_loss"] for e in result.curve], "weights": weights,
          "world": group.world_size if group else 1, "threads": torch.get_num_threads()}))
+    distributed.leave(together=True)
 
 
 if __name__ == "__main__":
