@@ -48,30 +48,31 @@ def compare_command(args: argparse.Namespace) -> int:
     table = Table(args.table)
     meta = table.meta
     space = get_space(meta["space"], **meta["space_settings"])
-    target = int(meta["target_macs"])
-    budget = args.budget if args.budget is not None else len(CoordinateExpansion(space, target_macs=target).planned_costs([]))
+    target, cost, unit = _target_and_cost(args, space, int(meta["target_macs"]))
+    budget = args.budget if args.budget is not None else len(CoordinateExpansion(space, target_macs=target, cost=cost).planned_costs([]))
     if budget < 1:
         raise NasError(f"--budget must be at least 1, got {budget}")
     points, targets = table_targets(table, space)
     predictor = AccuracyPredictor(space, random_state=0).fit(points, targets)
     quality = held_out_rank_quality(points, targets, space, held_out=0.25, seed=0)
     lookups = {seed: TableLookup(table, bench_seed=seed, predictor=predictor) for seed in range(args.seeds)}
-    runs = _run_all(space, names, lookups, target, budget)
+    runs = _run_all(space, names, lookups, target, budget, cost)
     # The best known within the target under each seed's draws: the table's best, or a better point some run found.
-    optimum = {seed: max([_table_optimum(table, space, lookup, target),
+    optimum = {seed: max([_table_optimum(table, space, lookup, target, cost),
                           *(a for r in runs if r.seed == seed for a, m in zip(r.accuracies, r.macs) if a is not None and m <= target)])
                for seed, lookup in lookups.items()}
     budgets = _budgets(budget)
     rows = summarise(runs, target_macs=target, optimum=optimum.__getitem__, budgets=budgets, epsilon=args.epsilon,
-                     reference=(target / 1e9, 0.0))
+                     reference=(target / unit.scale, 0.0), scale=unit.scale)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise NasError(f"cannot create the results folder {out}: {error.strerror or error}") from None
     write_text_atomically(out / "compare.csv", _csv(rows))
-    _plots(runs, optimum, target, out)
+    _plots(runs, optimum, target, out, unit)
     header = {"table": str(args.table), "table_points": len(table.entries), "seeds": args.seeds, "budget": budget,
+              "target": unit.show(target), "cost": unit.label,
               "epsilon": args.epsilon, "predictor": quality, "seconds": round(time.time() - started, 1),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": _command(args)}
     write_text_atomically(out / "compare.md", _markdown(rows, budgets, header))
@@ -83,7 +84,20 @@ def compare_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_all(space, names, lookups, target: int, budget: int) -> list:
+def _target_and_cost(args: argparse.Namespace, space, table_target: int):
+    """The target in cost units, the cost (None: the table's MACs) and its display unit; bad combinations refused."""
+    from .costs import GMACS, MILLISECONDS, resolve_target
+
+    if args.cost == "flops":
+        if args.target_ms is not None:
+            raise NasError(f"--target-ms {args.target_ms:g} needs --cost latency (with --cost flops the target is the table's)")
+        return table_target, None, GMACS
+    args.target_gflops = None  # the table's MACs target bounds its region; the latency target is the search's
+    target, cost = resolve_target(args, space, None)
+    return target, cost, MILLISECONDS
+
+
+def _run_all(space, names, lookups, target: int, budget: int, cost) -> list:
     from tqdm import tqdm
 
     from .compare import run_strategy
@@ -92,24 +106,30 @@ def _run_all(space, names, lookups, target: int, budget: int) -> list:
     with tqdm(total=len(names) * len(lookups), desc="runs", unit="run", leave=False) as bar:
         for name in names:
             for seed, lookup in lookups.items():
-                runs.append(run_strategy(space, name, seed, lookup, target_macs=target, budget=budget))
+                runs.append(run_strategy(space, name, seed, lookup, target_macs=target, budget=budget, cost=cost))
                 bar.update()
     return runs
 
 
-def _table_optimum(table, space, lookup, target: int) -> float:
-    """The best accuracy within the target among the table's points, under this benchmark seed's draws."""
+def _table_optimum(table, space, lookup, target: int, cost) -> float:
+    """The best accuracy within the target among the table's points, under this benchmark seed's draws.
+
+    Points are tried best first and the first that fits is the answer, so a
+    latency cost predicts a handful of points rather than the whole table.
+    """
     from estimators.proxy import CandidateFailed
 
-    best = -math.inf
+    scored = []
     for entry in table.entries.values():
-        if entry.macs > target:
-            continue
+        point = space.point(dict(entry.values))
         try:
-            best = max(best, lookup.evaluate(space, space.point(dict(entry.values))).metrics["accuracy"])
+            scored.append((lookup.evaluate(space, point).metrics["accuracy"], entry.macs, point))
         except CandidateFailed:
             continue
-    return best
+    for accuracy, macs, point in sorted(scored, key=lambda item: -item[0]):
+        if (macs if cost is None else cost(point)) <= target:
+            return accuracy
+    return -math.inf
 
 
 def _rounded(value: Any) -> Any:
@@ -149,10 +169,10 @@ def _markdown(rows, budgets, header) -> str:
     lines = [f"# Strategy comparison on {header['table']}", "",
              f"- command: `{header['command']}`", f"- run {header['date']}, {header['seconds']:.0f} s",
              f"- {header['table_points']} table points; {header['seeds']} benchmark seeds per strategy; budget "
-             f"{header['budget']} trained models; epsilon {header['epsilon']}",
+             f"{header['budget']} trained models; target {header['target']}; epsilon {header['epsilon']}",
              f"- predictor (random forest) on held-out table points: Kendall tau {header['predictor']['kendall_tau']:.3f}, "
              f"Spearman rho {header['predictor']['spearman_rho']:.3f} ({header['predictor']['n_test']} points)",
-             "- mean ± SEM over seeds; hypervolume x 1000 (GMACs x top-1 against the reference (target, 0));"
+             f"- mean ± SEM over seeds; hypervolume x 1000 ({header['cost']} x top-1 against the reference (target, 0));"
              " Wilcoxon signed-rank on the final best top-1, paired by seed; from table: share of the trained models"
              " the table answered (the predictor answered the rest)", "",
              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -161,11 +181,12 @@ def _markdown(rows, budgets, header) -> str:
 
 
 def _command(args: argparse.Namespace) -> str:
+    latency = f" --cost latency --target-ms {args.target_ms:g}" if args.cost == "latency" else ""
     return (f"nas bench compare --table {args.table} --strategies {args.strategies} --seeds {args.seeds}"
-            + (f" --budget {args.budget}" if args.budget else "") + f" --epsilon {args.epsilon} --out {args.out}")
+            + (f" --budget {args.budget}" if args.budget else "") + f"{latency} --epsilon {args.epsilon} --out {args.out}")
 
 
-def _plots(runs, optimum, target: int, out: Path) -> None:
+def _plots(runs, optimum, target: int, out: Path, unit) -> None:
     from .compare import within_target
     from .metrics import mean_and_sem, pareto_points, regret_curve
     from .plots import colour, compute_axis, finish, new_figure
@@ -187,12 +208,15 @@ def _plots(runs, optimum, target: int, out: Path) -> None:
     finish(figure, axes, "anytime regret (mean ± SEM over benchmark seeds)", out / "anytime.png")
     figure, axes = new_figure()
     for index, name in enumerate(strategies):
-        pooled = [(m / 1e9, a) for r in runs if r.strategy == name for m, a in zip(r.macs, r.accuracies)
+        pooled = [(m / unit.scale, a) for r in runs if r.strategy == name for m, a in zip(r.macs, r.accuracies)
                   if a is not None and m <= target]
         front = pareto_points(pooled)
         if front:
             axes.step(*zip(*front), where="post", color=colour("", index), label=name)
-    axes.axvline(target / 1e9, color="grey", ls=":", lw=1.2)
-    compute_axis(axes)
+    axes.axvline(target / unit.scale, color="grey", ls=":", lw=1.2)
+    if unit.label == "ms":
+        compute_axis(axes, "predicted latency (ms per clip at batch 1 on this machine, log scale)")
+    else:
+        compute_axis(axes)
     axes.set_ylabel("top-1 (table or predictor)")
-    finish(figure, axes, "accuracy-compute fronts, all seeds pooled", out / "pareto.png")
+    finish(figure, axes, f"accuracy-{'latency' if unit.label == 'ms' else 'compute'} fronts, all seeds pooled", out / "pareto.png")

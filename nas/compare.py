@@ -95,10 +95,12 @@ def best_after(run: Run, target_macs: int, models: int) -> float:
 
 
 def summarise(runs: Sequence[Run], *, target_macs: int, optimum: Callable[[int], float], budgets: Sequence[int],
-              epsilon: float, reference: tuple[float, float], baseline: str = "random") -> list[dict[str, Any]]:
+              epsilon: float, reference: tuple[float, float], baseline: str = "random", scale: float = 1e9) -> list[dict[str, Any]]:
     """One row per strategy: best accuracy after each budget, models/time to within epsilon, hypervolume, Wilcoxon vs baseline.
 
     ``optimum(seed)`` is the best accuracy within the target that the benchmark holds under that seed's draws.
+    Costs are divided by ``scale`` for the hypervolume (GMACs by default; 1000 turns microseconds into ms),
+    whose ``reference`` is in that unit.
     """
     by_strategy: dict[str, list[Run]] = {}
     for run in runs:
@@ -119,7 +121,7 @@ def summarise(runs: Sequence[Run], *, target_macs: int, optimum: Callable[[int],
         row["models_to_eps"], row["models_to_eps_sem"] = mean_and_sem([float(n) for n in reached]) if reached else (math.nan, math.nan)
         times = [sum(r.seconds[:n]) for r, n in zip(strategy_runs, reach) if n is not None]
         row["hours_to_eps"], row["hours_to_eps_sem"] = (v / 3600 for v in mean_and_sem(times)) if times else (math.nan, math.nan)
-        volumes = [hypervolume([(m / 1e9, a) for m, a in zip(r.macs, r.accuracies) if a is not None and m <= target_macs], reference)
+        volumes = [hypervolume([(m / scale, a) for m, a in zip(r.macs, r.accuracies) if a is not None and m <= target_macs], reference)
                    for r in strategy_runs]
         row["hypervolume"], row["hypervolume_sem"] = mean_and_sem(volumes)
         row["models_trained"] = mean_and_sem([float(len(r.points)) for r in strategy_runs])[0]

@@ -30,13 +30,13 @@ def colour(operation: str, index: int) -> str:
     return OPERATION_COLOURS.get(operation, palette[index % len(palette)])
 
 
-def compute_axis(axes: Any) -> None:
-    """Log-2 compute axis with plain decimal tick labels (0.004, not 2^-8)."""
+def compute_axis(axes: Any, label: str = "compute (GMACs = multiply-adds x 1e9 per clip, log scale)") -> None:
+    """Log-2 cost axis with plain decimal tick labels (0.004, not 2^-8); compute in GMACs unless ``label`` says otherwise."""
     from matplotlib.ticker import FuncFormatter
 
     axes.set_xscale("log", base=2)
     axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
-    axes.set_xlabel("compute (GMACs = multiply-adds x 1e9 per clip, log scale)")
+    axes.set_xlabel(label)
 
 
 def save_figure(figure: Any, path: str | os.PathLike) -> None:
@@ -92,10 +92,16 @@ def plot_expansion_path(path: Sequence[dict[str, Any]], *, title: str, target_gm
     finish(figure, axes, title + subtitle, out, legend_at="lower right")
 
 
-def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, target_gmacs: float | None = None) -> None:
-    """Every study's trials (faint) and its accuracy-compute Pareto front (a staircase), overlaid.
+#: The cost axis of a latency plot.
+LATENCY_AXIS = "predicted latency (ms per clip at batch 1 on the search's machine, log scale)"
 
-    Each entry of ``studies``: ``label``, ``points`` [(gmacs, accuracy)] and ``front`` [(gmacs, accuracy)].
+
+def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, target: float | None = None,
+                latency: bool = False) -> None:
+    """Every study's trials (faint) and its accuracy-cost Pareto front (a staircase), overlaid.
+
+    Each entry of ``studies``: ``label``, ``points`` [(cost, accuracy)] and ``front`` [(cost, accuracy)];
+    the cost is GMACs, or predicted ms when ``latency`` (studies searched under ``--cost latency``).
     """
     figure, axes = new_figure()
     for index, study in enumerate(studies):
@@ -106,8 +112,11 @@ def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, ta
             fx, fy = zip(*study["front"])
             axes.step(fx, fy, where="post", color=shade, lw=1.8, label=f"{study['label']} ({len(study['points'])} trials)")
             axes.scatter(fx, fy, s=30, color=shade, edgecolor="black", zorder=3)
-    if target_gmacs:
-        axes.axvline(target_gmacs, color="grey", ls=":", lw=1.2, label=f"target {target_gmacs:.4g} GMACs")
-    compute_axis(axes)
+    if target:
+        axes.axvline(target, color="grey", ls=":", lw=1.2, label=f"target {target:.4g} {'ms' if latency else 'GMACs'}")
+    if latency:
+        compute_axis(axes, LATENCY_AXIS)
+    else:
+        compute_axis(axes)
     axes.set_ylabel("top-1 after the proxy schedule")
-    finish(figure, axes, "accuracy-compute Pareto fronts", out, legend_at="lower right")
+    finish(figure, axes, f"accuracy-{'latency' if latency else 'compute'} Pareto fronts", out, legend_at="lower right")

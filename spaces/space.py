@@ -69,8 +69,10 @@ class SearchSpace(ABC):
     #: What ``nas search`` trains on when no ``--data`` is given (a ``--data`` spec: ``synth`` is the
     #: embedded synthetic action clips, ``synth-image`` the synthetic images), so each space brings its data.
     default_data: str = "synth"
-    #: ``nas search``'s CPU proxy setting: base-network options (``"space"``) and a compute target in GMACs
-    #: (``"target_gflops"``); empty: the space as constructed, and ``--target-gflops`` must be given.
+    #: ``nas search``'s CPU proxy setting: base-network options (``"space"``), a compute target in GMACs
+    #: (``"target_gflops"``) and the proxy training (``"schedule"``: ``ProxySchedule`` fields such as
+    #: ``epochs`` and ``lr``); empty: the space as constructed, the common schedule, and ``--target-gflops``
+    #: must be given.
     proxy_defaults: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(

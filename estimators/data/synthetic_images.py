@@ -43,7 +43,7 @@ class ImageSynthSettings:
     """What a synthetic image cache is made of; its fingerprint names the data everywhere downstream."""
 
     classes: int = 10
-    images_per_class: int = 100
+    images_per_class: int = 500  # enough steps per epoch for X2D-style networks to learn in a few epochs
     size: int = 64
     seed: int = 0
     distractors: int = 2

@@ -50,7 +50,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     from ..progress import SearchProgress
     from ..tabular_build import TableBuilder, seeds_argument
-    from .search import DEFAULT_EPOCHS, open_data, parse_duration, parse_options, plan_data, proxy_defaults
+    from .search import open_data, parse_duration, parse_options, plan_data, proxy_defaults, proxy_schedule
 
     seeds = seeds_argument(args.seeds)
     if args.points < 1:
@@ -60,19 +60,17 @@ def run_build(args: argparse.Namespace) -> int:
     target = args.target_gflops if args.target_gflops is not None else defaults.get("target_gflops")
     if target is None or not target > 0:
         raise NasError(f"give a positive --target-gflops for space {args.space!r} (got {target})")
-    epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
-    if not epochs > 0:
-        raise NasError(f"--epochs must be positive, got {epochs}")
+    schedule = proxy_schedule(defaults, args.epochs, None)
     time_limit = parse_duration(args.time_limit)
     existing, synth_settings, classes = plan_data(args.data)
     space = get_space(args.space, **{**defaults.get("space", {}), **parse_options(args.space_option), "num_classes": classes})
     device = resolve_device(args.device)
     cache = open_data(existing, synth_settings)
-    estimators = {seed: ProxyAccuracy(cache, ProxySchedule(epochs=epochs, seed=seed, threads=args.threads, curve=True), device=device)
+    estimators = {seed: ProxyAccuracy(cache, ProxySchedule(**schedule, seed=seed, threads=args.threads, curve=True), device=device)
                   for seed in seeds}
     command = "nas " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("nas") else None
     builder = TableBuilder(args.out, space, estimators, target_macs=round(target * 1e9), region_seed=args.region_seed,
-                           meta={"command": command or "nas bench build", "epochs": epochs}, progress=SearchProgress())
+                           meta={"command": command or "nas bench build", "epochs": schedule["epochs"]}, progress=SearchProgress())
     outcome = builder.build(args.points, time_limit)
     print(f"{outcome['points']} points in {outcome['path']} ({outcome['runs_now']} runs in this build, "
           f"{outcome['seconds']:.0f} s){'; the time limit was reached: re-run to go on' if outcome['stopped'] == 'time limit' else ''}")
@@ -107,6 +105,11 @@ def register_compare(actions: argparse._SubParsersAction) -> None:
     compare.add_argument("--budget", type=int, help="trained models per run (default: what the coordinate search plans)")
     compare.add_argument("--epsilon", type=float, default=0.02, help="'within epsilon of the best' in top-1 (default 0.02)")
     compare.add_argument("--out", default="benchmarks/results", metavar="DIR", help="folder for compare.csv/.md and PNGs")
+    compare.add_argument("--cost", choices=("flops", "latency"), default="flops",
+                         help="what the target limits: flops (the table's MACs target; the default) or latency "
+                              "(predicted ms at batch 1 on this machine, per-layer table, --target-ms)")
+    compare.add_argument("--target-ms", type=float, metavar="T", help="latency target in ms per clip (with --cost latency)")
+    compare.add_argument("--latency-threads", type=int, default=1, metavar="N", help="CPU threads of the latency table (default 1)")
     compare.add_argument("--json", action="store_true", help="end with one JSON line of the rows")
     compare.set_defaults(handler=run_compare)
 
@@ -126,7 +129,7 @@ def register_fidelity(actions: argparse._SubParsersAction) -> None:
     fidelity.add_argument("--sample-seed", type=int, default=0,
                           help="seed of the sample: the table's points shuffled by it, the first N taken (default 0)")
     fidelity.add_argument("--seeds", default="0", help="training seeds of the long runs (default 0)")
-    fidelity.add_argument("--data", default="synth", metavar="CACHE", help="the table's data (as nas search)")
+    fidelity.add_argument("--data", metavar="CACHE", help="the table's data (as nas search; default: its space's own)")
     fidelity.add_argument("--time-limit", metavar="T", help="stop starting runs after T; re-run to go on")
     fidelity.add_argument("--threads", type=int, default=2)
     fidelity.add_argument("--device", default="auto")
@@ -154,6 +157,7 @@ def run_fidelity(args: argparse.Namespace) -> int:
     order = [space.point(dict(e.values)) for e in short.entries.values()]
     random.Random(args.sample_seed).shuffle(order)  # a sample of the whole table; a larger --points extends it
     order = order[: args.points]
+    args.data = args.data or space.default_data
     existing, synth_settings, _ = plan_data(args.data)
     cache = open_data(existing, synth_settings)
     from estimators.proxy import data_fingerprint

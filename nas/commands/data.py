@@ -31,16 +31,18 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="try again the videos an earlier run of this build skipped (after replacing the files)")
     build.set_defaults(handler=run_build)
 
-    synth = actions.add_parser("synth", help="write the embedded synthetic action dataset as a clip cache")
+    synth = actions.add_parser("synth", help="write the embedded synthetic action clips (or, with --images, images) as a clip cache")
     synth.add_argument("--out", required=True, metavar="CACHE")
-    defaults = _synth_defaults()
-    synth.add_argument("--classes", type=int, default=defaults.classes, metavar="K",
-                       help=f"motion classes, 2-12 (default {defaults.classes})")
-    synth.add_argument("--clips-per-class", type=int, default=defaults.clips_per_class, metavar="N",
-                       help=f"clips per class, split 70/15/15 (default {defaults.clips_per_class})")
-    synth.add_argument("--frames", type=int, default=defaults.frames, metavar="T", help=f"frames per clip (default {defaults.frames})")
-    synth.add_argument("--size", type=int, default=defaults.size, metavar="S", help=f"frame side in pixels (default {defaults.size})")
-    synth.add_argument("--seed", type=int, default=defaults.seed)
+    clips, images = _synth_defaults()
+    synth.add_argument("--images", action="store_true",
+                       help="the synthetic images of the x2d-image space (one-frame clips), as --data synth-image builds them")
+    synth.add_argument("--classes", type=int, metavar="K",
+                       help=f"motion classes, 2-12 (default {clips.classes}); image classes with --images, 2-10 (default {images.classes})")
+    synth.add_argument("--clips-per-class", type=int, metavar="N", help=f"clips (with --images: images) per class, split 70/15/15 "
+                                                                         f"(default {clips.clips_per_class}; {images.images_per_class} images)")
+    synth.add_argument("--frames", type=int, metavar="T", help=f"frames per clip (default {clips.frames}; not with --images)")
+    synth.add_argument("--size", type=int, metavar="S", help=f"frame side in pixels (default {clips.size})")
+    synth.add_argument("--seed", type=int, metavar="SEED", help="generator seed (default 0)")
     _add_codec_and_workers(synth)
     synth.set_defaults(handler=run_synth)
 
@@ -55,8 +57,26 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _synth_defaults():
     from estimators.data.synthetic import SynthSettings
+    from estimators.data.synthetic_images import ImageSynthSettings
 
-    return SynthSettings()
+    return SynthSettings(), ImageSynthSettings()
+
+
+def synth_settings_of(args: argparse.Namespace):
+    """The synthetic clips' or images' settings the flags ask for; a flag left out keeps its default."""
+    from estimators.data.synthetic import SynthSettings
+    from estimators.data.synthetic_images import ImageSynthSettings
+
+    given = {"classes": args.classes, "size": args.size, "seed": args.seed}
+    if args.images:
+        if args.frames is not None:
+            raise NasError(f"--frames {args.frames}: images are one frame; leave out --frames or --images")
+        given["images_per_class"] = args.clips_per_class
+        kind = ImageSynthSettings
+    else:
+        given.update(clips_per_class=args.clips_per_class, frames=args.frames)
+        kind = SynthSettings
+    return kind(**{key: value for key, value in given.items() if value is not None})
 
 
 def _add_codec_and_workers(parser: argparse.ArgumentParser) -> None:
@@ -120,12 +140,10 @@ def remove_empty_cache(path: Path) -> None:
 
 def run_synth(args: argparse.Namespace) -> int:
     from estimators.data.ingest import build_synthetic
-    from estimators.data.synthetic import SynthSettings
 
     if args.workers < 1:
         raise NasError(f"--workers must be at least 1, got {args.workers}")
-    settings = SynthSettings(classes=args.classes, clips_per_class=args.clips_per_class, frames=args.frames,
-                             size=args.size, seed=args.seed)
+    settings = synth_settings_of(args)
     existed = Path(args.out).exists()
     try:
         report, writer = build_synthetic(args.out, settings, codec=args.codec, workers=args.workers)

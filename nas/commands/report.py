@@ -158,13 +158,16 @@ def _write_pareto(reports, out: Path) -> Path:
     from ..report import macs_of, pareto_front
 
     strategies = [r.config["strategy"] for r in reports]
+    units = {unit_of(r.config) for r in reports}
+    unit = units.pop() if len(units) == 1 else GMACS  # studies of mixed costs share the one cost they all have: MACs
+    cost = (lambda record: record.macs) if unit is not GMACS else macs_of  # a record's macs is its search's cost
     studies = []
     for report in reports:
         label = report.config["strategy"] if strategies.count(report.config["strategy"]) == 1 else report.name
         complete = report.complete()
-        studies.append({"label": label, "points": [(macs_of(r) / 1e9, r.accuracy) for r in complete],
-                        "front": [(macs_of(r) / 1e9, r.accuracy) for r in pareto_front(complete, macs_of)]})
-    targets = {r.config["target_macs"] for r in reports if unit_of(r.config) is GMACS}  # the plot is over MACs
+        studies.append({"label": label, "points": [(cost(r) / unit.scale, r.accuracy) for r in complete],
+                        "front": [(cost(r) / unit.scale, r.accuracy) for r in pareto_front(complete, cost)]})
+    targets = {r.config["target_macs"] for r in reports if unit_of(r.config) is unit}
     path = out / ("pareto.png" if len(reports) > 1 else f"{reports[0].name}-pareto.png")
-    plot_pareto(studies, out=path, target_gmacs=targets.pop() / 1e9 if len(targets) == 1 else None)
+    plot_pareto(studies, out=path, target=targets.pop() / unit.scale if len(targets) == 1 else None, latency=unit is not GMACS)
     return path

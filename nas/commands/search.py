@@ -54,12 +54,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--study", metavar="NAME", help="study name (default: derived from the settings, so "
                                                         "re-running the same command resumes it)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
-    parser.add_argument("--epochs", type=float, default=DEFAULT_EPOCHS, help=f"proxy training epochs per candidate (default {DEFAULT_EPOCHS:g})")
+    parser.add_argument("--epochs", type=float, default=None,
+                        help=f"proxy training epochs per candidate (default: the space's own, {DEFAULT_EPOCHS:g} for x3d, 6 for x2d-image)")
     parser.add_argument("--final-epochs", type=float, default=DEFAULT_FINAL_EPOCHS,
                         help=f"epochs of the chosen model's final training (default {DEFAULT_FINAL_EPOCHS:g}; 0 skips it)")
     parser.add_argument("--selection", default="accuracy", help="coordinate: accuracy or gain_per_compute (default accuracy)")
     parser.add_argument("--lr", type=float, default=None, metavar="LR",
-                        help="learning rate of the proxy training (default: the proxy schedule's, 0.005 with AdamW)")
+                        help="learning rate of the proxy training (default: the space's own, 0.005 with AdamW for x3d, 0.002 for x2d-image)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per training (part of the fingerprint; default 2)")
     parser.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting of the space's base network, e.g. base_crop=64 (repeatable)")
@@ -122,7 +123,17 @@ def proxy_defaults(space_name: str) -> dict[str, Any]:
 
     space = get_space(space_name)
     return {"space": dict(space.proxy_defaults.get("space", {})), "target_gflops": space.proxy_defaults.get("target_gflops"),
-            "data": space.default_data}
+            "schedule": {"epochs": DEFAULT_EPOCHS, **space.proxy_defaults.get("schedule", {})}, "data": space.default_data}
+
+
+def proxy_schedule(defaults: dict[str, Any], epochs: float | None, lr: float | None) -> dict[str, Any]:
+    """The space's proxy schedule with ``--epochs`` and ``--lr`` over it; bad values fail here, before any work."""
+    if epochs is not None and not 0 < epochs < float("inf"):
+        raise NasError(f"--epochs must be a positive number, got {epochs}")
+    if lr is not None and not 0 < lr < float("inf"):
+        raise NasError(f"--lr must be a positive number, got {lr}")
+    given = {"epochs": epochs, "lr": lr}
+    return {**defaults["schedule"], **{key: value for key, value in given.items() if value is not None}}
 
 
 def is_synthetic(spec: str) -> bool:
@@ -201,10 +212,9 @@ def _build(args: argparse.Namespace):
     options["heartbeat"] = options["heartbeat"] or DEFAULT_HEARTBEAT_SECONDS
     defaults = proxy_defaults(args.space)
     args.data = args.data or defaults["data"]  # the space's own data; stored resolved, so workers read the same
-    if args.epochs <= 0 or args.final_epochs < 0:
-        raise NasError(f"--epochs must be positive and --final-epochs not negative (got {args.epochs}, {args.final_epochs})")
-    if args.lr is not None and not 0 < args.lr < float("inf"):
-        raise NasError(f"--lr must be a positive number, got {args.lr}")
+    proxy = proxy_schedule(defaults, args.epochs, args.lr)
+    if args.final_epochs < 0:
+        raise NasError(f"--final-epochs must not be negative, got {args.final_epochs}")
     if args.budget is not None and args.budget < 1:
         raise NasError(f"--budget must be at least 1 trained model, got {args.budget}")
     existing, synth_settings, classes = plan_data(args.data)
@@ -217,7 +227,7 @@ def _build(args: argparse.Namespace):
     url = storage_url(args.storage)
     check_storage(url)  # every check above runs before the data is built or the ledger written
     cache = open_data(existing, synth_settings)
-    schedule = {"epochs": args.epochs, "seed": args.seed, "threads": args.threads, **({"lr": args.lr} if args.lr else {})}
+    schedule = {**proxy, "seed": args.seed, "threads": args.threads}
     estimator = proxy_estimator(cache, schedule, device)
     if args.budget is None and not strategy.terminates:
         from ..strategies.coordinate import CoordinateExpansion

@@ -52,8 +52,10 @@ class X2DImageSpace(SearchSpace):
     version = "1"
     title = "X2D image networks (X3D's 2D counterpart): expand a MobileNet-style network along crop, width, bottleneck, depth"
     default_data = "synth-image"
+    #: The CPU proxy setting: a 32^2 base crop, and a longer, gentler schedule than the video space's, which
+    #: these networks need before candidates separate (see the README's "The X2D image space").
     proxy_defaults = {"space": {"base_crop": 32, "stage_blocks": [1, 1, 2, 1], "head_width": 256, "dropout": 0.2},
-                      "target_gflops": 0.012}
+                      "target_gflops": 0.012, "schedule": {"epochs": 6.0, "lr": 0.002}}
 
     def __init__(self, base: ImageBase | None = None, **base_settings: object) -> None:
         base = base or ImageBase()

@@ -57,6 +57,20 @@ def test_build_reports_skipped_videos_and_fails_unless_allowed(capsys, tmp_path)
     assert code == 0 and "stored 1 new videos" in out and "2 in the cache" in out
 
 
+def test_synth_images_writes_the_cache_that_synth_image_data_names(capsys, tmp_path):
+    """``nas data synth --images`` is ``--data synth-image:...`` written to a folder of one's choice."""
+    from estimators.data.synthetic_images import ImageSynthSettings
+
+    code, _, _ = run(capsys, "data", "synth", "--images", "--out", tmp_path / "images", "--classes", "3",
+                     "--clips-per-class", "4", "--size", "16")
+    assert code == 0
+    code, out, _ = run(capsys, "data", "inspect", tmp_path / "images", "--json")
+    info = json.loads(out)
+    assert (info["videos"], info["frames_per_video"]["max"], info["frame_size"]) == (12, 1, [16, 16])
+    assert info["classes"] == ["stripes_h", "stripes_v", "disk"]
+    assert info["source_fingerprint"] == ImageSynthSettings(classes=3, images_per_class=4, size=16).fingerprint()
+
+
 def test_build_with_nothing_stored_fails(capsys, tmp_path):
     videos = tmp_path / "videos" / "waving"
     videos.mkdir(parents=True)
@@ -71,6 +85,8 @@ BAD = [
     (["data", "synth", "--out", "/tmp/x", "--classes", "99"], "classes must be"),
     (["data", "synth", "--out", "/tmp/x", "--codec", "png"], "invalid choice"),
     (["data", "synth", "--out", "/tmp/x", "--workers", "0"], "--workers"),
+    (["data", "synth", "--images", "--out", "/tmp/x", "--frames", "4"], "images are one frame"),
+    (["data", "synth", "--images", "--out", "/tmp/x", "--classes", "11"], "classes must be a whole number in [2, 10]"),
     (["data", "build", "--videos", "/tmp", "--out", "/tmp/x", "--short-side", "2"], "--short-side"),
 ]
 

@@ -17,6 +17,10 @@ import optuna
 import pytest
 
 from nas.cli import main
+from nas.commands.search import proxy_defaults, proxy_schedule
+from nas.ledger import Ledger
+from spaces import get_space
+from spaces.errors import NasError
 
 TINY_DATA = "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3"
 TINY = ["--data", TINY_DATA, "--space-option", "base_crop=16", "--space-option", "base_stride=16", "--space-option", "head_width=32",
@@ -187,7 +191,6 @@ def test_open_ended_strategies_run_with_the_same_defaults_and_a_budget(tmp_path,
 
 def test_open_ended_strategies_get_the_coordinate_searchs_budget():
     from nas.strategies.coordinate import CoordinateExpansion
-    from spaces import get_space
 
     space = get_space("x3d", num_classes=12, base_crop=48, base_stride=8, stage_blocks=(1, 1, 2, 1), head_width=256)
     assert len(CoordinateExpansion(space, target_macs=25_000_000).planned_costs([])) == 26  # the default run's 26 models
@@ -209,5 +212,17 @@ def test_the_image_space_searches_on_its_own_default_data(tmp_path):
     assert [p.name.split("-")[0] for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")] == ["synthimg"]
     study = optuna.load_study(study_name=summary["study"], storage=storage)
     assert study.user_attrs["data"] == "synth-image"  # what a worker reads
+    schedule = Ledger(storage, summary["study"], get_space("x2d-image")).config()["estimator_settings"]["schedule"]
+    assert (schedule["epochs"], schedule["lr"]) == (0.05, 0.002)  # --epochs over the space's own schedule, its lr kept
     trials = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE]
     assert trials and all(len(t.user_attrs["input_shape"]) == 4 for t in trials)  # images: batch x channels x H x W
+
+
+def test_each_space_brings_its_proxy_schedule_and_the_flags_override_it():
+    """x3d keeps the common 3 epochs at the schedule's lr; x2d-image trains longer and gentler; flags win."""
+    assert proxy_schedule(proxy_defaults("x3d"), None, None) == {"epochs": 3.0}
+    assert proxy_schedule(proxy_defaults("x2d-image"), None, None) == {"epochs": 6.0, "lr": 0.002}
+    assert proxy_schedule(proxy_defaults("x2d-image"), 2.0, 0.01) == {"epochs": 2.0, "lr": 0.01}
+    for epochs, lr in ((0.0, None), (float("nan"), None), (None, -1.0)):
+        with pytest.raises(NasError, match="must be a positive number"):
+            proxy_schedule(proxy_defaults("x3d"), epochs, lr)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 
+from estimators.proxy import CandidateFailed
+from estimators.tabular import Table
 from nas.cli import main
+from nas.costs import MICROSECONDS_PER_MS, LatencyCost
 from nas.compare import Run, summarise
 from spaces import get_space
 from tests.nas.test_tabular_build import OPTIONS
@@ -67,3 +71,54 @@ def test_summary_by_hand():
     # one model at 1e-8 GMACs: the front (1e-8, best) against the reference (5e-8, 0)
     assert a["hypervolume"] == pytest.approx(sum((50 - 10) / 1e9 * (0.3 + 0.01 * s) for s in range(6)) / 6)
     assert a["wilcoxon_p_vs_random"] == pytest.approx(2 / 64) and baseline["wilcoxon_p_vs_random"] is None
+
+
+def test_compare_under_a_latency_target(tiny_table, tmp_path, capsys, monkeypatch):
+    """``--cost latency --target-ms``: the strategies search under predicted latency; the outputs say ms."""
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
+    meta = Table(tiny_table).meta
+    space = get_space(meta["space"], **meta["space_settings"])
+    target_ms = 3 * LatencyCost(space, {"threads": 1})(space.base) / MICROSECONDS_PER_MS
+    out = tmp_path / "latency"
+    # Coordinate only: a sampler draws points all over the space and each draw's latency is predicted (slow).
+    assert main(["bench", "compare", "--table", str(tiny_table), "--seeds", "2", "--budget", "4", "--strategies", "coordinate",
+                 "--cost", "latency", "--target-ms", f"{target_ms:.4f}", "--out", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["cost"] == "ms" and result["target"].endswith(" ms")
+    assert [r["strategy"] for r in result["rows"]] == ["coordinate"] and result["rows"][0]["models_trained"] <= 4
+    markdown = (out / "compare.md").read_text()
+    assert "--cost latency --target-ms" in markdown and "ms x top-1" in markdown
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--target-ms", "3"], "--target-ms 3 needs --cost latency"),
+    (["--cost", "latency"], "--cost latency needs a latency target"),
+])
+def test_compare_refuses_a_half_given_latency_target(tiny_table, tmp_path, capsys, flags, message):
+    assert main(["bench", "compare", "--table", str(tiny_table), "--out", str(tmp_path / "out"), *flags]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_the_table_optimum_is_taken_within_the_cost_given(tiny_table):
+    """Under a cost that lets one point fit, the best the table holds within the target is that point's accuracy."""
+    from estimators.lookup import TableLookup
+    from nas.bench_compare import _table_optimum
+
+    table = Table(tiny_table)
+    space = get_space(table.meta["space"], **table.meta["space_settings"])
+    lookup = TableLookup(table, bench_seed=0)
+    points = [space.point(dict(entry.values)) for entry in table.entries.values()]
+    accuracies = {}
+    for point in points:
+        try:
+            accuracies[point] = lookup.evaluate(space, point).metrics["accuracy"]
+        except CandidateFailed:
+            continue  # a point the data cannot serve, or a diverged run
+    chosen = min(accuracies, key=accuracies.get)  # the worst trained point: the MACs optimum is above it
+    only_chosen = lambda point: 1 if point == chosen else 10**9  # noqa: E731
+    assert _table_optimum(table, space, lookup, 1, only_chosen) == accuracies[chosen]
+    target = int(table.meta["target_macs"])  # the table also holds the coordinate search's overshoot, above it
+    within = [accuracy for point, accuracy in accuracies.items() if table.entries[point.key].macs <= target]
+    assert _table_optimum(table, space, lookup, target, None) == max(within)

@@ -64,7 +64,7 @@ def test_the_config_records_the_cost_and_rebuilds_it_only_on_the_same_device(lat
         cost_from_config(space, config)
 
 
-def test_a_latency_search_records_its_cost_and_reports_in_ms(tmp_path):
+def test_a_latency_search_records_its_cost_and_reports_in_ms(tmp_path, monkeypatch):
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
     args = [a for a in TINY if a not in ("--target-gflops", "0.0009")]
     storage = f"sqlite:///{tmp_path / 'lat.db'}"
@@ -82,3 +82,11 @@ def test_a_latency_search_records_its_cost_and_reports_in_ms(tmp_path):
     report = subprocess.run(nas_command("report", "--storage", storage), env=env, capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr[-2000:]
     assert "50 ms" in report.stdout
+    plotted = {}
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))  # the search's latency table, for the cost rebuilt
+    monkeypatch.setattr("nas.plots.plot_pareto", lambda studies, **options: plotted.update(studies=studies, **options))
+    assert main(["report", "--storage", storage, "--study", summary["study"], "--out", str(tmp_path / "report")]) == 0
+    assert plotted["latency"] and plotted["target"] == 50.0  # the Pareto plot is over predicted ms, with the target
+    costs_ms = sorted(cost for cost, _ in plotted["studies"][0]["points"])
+    recorded = sorted(t.user_attrs["cost"] / MICROSECONDS_PER_MS for t in study.get_trials() if t.value is not None)
+    assert costs_ms == recorded

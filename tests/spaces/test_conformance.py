@@ -8,6 +8,7 @@ the real Optuna and NNI libraries, and analytic complexity == a built model.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pickle
@@ -16,6 +17,7 @@ import random
 import pytest
 
 from estimators.counting import measure_complexity
+from estimators.proxy import ProxySchedule
 from spaces import InvalidPointError, Point, get_space
 
 
@@ -179,3 +181,7 @@ def test_defaults_for_nas_search_are_valid(any_space):
     target = any_space.proxy_defaults.get("target_gflops")
     if target is not None:
         assert proxy.complexity(proxy.base).macs < target * 1e9
+    schedule = any_space.proxy_defaults.get("schedule", {})
+    fields = {f.name for f in dataclasses.fields(ProxySchedule)}
+    assert set(schedule) <= fields - {"seed", "threads"}, f"unknown proxy schedule fields {set(schedule) - fields}"
+    ProxySchedule(**schedule).train_settings(0)  # valid values
