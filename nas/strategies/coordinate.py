@@ -47,12 +47,17 @@ class _Replay:
     current: Point | None = None
 
 
+#: The least growth per step a plan assumes, so a cost that barely grows still plans a finite search.
+MIN_GROWTH_PER_STEP = 1.1
+
+
 class CoordinateExpansion(Strategy):
     name = "coordinate"
 
     def __init__(self, space: SearchSpace, *, target_macs: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None, selection: str = "accuracy") -> None:
         super().__init__(space, target_macs=target_macs, seed=seed, cost=cost)
+        self._cost_doubles = cost is None  # MACs: every X3D expansion about doubles them, by design of the axes
         if selection not in SELECTION_RULES:
             raise NasError(f"unknown selection rule {selection!r}; choose one of: {', '.join(SELECTION_RULES)}")
         self.selection = selection
@@ -73,18 +78,34 @@ class CoordinateExpansion(Strategy):
         if replay.finished:
             return []
         costs = [self.cost(p.point) for p in replay.proposals]
-        if replay.current is not None:  # mid-step: the pending candidates cost about 2x the current model
-            step_cost = 2 * self.cost(replay.current)
+        if replay.current is not None:  # mid-step: the pending candidates cost about one step more than the current model
+            growth = self._growth_per_step(replay.current)
+            step_cost = growth * self.cost(replay.current)
         elif replay.proposals and replay.proposals[0].attrs.get("role") == "base":
+            growth = self._growth_per_step(self.space.base)
             step_cost = self.cost(self.space.base)
         else:
             return costs  # a contraction: the last training
         operations = len(self.space.operations)
         while step_cost <= self.target_macs:
-            step_cost *= 2
+            step_cost *= growth
             costs += [step_cost] * operations
         costs.append(self.target_macs)
         return costs
+
+    def _growth_per_step(self, point: Point) -> float:
+        """What one step multiplies the cost by: 2 for MACs; for another cost (latency), the candidates' median ratio.
+
+        Latency grows far less than MACs per expansion (per-layer overhead does
+        not double), so assuming 2x would plan too few steps and, through the
+        plan, give open-ended strategies too small a default budget.
+        """
+        if self._cost_doubles:
+            return 2.0
+        here = self.cost_of(point)
+        ratios = sorted(self.cost_of(self.space.expand(point, op)) / here
+                        for op in self.space.operations if self.space.can_expand(point, op))
+        return max(MIN_GROWTH_PER_STEP, ratios[len(ratios) // 2]) if ratios else 2.0
 
     def chosen(self, history: Sequence[TrialRecord]) -> Point | None:
         """The model the search ends on: the contraction, or the last expansion within the target.

@@ -120,3 +120,14 @@ def test_registry_lists_and_loads_coordinate():
     assert get_strategy_class("coordinate") is CoordinateExpansion
     with pytest.raises(NasError, match="unknown strategy 'annealing'"):
         get_strategy_class("annealing")
+
+
+def test_the_plan_follows_a_cost_that_grows_slower_than_macs():
+    """Under a cost that grows by about sqrt(2) where MACs double (as latency does), the plan still counts the trainings."""
+    cost = lambda point: int(SPACE.complexity(point).macs ** 0.5)  # noqa: E731
+    target = 8 * cost(SPACE.base)
+    strategy = CoordinateExpansion(SPACE, target_macs=target, cost=cost)
+    trained = len(run_to_end(strategy))
+    planned = len(strategy.planned_costs([]))
+    doubling_plan = 1 + len(SPACE.operations) * 4 + 1  # 2x per step: three steps to 8x, a fourth overshoots
+    assert abs(planned - trained) <= len(SPACE.operations) < abs(doubling_plan - trained), (planned, trained)
