@@ -86,14 +86,13 @@ def compare_command(args: argparse.Namespace) -> int:
 
 def _target_and_cost(args: argparse.Namespace, space, table_target: int):
     """The target in cost units, the cost (None: the table's MACs) and its display unit; bad combinations refused."""
-    from .costs import GMACS, MILLISECONDS, resolve_target
+    from .costs import GMACS, MILLISECONDS, latency_target
 
     if args.cost == "flops":
         if args.target_ms is not None:
             raise NasError(f"--target-ms {args.target_ms:g} needs --cost latency (with --cost flops the target is the table's)")
         return table_target, None, GMACS
-    args.target_gflops = None  # the table's MACs target bounds its region; the latency target is the search's
-    target, cost = resolve_target(args, space, None)
+    target, cost = latency_target(args, space)  # the table's MACs target bounds its region; this one the search
     return target, cost, MILLISECONDS
 
 
@@ -189,7 +188,7 @@ def _command(args: argparse.Namespace) -> str:
 def _plots(runs, optimum, target: int, out: Path, unit) -> None:
     from .compare import within_target
     from .metrics import mean_and_sem, pareto_points, regret_curve
-    from .plots import colour, compute_axis, finish, new_figure
+    from .plots import COMPUTE_AXIS, LATENCY_AXIS, colour, compute_axis, finish, new_figure
 
     strategies = list(dict.fromkeys(r.strategy for r in runs))
     figure, axes = new_figure()
@@ -214,9 +213,6 @@ def _plots(runs, optimum, target: int, out: Path, unit) -> None:
         if front:
             axes.step(*zip(*front), where="post", color=colour("", index), label=name)
     axes.axvline(target / unit.scale, color="grey", ls=":", lw=1.2)
-    if unit.label == "ms":
-        compute_axis(axes, "predicted latency (ms per clip at batch 1 on this machine, log scale)")
-    else:
-        compute_axis(axes)
+    compute_axis(axes, LATENCY_AXIS if unit.label == "ms" else COMPUTE_AXIS)
     axes.set_ylabel("top-1 (table or predictor)")
     finish(figure, axes, f"accuracy-{'latency' if unit.label == 'ms' else 'compute'} fronts, all seeds pooled", out / "pareto.png")

@@ -116,6 +116,11 @@ def resolve_target(args: argparse.Namespace, space: SearchSpace, default_gflops:
         return round(gflops * 1e9), None
     if args.target_gflops is not None:
         raise NasError(f"--target-gflops {args.target_gflops:g} is a MACs target; with --cost latency give --target-ms")
+    return latency_target(args, space)
+
+
+def latency_target(args: argparse.Namespace, space: SearchSpace) -> tuple[int, "LatencyCost"]:
+    """``--target-ms`` in microseconds and the latency cost of ``--latency-threads``, the target checked against the space."""
     if args.target_ms is None:
         raise NasError("--cost latency needs a latency target: give --target-ms T (milliseconds per clip at batch 1)")
     if not args.target_ms > 0 or not math.isfinite(args.target_ms):

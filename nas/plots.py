@@ -30,7 +30,12 @@ def colour(operation: str, index: int) -> str:
     return OPERATION_COLOURS.get(operation, palette[index % len(palette)])
 
 
-def compute_axis(axes: Any, label: str = "compute (GMACs = multiply-adds x 1e9 per clip, log scale)") -> None:
+#: The cost axis of a compute plot, and of a latency plot (studies or comparisons under ``--cost latency``).
+COMPUTE_AXIS = "compute (GMACs = multiply-adds x 1e9 per clip, log scale)"
+LATENCY_AXIS = "predicted latency (ms per clip at batch 1 on the search's machine, log scale)"
+
+
+def compute_axis(axes: Any, label: str = COMPUTE_AXIS) -> None:
     """Log-2 cost axis with plain decimal tick labels (0.004, not 2^-8); compute in GMACs unless ``label`` says otherwise."""
     from matplotlib.ticker import FuncFormatter
 
@@ -92,10 +97,6 @@ def plot_expansion_path(path: Sequence[dict[str, Any]], *, title: str, target_gm
     finish(figure, axes, title + subtitle, out, legend_at="lower right")
 
 
-#: The cost axis of a latency plot.
-LATENCY_AXIS = "predicted latency (ms per clip at batch 1 on the search's machine, log scale)"
-
-
 def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, target: float | None = None,
                 latency: bool = False) -> None:
     """Every study's trials (faint) and its accuracy-cost Pareto front (a staircase), overlaid.
@@ -114,9 +115,6 @@ def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, ta
             axes.scatter(fx, fy, s=30, color=shade, edgecolor="black", zorder=3)
     if target:
         axes.axvline(target, color="grey", ls=":", lw=1.2, label=f"target {target:.4g} {'ms' if latency else 'GMACs'}")
-    if latency:
-        compute_axis(axes, LATENCY_AXIS)
-    else:
-        compute_axis(axes)
+    compute_axis(axes, LATENCY_AXIS if latency else COMPUTE_AXIS)
     axes.set_ylabel("top-1 after the proxy schedule")
     finish(figure, axes, f"accuracy-{'latency' if latency else 'compute'} Pareto fronts", out, legend_at="lower right")
