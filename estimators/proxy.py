@@ -15,6 +15,7 @@ same point twice under the same settings.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -66,10 +67,24 @@ class ProxySchedule:
                              curve=self.curve)
 
 
-def point_seed(seed: int, point: Point) -> int:
-    """A training seed that depends on the search seed and the point, not on the order of training."""
-    digest = hashlib.sha256(f"{seed}:{point.key}".encode()).digest()
+def point_seed(seed: int, point: Point, repeat: int = 0) -> int:
+    """A training seed that depends on the search seed, the point and the run, not on the order of training.
+
+    Run 0 keeps the seed a point always had, so one run per point measures what it did before repeats existed.
+    """
+    digest = hashlib.sha256(f"{seed}:{point.key}{f':{repeat}' if repeat else ''}".encode()).digest()
     return int.from_bytes(digest[:4], "little")
+
+
+def binomial_se(top1: float, clips: int) -> float:
+    """Standard error of a top-1 over ``clips`` validation clips: ``sqrt(p (1 - p) / n)``.
+
+    It is the validation split's sampling error alone; seed-to-seed spread is
+    measured by training a point again (``--repeats``), never assumed.  Half a
+    clip keeps a top-1 of exactly 0 or 1 from claiming no error at all.
+    """
+    p = min(max(top1, 0.5 / clips), 1 - 0.5 / clips)
+    return math.sqrt(p * (1 - p) / clips)
 
 
 def resolve_device(name: str | None) -> str:
@@ -150,15 +165,16 @@ class ProxyAccuracy(Estimator):
                                   f"the cache's shortest clip has {shortest}", trained=False)
 
     def evaluate(self, space: SearchSpace, point: Point, fidelity: float | None = None,
-                 on_step: "Callable[[StepReport], None] | None" = None) -> Measurement:
-        """Train and score ``point``; under torchrun rank 0 first tells the other ranks to train it too."""
+                 on_step: "Callable[[StepReport], None] | None" = None, repeat: int = 0) -> Measurement:
+        """Train and score run ``repeat`` of ``point`` (its own seed); under torchrun rank 0 first tells the
+        other ranks to train it too."""
         from .distributed import broadcast, current
 
         self.check(space, point)
         group = current()
         if group is not None and group.is_main:
-            broadcast({"point": point, "fidelity": fidelity})
-        return self._measure(space, point, fidelity, on_step)
+            broadcast({"point": point, "fidelity": fidelity, "repeat": repeat})
+        return self._measure(space, point, fidelity, on_step, repeat)
 
     def follow(self, space: SearchSpace) -> int:
         """On a rank other than 0: train every point rank 0 announces, until it releases us; the trainings done."""
@@ -167,7 +183,7 @@ class ProxyAccuracy(Estimator):
         done = 0
         while (job := broadcast()) is not None:
             try:
-                self._measure(space, job["point"], job["fidelity"], None)
+                self._measure(space, job["point"], job["fidelity"], None, job.get("repeat", 0))
             except CandidateFailed:
                 pass  # rank 0 met the same failure at the same step and records it
             done += 1
@@ -182,14 +198,14 @@ class ProxyAccuracy(Estimator):
             broadcast(None)
 
     def _measure(self, space: SearchSpace, point: Point, fidelity: float | None,
-                 on_step: "Callable[[StepReport], None] | None") -> Measurement:
+                 on_step: "Callable[[StepReport], None] | None", repeat: int = 0) -> Measurement:
         import torch
 
         from .data.dataset import ClipDataset, ClipSampling
         from .training import DivergedError, build_seeded, train
 
         spec = space.clip_spec(point)
-        seed = point_seed(self.schedule.seed, point)
+        seed = point_seed(self.schedule.seed, point, repeat)
         settings = self.schedule.train_settings(seed, fidelity)
         sampling = dict(frames=spec.frames, stride=spec.stride, crop=spec.crop, image=spec.image)
         train_set = ClipDataset(self.cache, self.train_split, ClipSampling(mode="train", **sampling), seed=seed)
@@ -201,9 +217,11 @@ class ProxyAccuracy(Estimator):
             raise CandidateFailed(str(error)) from None
         except (MemoryError, torch.cuda.OutOfMemoryError):
             raise CandidateFailed(f"out of memory on {self.device} at batch {settings.batch_size}") from None
+        clips = len(val_set) // val_set.sampling.views
         return Measurement(
             point=point,
-            metrics={"accuracy": result.top1, "val_loss": result.loss,
+            metrics={"accuracy": result.top1, "accuracy_se": binomial_se(result.top1, clips), "val_clips": clips,
+                     "val_loss": result.loss,
                      "train_loss": result.curve[-1]["train_loss"] if result.curve else float("nan")},
             fidelity=settings.epochs,
             seconds=result.seconds,

@@ -31,7 +31,7 @@ from spaces import Point, SearchSpace
 from spaces.errors import NasError
 
 from .storage import RetryPolicy, StorageError, TrialHeartbeat, fail_stale_by_heartbeat, open_storage
-from .strategies.base import COMPLETE, FAILED, RUNNING, TrialRecord
+from .strategies.base import COMPLETE, FAILED, RUNNING, TrialRecord, repeat_of
 
 CONFIG_ATTR = "nas_config"
 STALE_REASON = "its worker stopped sending heartbeats (the machine or process died mid-trial)"
@@ -243,8 +243,10 @@ class Ledger:
         TrialHeartbeat(self.storage, trial_id).beat()  # a trial without any heartbeat is never judged stale by Optuna
         return TrialHandle(self._do(lambda: self.storage.get_trial_number_from_id(trial_id)), trial_id)
 
-    def claim(self, handle: TrialHandle, point: Point, fingerprint: str, *, budget: int | None = None) -> bool:
-        """Keep the trial just started for ``point`` only if it is the point's first live claim (and within ``budget``).
+    def claim(self, handle: TrialHandle, point: Point, fingerprint: str, *, budget: int | None = None,
+              repeat: int = 0) -> bool:
+        """Keep the trial just started for run ``repeat`` of ``point`` only if it is that run's first live claim
+        (and within ``budget``).
 
         Two workers may propose the same point at the same moment.  Each
         writes its trial first and looks second.  Trial numbers follow the
@@ -266,7 +268,7 @@ class Ledger:
             live = record.state == RUNNING and trial.number < handle.number
             counted = (record.settled and attrs.get("trained", True)) or live
             taken += counted
-            if record.point == point and (record.settled or live):
+            if record.point == point and repeat_of(record) == repeat and (record.settled or live):
                 earlier_live = trial.number
         if earlier_live is None and (budget is None or taken < budget):
             return True

@@ -71,16 +71,23 @@ def plot_expansion_path(path: Sequence[dict[str, Any]], *, title: str, target_gm
     figure, axes = new_figure()
     operations = sorted({op for step in path for op in step["candidates"]})
     for index, operation in enumerate(operations):
-        xs = [step["candidates"][operation]["gmacs"] for step in path
-              if operation in step["candidates"] and step["candidates"][operation]["accuracy"] is not None]
-        ys = [step["candidates"][operation]["accuracy"] for step in path
-              if operation in step["candidates"] and step["candidates"][operation]["accuracy"] is not None]
-        axes.scatter(xs, ys, s=28, alpha=0.45, color=colour(operation, index), label=f"candidate: X-{operation.title()}")
+        measured = [step["candidates"][operation] for step in path
+                    if operation in step["candidates"] and step["candidates"][operation]["accuracy"] is not None]
+        axes.errorbar([c["gmacs"] for c in measured], [c["accuracy"] for c in measured], yerr=_errors(measured),
+                      fmt="o", ms=5, alpha=0.5, capsize=2, color=colour(operation, index),
+                      label=f"candidate: X-{operation.title()}")
     kept = [s for s in path if s["accuracy"] is not None and s["role"] != "contraction"]
-    axes.plot([s["gmacs"] for s in kept], [s["accuracy"] for s in kept], "-o", color="black", lw=1.8, ms=6,
-              label="expansion path", zorder=3)
+    axes.errorbar([s["gmacs"] for s in kept], [s["accuracy"] for s in kept], yerr=_errors(kept), fmt="-o",
+                  color="black", lw=1.8, ms=6, capsize=3, label="expansion path (± standard error)", zorder=3)
+    ties = [s for s in kept if (s.get("decision") or {}).get("tie")]
+    if ties:
+        axes.scatter([s["gmacs"] for s in ties], [s["accuracy"] for s in ties], s=160, facecolors="none",
+                     edgecolors="red", lw=1.5, zorder=4, label="tie: runner-up within the noise")
     for step in kept:
         label = "X2D base" if step["role"] == "base" else f"{step['step']}: {step['operation']}"
+        decision = step.get("decision") or {}
+        if decision.get("tie"):
+            label += f" (tie, {decision.get('outcome')})"
         axes.annotate(label, (step["gmacs"], step["accuracy"]), textcoords="offset points", xytext=(6, 6), fontsize=8)
     for step in (s for s in path if s["role"] == "contraction" and s["accuracy"] is not None):
         overshoot = next((s for s in kept if s["step"] == step["step"] and s["role"] == "overshoot"), None)
@@ -95,6 +102,12 @@ def plot_expansion_path(path: Sequence[dict[str, Any]], *, title: str, target_gm
     axes.set_ylabel("top-1 after the proxy schedule")
     subtitle = f"; chosen model's final top-1 {chosen_final:.3f}" if chosen_final is not None else ""
     finish(figure, axes, title + subtitle, out, legend_at="lower right")
+
+
+def _errors(points: Sequence[dict[str, Any]]) -> list[float] | None:
+    """Each point's standard error (0 where unknown), or None when no point has one."""
+    errors = [p.get("accuracy_se") or 0.0 for p in points]
+    return errors if any(errors) else None
 
 
 def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, target: float | None = None,

@@ -10,13 +10,12 @@ right as one of a finished search.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .costs import cost_from_config
 from .ledger import Ledger, open_study
-from .strategies.base import COMPLETE, Strategy, TrialRecord
-from .strategies.registry import get_strategy_class
+from .strategies.base import COMPLETE, Strategy, TrialRecord, accuracy_se, aggregate_runs
+from .study_config import repeats_of, strategy_from_config
 
 
 @dataclass
@@ -26,8 +25,9 @@ class StudyReport:
     ledger: Ledger
     config: dict[str, Any]
     strategy: Strategy
-    history: list[TrialRecord]
+    history: list[TrialRecord]  # one record per point, its training runs merged
     finals: list[TrialRecord]
+    runs: list[TrialRecord] = field(default_factory=list)  # every training run, as the ledger holds them
 
     @property
     def name(self) -> str:
@@ -53,13 +53,10 @@ class StudyReport:
 def load_report(url: str, study_name: str) -> StudyReport:
     ledger = open_study(url, study_name)
     config = ledger.config() or {}
-    options = {"selection": config["selection"]} if config.get("strategy") == "coordinate" and config.get("selection") else {}
-    strategy = get_strategy_class(config["strategy"])(ledger.space, target_macs=int(config["target_macs"]),
-                                                      seed=int(config.get("seed", 0)),
-                                                      cost=cost_from_config(ledger.space, config), **options)
-    history = ledger.records(config.get("estimator"))
+    strategy = strategy_from_config(ledger.space, config)
+    runs = ledger.records(config.get("estimator"))
     finals = [r for r in ledger.records(None, roles_excluded=()) if r.attrs.get("role") == "final"]
-    return StudyReport(ledger, config, strategy, history, finals)
+    return StudyReport(ledger, config, strategy, aggregate_runs(runs, repeats_of(config)), finals, runs)
 
 
 def expansion_path(strategy: Strategy, history: Sequence[TrialRecord]) -> list[dict[str, Any]]:
@@ -68,15 +65,19 @@ def expansion_path(strategy: Strategy, history: Sequence[TrialRecord]) -> list[d
         return []
     records = {r.point: r for r in history if r.state == COMPLETE}
 
-    def accuracy(point) -> float | None:
-        return records[point].accuracy if point in records else None
+    def measured(point) -> dict[str, Any]:
+        record = records.get(point)
+        if record is None:
+            return {"accuracy": None, "accuracy_se": None, "runs": 0}
+        return {"accuracy": record.accuracy, "accuracy_se": accuracy_se(record), "runs": int(record.attrs.get("runs", 1))}
 
     def cost(point) -> dict[str, float]:
         return {"gmacs": strategy.space.complexity(point).macs / 1e9, **latency_of(strategy, point)}
 
     return [{"step": step.step, "operation": step.operation, "role": step.role, "point": step.point.key,
-             **cost(step.point), "accuracy": accuracy(step.point),
-             "candidates": {op: {"point": p.key, **cost(p), "accuracy": accuracy(p)}
+             **cost(step.point), **measured(step.point),
+             **({"decision": step.decision.as_dict()} if getattr(step, "decision", None) is not None else {}),
+             "candidates": {op: {"point": p.key, **cost(p), **measured(p)}
                             for op, p in step.candidates.items()}}
             for step in strategy.expansion_path(history)]
 
@@ -112,13 +113,15 @@ def macs_of(record: TrialRecord) -> int:
 def trial_rows(report: StudyReport) -> list[dict[str, Any]]:
     """One row per trial (search, then final trainings): what the table and the CSV show."""
     rows = []
-    for record in [*report.history, *report.finals]:
+    for record in [*(report.runs or report.history), *report.finals]:
         attrs = record.attrs
         rows.append({
             "trial": attrs.get("number"), "state": record.state, "role": attrs.get("role", ""),
             "step": attrs.get("step", ""), "axis": attrs.get("operation") or "", "point": record.point.key,
             "gmacs": round(macs_of(record) / 1e9, 6), "params": attrs.get("params", ""),
             "top1": "" if record.accuracy is None else round(record.accuracy, 4),
+            "top1_se": "" if accuracy_se(record) is None else round(accuracy_se(record), 4),
+            "seed": int(attrs.get("repeat", 0)) + 1,
             "epochs": attrs.get("fidelity", attrs.get("epochs", "")),
             "seconds": round(float(attrs.get("train_seconds", 0.0)), 1) if "train_seconds" in attrs else "",
             "input_shape": "x".join(map(str, attrs.get("input_shape", []))),

@@ -10,7 +10,7 @@ from tests.examples.plugin import PLUGIN_SPACE, install_plugin
 from tests.spaces.toy_space import ToySpace
 
 #: The tiny synthetic clip cache of the data, training and search tests.
-TINY = SynthSettings(classes=4, clips_per_class=6, frames=16, size=32, seed=3)
+TINY = SynthSettings(classes=4, clips_per_class=6, frames=16, size=32, seed=3, val_fraction=0.15, test_fraction=0.15)
 
 
 @pytest.fixture(scope="session", autouse=True)

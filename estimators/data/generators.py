@@ -34,6 +34,7 @@ class Generator:
 
 GENERATORS: dict[str, Generator] = {
     "synth": Generator("synth", "estimators.data.synthetic", "SynthSettings", "render_job"),
+    "synth-motion": Generator("synth-motion", "estimators.data.synthetic", "MotionSynthSettings", "render_job"),
     "synth-image": Generator("synth-image", "estimators.data.synthetic_images", "ImageSynthSettings", "render_image_job"),
 }
 
@@ -46,6 +47,9 @@ def get_generator(name: str) -> Generator:
 
 def generator_of(settings: Any) -> Generator:
     """The generator whose settings ``settings`` are."""
+    for generator in GENERATORS.values():  # the exact class first: a subclass names its own dataset
+        if type(settings) is generator.settings_type():
+            return generator
     for generator in GENERATORS.values():
         if isinstance(settings, generator.settings_type()):
             return generator

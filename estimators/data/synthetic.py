@@ -1,6 +1,14 @@
-"""The embedded default dataset: synthetic actions defined only by how an object moves.
+"""The embedded synthetic action datasets: ``scenes`` (the default) and ``motion``.
 
-Every clip shows a textured background, one *actor* and a few distractors.
+``kind="scenes"`` (``--data synth``, the default) looks like Kinetics where X3D
+relies on it: one frame carries much of the class and each axis adds to it;
+it is drawn by :mod:`.synthetic_scenes`.  ``kind="motion"`` (``--data
+synth-motion``, the default before) is described below and drawn here: one
+frame says nothing, so it stress-tests the axes of time.  Caches of either
+kind stay readable; each has its own fingerprint, and the motion kind's is
+the one its caches had before the scenes kind existed.
+
+Motion data: every clip shows a textured background, one *actor* and a few distractors.
 Shape, colour, size, position, marker angle and background are drawn from the
 same distribution for every class, so one frame says (almost) nothing about
 the class; the class is the actor's motion.  The classes are chosen so that
@@ -38,39 +46,107 @@ CLASSES = (
     "spin_cw", "spin_ccw", "grow", "shrink", "blink",
 )
 FLIPPED = {"slide_right": "slide_left", "slide_left": "slide_right", "spin_cw": "spin_ccw", "spin_ccw": "spin_cw"}
-#: Share of each class held out for validation, and again for test (the rest trains).
+#: Share of each class held out for validation, and again for test (the rest trains), in the motion data.
 HELD_OUT_FRACTION = 0.15
+KINDS = ("scenes", "motion")
 SHAPES = ("disk", "square", "diamond")
 
 
 @dataclass(frozen=True)
 class SynthSettings:
-    """What a synthetic cache is made of; its fingerprint names the data everywhere downstream."""
+    """What a synthetic cache is made of; its fingerprint names the data everywhere downstream.
+
+    The scenes default holds 185 clips per class: 100 validate (so a top-1 over
+    the 1,200 validation clips has a standard error of at most 1.5 points), 15
+    test and 70 train.
+    """
 
     classes: int = 12
-    clips_per_class: int = 100
+    clips_per_class: int = 185
     frames: int = 64
     size: int = 64
     seed: int = 0
     fps: float = 30.0
-    distractors: int = 1
+    distractors: int = 2
     noise: float = 3.0  # std of per-pixel Gaussian noise, in grey levels
+    kind: str = "scenes"
+    val_fraction: float = 0.54
+    test_fraction: float = 0.08
 
     def __post_init__(self) -> None:
-        check_whole_numbers(self, "synthetic data", {"classes": (2, len(CLASSES)), "clips_per_class": (3, 100_000),
-                                                     "frames": (8, 4096), "size": (16, 1024)})
+        from spaces.errors import NasError
+
+        if self.kind not in KINDS:
+            raise NasError(f"synthetic data: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        check_whole_numbers(self, "synthetic data", {"classes": (2, len(self.all_classes)), "clips_per_class": (3, 100_000),
+                                                     "frames": (8, 4096), "size": (16, 1024), "distractors": (0, 16)})
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 0.9:
+                raise NasError(f"synthetic data: {name} must be a number in (0, 0.9), got {value!r}")
+        if self.val_fraction + self.test_fraction >= 0.95:
+            raise NasError(f"synthetic data: val_fraction + test_fraction must leave clips to train on, got "
+                           f"{self.val_fraction} + {self.test_fraction}")
+        if isinstance(self.noise, bool) or not isinstance(self.noise, (int, float)) or not 0 <= self.noise <= 128:
+            raise NasError(f"synthetic data: noise must be a number in [0, 128], got {self.noise!r}")
+
+    @property
+    def all_classes(self) -> tuple[str, ...]:
+        from .synthetic_scenes import SCENE_CLASSES
+
+        return SCENE_CLASSES if self.kind == "scenes" else CLASSES
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        return CLASSES[: self.classes]
+        return self.all_classes[: self.classes]
 
     def flip_map(self) -> list[int]:
+        from .synthetic_scenes import SCENE_FLIPPED
+
+        flipped = SCENE_FLIPPED if self.kind == "scenes" else FLIPPED
         names = self.class_names
-        return [names.index(FLIPPED[n]) if FLIPPED.get(n) in names else i for i, n in enumerate(names)]
+        return [names.index(flipped[n]) if flipped.get(n) in names else i for i, n in enumerate(names)]
 
     def fingerprint(self) -> str:
-        payload = json.dumps({"generator": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
-        return "synth-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
+        """``synth-…``: the motion kind's payload is exactly what it was before kinds existed (old caches match)."""
+        settings = asdict(self)
+        if self.kind == "motion":
+            for key in ("kind", "val_fraction", "test_fraction"):
+                settings.pop(key)
+            payload = {"generator": GENERATOR_VERSION, **settings, "splits": self.split_counts()}
+            if self.split_counts() == _motion_split_counts(self.clips_per_class):
+                payload.pop("splits")
+        else:
+            from .synthetic_scenes import SCENE_GENERATOR_VERSION
+
+            payload = {"generator": f"scenes-{SCENE_GENERATOR_VERSION}", **settings}
+        return "synth-" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def split_counts(self) -> tuple[int, int]:
+        """(validation, test) clips per class."""
+        return held_out_counts(self.clips_per_class, self.val_fraction, self.test_fraction)
+
+
+@dataclass(frozen=True)
+class MotionSynthSettings(SynthSettings):
+    """The motion-only data (``--data synth-motion``): the default before the scenes data, with its old sizes."""
+
+    clips_per_class: int = 100
+    distractors: int = 1
+    kind: str = "motion"
+    val_fraction: float = HELD_OUT_FRACTION
+    test_fraction: float = HELD_OUT_FRACTION
+
+
+def _motion_split_counts(per_class: int) -> tuple[int, int]:
+    return held_out_counts(per_class, HELD_OUT_FRACTION, HELD_OUT_FRACTION)
+
+
+def held_out_counts(per_class: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
+    """(validation, test) clips of a class of ``per_class``: each at least 1, leaving at least 1 to train."""
+    val = max(1, round(per_class * val_fraction))
+    test = max(1, round(per_class * test_fraction))
+    return min(val, max(1, per_class - test - 1)), test
 
 
 def check_whole_numbers(settings: object, what: str, limits: dict[str, tuple[int, int]]) -> None:
@@ -83,11 +159,14 @@ def check_whole_numbers(settings: object, what: str, limits: dict[str, tuple[int
             raise NasError(f"{what}: {name} must be a whole number in [{low}, {high}], got {value!r}")
 
 
-def split_of(index: int, per_class: int) -> str:
-    """Deterministic split of clip ``index`` of a class: 70 % train, then 15 % val, 15 % test (each >= 1)."""
-    held_out = max(1, round(per_class * HELD_OUT_FRACTION))
-    train = per_class - 2 * held_out
-    return "train" if index < train else "val" if index < train + held_out else "test"
+def split_of(index: int, per_class: int, held_out: tuple[int, int] | None = None) -> str:
+    """Deterministic split of clip ``index`` of a class: train first, then validation, then test.
+
+    ``held_out`` is (validation, test) clips per class; by default 15 % each (at least 1).
+    """
+    val, test = held_out or _motion_split_counts(per_class)
+    train = per_class - val - test
+    return "train" if index < train else "val" if index < train + val else "test"
 
 
 # -- rendering ----------------------------------------------------------------------
@@ -109,13 +188,17 @@ def _colour(rng: np.random.Generator, avoid: np.ndarray | None = None) -> np.nda
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     """A smooth random texture: low-frequency noise around a random colour."""
-    coarse = rng.normal(0, 10, (4, 4, 3))
+    texture = smooth_texture(rng.normal(0, 10, (4, 4, 3)), size)
+    return np.clip(rng.integers(40, 216, 3) + texture, 0, 255)
+
+
+def smooth_texture(coarse: np.ndarray, size: int) -> np.ndarray:
+    """A ``(size, size, 3)`` texture: a ``(4, 4, 3)`` grid of values interpolated bilinearly."""
     ramp = np.linspace(0, 3, size)
     i = np.clip(ramp.astype(int), 0, 2)
     f = (ramp - i)[:, None]
     rows = coarse[i] * (1 - f[..., None]) + coarse[i + 1] * f[..., None]  # (size, 4, 3)
-    texture = rows[:, i] * (1 - f.T[..., None]) + rows[:, i + 1] * f.T[..., None]
-    return np.clip(rng.integers(40, 216, 3) + texture, 0, 255)
+    return rows[:, i] * (1 - f.T[..., None]) + rows[:, i + 1] * f.T[..., None]
 
 
 def _trajectory(name: str, t: np.ndarray, rng: np.random.Generator, size: int):
@@ -191,12 +274,18 @@ def render_clip(name: str, settings: SynthSettings, rng: np.random.Generator) ->
 
 def render_job(settings: SynthSettings, label: int, index: int) -> np.ndarray:
     """Clip ``index`` of class ``label``: a function of (seed, label, index) only."""
+    if settings.kind == "scenes":
+        from .synthetic_scenes import SCENE_GENERATOR_VERSION, render_scene_clip
+
+        rng = np.random.default_rng([settings.seed, label, index, 1000 + SCENE_GENERATOR_VERSION])
+        return render_scene_clip(settings.class_names[label], settings, rng)
     rng = np.random.default_rng([settings.seed, label, index, GENERATOR_VERSION])
     return render_clip(settings.class_names[label], settings, rng)
 
 
 def clip_list(settings: SynthSettings) -> Iterator[tuple[str, int, str, int]]:
     """(video id, label, split, index) of every clip, in a fixed order (of images too: they are one-frame clips)."""
+    counts = settings.split_counts() if hasattr(settings, "split_counts") else None
     for index in range(settings.clips_per_class):
         for label, name in enumerate(settings.class_names):
-            yield f"{name}_{index:05d}", label, split_of(index, settings.clips_per_class), index
+            yield f"{name}_{index:05d}", label, split_of(index, settings.clips_per_class, counts), index

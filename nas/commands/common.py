@@ -104,15 +104,33 @@ def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 
 
 def print_path(path: list[dict[str, Any]]) -> None:
-    """The coordinate search's expansion path as a table: each step's kept axis and every candidate's top-1."""
-    print("expansion path (top-1 after the proxy schedule):")
+    """The coordinate search's path as a table: each step's kept axis, its margin and every candidate's top-1."""
+    print("expansion path (top-1 after the proxy schedule, ± its standard error):")
     rows = [{"step": s["step"], "axis": s["operation"] or "-", "role": s["role"], "point": s["point"],
              "GMACs": f"{s['gmacs']:.4f}", **({"ms": f"{s['latency_ms']:.3f}"} if "latency_ms" in s else {}),
-             "top-1": "-" if s["accuracy"] is None else f"{s['accuracy']:.3f}",
-             "candidates (top-1)": " ".join(f"{op}={c['accuracy']:.2f}" if c["accuracy"] is not None else f"{op}=failed"
+             "top-1": _accuracy_text(s), "decision": _decision_text(s.get("decision")),
+             "candidates (top-1)": " ".join(f"{op}={c['accuracy']:.3f}" if c["accuracy"] is not None else f"{op}=failed"
                                              for op, c in s["candidates"].items())} for s in path]
     latency = ["ms"] if any("ms" in row for row in rows) else []
-    print_table(rows, ["step", "axis", "role", "point", "GMACs", *latency, "top-1", "candidates (top-1)"])
+    print_table(rows, ["step", "axis", "role", "point", "GMACs", *latency, "top-1", "decision", "candidates (top-1)"])
+
+
+def _accuracy_text(step: dict[str, Any]) -> str:
+    if step["accuracy"] is None:
+        return "-"
+    se, runs = step.get("accuracy_se"), step.get("runs", 1)
+    return f"{step['accuracy']:.3f}" + (f"±{se:.3f}" if se is not None else "") + (f" ({runs} seeds)" if runs > 1 else "")
+
+
+def _decision_text(decision: dict[str, Any] | None) -> str:
+    """A step's margin over its runner-up, in standard errors of that margin, and the tie rule's outcome."""
+    if not decision or decision.get("margin") is None:
+        return ""
+    margin, noise = decision["margin"], decision.get("noise")
+    sigmas = f" = {margin / noise:.1f} SE" if noise else ""
+    if decision.get("tie"):
+        return f"TIE +{margin:.3f}{sigmas}: {decision.get('outcome')} ({','.join(decision.get('tied', []))})"
+    return f"+{margin:.3f}{sigmas}"
 
 
 def shape_text(shape: tuple[int, ...] | list[int]) -> str:

@@ -36,10 +36,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     clips, images = _synth_defaults()
     synth.add_argument("--images", action="store_true",
                        help="the synthetic images of the x2d-image space (one-frame clips), as --data synth-image builds them")
+    synth.add_argument("--kind", choices=("scenes", "motion"), default=None,
+                       help="scenes: the default, where one frame shows the scene and each axis adds (as --data synth); "
+                            "motion: the class is only the motion (as --data synth-motion)")
     synth.add_argument("--classes", type=int, metavar="K",
-                       help=f"motion classes, 2-12 (default {clips.classes}); image classes with --images, 2-10 (default {images.classes})")
-    synth.add_argument("--clips-per-class", type=int, metavar="N", help=f"clips (with --images: images) per class, split 70/15/15 "
-                                                                         f"(default {clips.clips_per_class}; {images.images_per_class} images)")
+                       help=f"action classes, 2-12 (default {clips.classes}); image classes with --images, 2-10 (default {images.classes})")
+    synth.add_argument("--clips-per-class", type=int, metavar="N",
+                       help=f"clips (with --images: images) per class (default {clips.clips_per_class}: 70 train, 100 "
+                            f"validation, 15 test; motion: 100, split 70/15/15; {images.images_per_class} images)")
     synth.add_argument("--frames", type=int, metavar="T", help=f"frames per clip (default {clips.frames}; not with --images)")
     synth.add_argument("--size", type=int, metavar="S", help=f"frame side in pixels (default {clips.size})")
     synth.add_argument("--seed", type=int, metavar="SEED", help="generator seed (default 0)")
@@ -64,18 +68,20 @@ def _synth_defaults():
 
 def synth_settings_of(args: argparse.Namespace):
     """The synthetic clips' or images' settings the flags ask for; a flag left out keeps its default."""
-    from estimators.data.synthetic import SynthSettings
+    from estimators.data.synthetic import MotionSynthSettings, SynthSettings
     from estimators.data.synthetic_images import ImageSynthSettings
 
     given = {"classes": args.classes, "size": args.size, "seed": args.seed}
     if args.images:
         if args.frames is not None:
             raise NasError(f"--frames {args.frames}: images are one frame; leave out --frames or --images")
+        if getattr(args, "kind", None) is not None:
+            raise NasError(f"--kind {args.kind}: images have no kind; leave out --kind or --images")
         given["images_per_class"] = args.clips_per_class
         kind = ImageSynthSettings
     else:
         given.update(clips_per_class=args.clips_per_class, frames=args.frames)
-        kind = SynthSettings
+        kind = MotionSynthSettings if getattr(args, "kind", None) == "motion" else SynthSettings
     return kind(**{key: value for key, value in given.items() if value is not None})
 
 

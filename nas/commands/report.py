@@ -20,7 +20,7 @@ from spaces.errors import NasError
 from ..costs import GMACS, unit_of
 from .common import print_path, print_table, write_text_atomically
 
-COLUMNS = ["trial", "state", "role", "step", "axis", "point", "gmacs", "params", "top1", "epochs", "seconds", "input_shape", "note"]
+COLUMNS = ["trial", "state", "role", "step", "axis", "point", "gmacs", "params", "top1", "top1_se", "seed", "epochs", "seconds", "input_shape", "note"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -3,11 +3,13 @@
 With no argument but ``--space x3d --strategy coordinate`` it runs on the
 embedded synthetic clip cache (built on first use) with a proxy setting
 sized for a 2-core CPU: an X2D with stages of 1, 1, 2, 1 blocks at a 48^2
-base crop and a stride of 8 frames, 3 training epochs per candidate, a
-0.025 GMACs target (three expansion steps inside it, a fourth that
+base crop and a stride of 8 frames, 6 training epochs per candidate, a
+0.0125 GMACs target (two expansion steps inside it, a third that
 overshoots and is contracted back onto it where a point between fits), then
 the chosen model trained for 40 epochs: candidates are ranked on a short
-schedule, as in X3D, and the chosen one is then trained properly.
+schedule, as in X3D, and the chosen one is then trained properly.  A step
+whose best and runner-up are within the noise is a tie, settled by the tie
+rule (more seeds for the tied candidates, then the cheapest).
 
 The default data, proxy setting and target are the space's own
 (``SearchSpace.default_data`` and ``proxy_defaults``), so another space —
@@ -29,9 +31,23 @@ from typing import Any
 from spaces.errors import NasError
 
 from ..costs import add_cost_arguments, cost_config, resolve_target, unit_of
+from ..strategies.coordinate import DEFAULT_TIE_MAX_RUNS, DEFAULT_TIE_SIGMAS
 from .common import print_path
 
 DEFAULT_EPOCHS, DEFAULT_FINAL_EPOCHS = 3.0, 40.0
+MAX_REPEATS = 20  # nas.runner.MAX_REPEATS, kept here so building the parser imports no torch
+
+
+def _whole_number(option: str):
+    """An argparse type: a whole number (argparse's own message names the option and the value)."""
+
+    def parse(text: str) -> int:
+        try:
+            return int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} must be a whole number, got {text!r}") from None
+
+    return parse
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 
 
@@ -40,11 +56,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--space", default="x3d", help="space name (see 'nas space list'; default x3d)")
     parser.add_argument("--strategy", default="coordinate", help="strategy name (default coordinate)")
     parser.add_argument("--data", metavar="CACHE",
-                        help="clip cache folder, or 'synth[:key=value,...]' / 'synth-image[:key=value,...]' for the embedded "
-                             "synthetic clips / images (built on first use; e.g. synth:clips_per_class=50, "
+                        help="clip cache folder, or 'synth[:key=value,...]' / 'synth-motion[:...]' / 'synth-image[:...]' for the "
+                             "embedded synthetic scenes / motion-only clips / images (built on first use; e.g. synth:clips_per_class=50, "
                              "synth-image:images_per_class=50); default: the space's own (synth for x3d, synth-image for x2d-image)")
     parser.add_argument("--target-gflops", type=float, metavar="G",
-                        help="compute target in GMACs (multiply-adds) per clip (x3d proxy default 0.02)")
+                        help="compute target in GMACs (multiply-adds) per clip (default: the space's own, 0.0125 for x3d)")
     add_cost_arguments(parser)
     parser.add_argument("--budget", type=int, metavar="N", help="stop after N trained models (re-run with more to go on); open-ended strategies "
                              "such as random default to as many as the coordinate search plans")
@@ -55,10 +71,20 @@ def register(commands: argparse._SubParsersAction) -> None:
                                                         "re-running the same command resumes it)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     parser.add_argument("--epochs", type=float, default=None,
-                        help=f"proxy training epochs per candidate (default: the space's own, {DEFAULT_EPOCHS:g} for x3d, 6 for x2d-image)")
+                        help="proxy training epochs per candidate (default: the space's own, 6 for x3d and x2d-image)")
     parser.add_argument("--final-epochs", type=float, default=DEFAULT_FINAL_EPOCHS,
                         help=f"epochs of the chosen model's final training (default {DEFAULT_FINAL_EPOCHS:g}; 0 skips it)")
     parser.add_argument("--selection", default="accuracy", help="coordinate: accuracy or gain_per_compute (default accuracy)")
+    parser.add_argument("--repeats", type=_whole_number("--repeats"), default=1, metavar="K",
+                        help=f"train every point under K seeds (1 to {MAX_REPEATS}); the ledger keeps each run, "
+                             "strategies see their mean and standard error (default 1)")
+    parser.add_argument("--tie-rule", default="reseed", metavar="RULE",
+                        help="coordinate: what a step does when its best and runner-up are within the noise: reseed "
+                             "(more seeds for the tied candidates, then the cheapest), cheaper, or best (default reseed)")
+    parser.add_argument("--tie-sigmas", type=float, default=DEFAULT_TIE_SIGMAS, metavar="Z",
+                        help=f"coordinate: a tie is a difference within Z standard errors (0 to 10; default {DEFAULT_TIE_SIGMAS:g})")
+    parser.add_argument("--tie-max-runs", type=_whole_number("--tie-max-runs"), default=DEFAULT_TIE_MAX_RUNS, metavar="N",
+                        help=f"coordinate, reseed rule: at most N runs of a tied candidate (1 to 20; default {DEFAULT_TIE_MAX_RUNS})")
     parser.add_argument("--lr", type=float, default=None, metavar="LR",
                         help="learning rate of the proxy training (default: the space's own, 0.005 with AdamW for x3d, 0.002 for x2d-image)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per training (part of the fingerprint; default 2)")
@@ -190,9 +216,12 @@ def data_spec(text: str) -> str:
 
 def _config(args, space, strategy, estimator, target_macs: int) -> dict[str, Any]:
     """The study's identity: the same settings resume it, others are refused.  ``target_macs`` is in the cost's unit."""
-    return {**cost_config(strategy.cost),"space": space.name, "space_version": space.version, "space_settings": space.describe().get("settings"),
-            "strategy": strategy.name, "selection": args.selection if strategy.name == "coordinate" else None,
-            "target_macs": target_macs, "seed": args.seed, "estimator": estimator.fingerprint(),
+    coordinate = strategy.name == "coordinate"
+    ties = {"tie_rule": args.tie_rule, "tie_sigmas": args.tie_sigmas, "tie_max_runs": args.tie_max_runs} if coordinate else {}
+    return {**cost_config(strategy.cost), "space": space.name, "space_version": space.version,
+            "space_settings": space.describe().get("settings"),
+            "strategy": strategy.name, "selection": args.selection if coordinate else None, **ties,
+            "repeats": args.repeats, "target_macs": target_macs, "seed": args.seed, "estimator": estimator.fingerprint(),
             "estimator_settings": estimator.settings()}
 
 
@@ -206,8 +235,11 @@ def _build(args: argparse.Namespace):
     from ..storage import DEFAULT_HEARTBEAT_SECONDS, check_storage, storage_url
     from ..strategies.registry import get_strategy_class
 
+    from ..runner import check_repeats
+
     require_space(args.space)  # unknown names fail before anything else is looked at
     strategy_class = get_strategy_class(args.strategy)
+    check_repeats(args.repeats)
     options = ledger_options(args)
     options["heartbeat"] = options["heartbeat"] or DEFAULT_HEARTBEAT_SECONDS
     defaults = proxy_defaults(args.space)
@@ -221,7 +253,8 @@ def _build(args: argparse.Namespace):
     space_options = {**defaults.get("space", {}), **parse_options(args.space_option), "num_classes": classes}
     space = get_space(args.space, **space_options)
     target, cost = resolve_target(args, space, defaults.get("target_gflops"))
-    selection = {"selection": args.selection} if args.strategy == "coordinate" else {}
+    selection = ({"selection": args.selection, "tie_rule": args.tie_rule, "tie_sigmas": args.tie_sigmas,
+                  "tie_max_runs": args.tie_max_runs} if args.strategy == "coordinate" else {})
     strategy = strategy_class(space, target_macs=target, seed=args.seed, cost=cost, **selection)
     device = resolve_device(args.device)
     url = storage_url(args.storage)
@@ -233,7 +266,8 @@ def _build(args: argparse.Namespace):
         from ..strategies.coordinate import CoordinateExpansion
 
         # The same number of trained models as the coordinate search plans under this target: equal budgets.
-        args.budget = len(CoordinateExpansion(space, target_macs=strategy.target_macs, cost=cost).planned_costs([]))
+        plan = CoordinateExpansion(space, target_macs=strategy.target_macs, cost=cost).planned_costs([])
+        args.budget = len(plan) * args.repeats  # a budget counts trainings: each seed of a point is one
     config = _config(args, space, strategy, estimator, strategy.target_macs)
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:8]
     ledger = Ledger(url, args.study or f"{space.name}-{strategy.name}-{digest}", space, **options)
@@ -317,7 +351,7 @@ def _search(args: argparse.Namespace, space, strategy, estimator, ledger) -> int
           f"{unit.show(strategy.target_macs)}, {estimator.schedule.epochs:g} epochs per candidate on "
           f"{estimator.cache.path} ({estimator.device})", file=sys.stderr, flush=True)
     runner = SearchRunner(space, strategy, estimator, ledger, budget=args.budget, time_limit=time_limit,
-                          final_epochs=args.final_epochs or None, progress=SearchProgress())
+                          final_epochs=args.final_epochs or None, progress=SearchProgress(), repeats=args.repeats)
     outcome = runner.run()
     summary = _summary(space, strategy, ledger, outcome, time.monotonic() - started)
     summary["cost"] = unit.label
@@ -345,18 +379,20 @@ def no_model_reason(history) -> str:
 def _summary(space, strategy, ledger, outcome, seconds: float) -> dict[str, Any]:
     from ..report import expansion_path, latency_of
     from ..runner import trained_count
+    from ..strategies.base import accuracy_se
 
     path = expansion_path(strategy, outcome.history)
     chosen = outcome.chosen
     final = outcome.final
     return {
         "study": ledger.study_name, "storage": ledger.url, "stopped": outcome.stopped, "seconds": round(seconds, 1),
-        "trained": trained_count(outcome.history), "trained_now": outcome.trained_now,
+        "trained": trained_count(outcome.runs or outcome.history), "trained_now": outcome.trained_now,
         "path": path,
         "chosen": None if chosen is None else {
             "point": chosen.key, "gmacs": space.complexity(chosen).macs / 1e9, "params": space.complexity(chosen).params,
             **latency_of(strategy, chosen),
             "proxy_accuracy": outcome.chosen_record.accuracy if outcome.chosen_record else None,
+            "proxy_accuracy_se": accuracy_se(outcome.chosen_record) if outcome.chosen_record else None,
             "final_accuracy": final.accuracy if final and final.state == "complete" else None,
             "final_epochs": final.attrs.get("fidelity") if final else None,
         },
@@ -375,7 +411,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         latency = f", {chosen['latency_ms']:.3f} ms predicted" if "latency_ms" in chosen else ""
         print(f"chosen model: {chosen['point']}  ({chosen['gmacs']:.4f} GMACs{latency}, {chosen['params']:,} params)")
         if chosen["proxy_accuracy"] is not None:
-            print(f"  proxy top-1 {chosen['proxy_accuracy']:.3f}")
+            se = chosen.get("proxy_accuracy_se")
+            print(f"  proxy top-1 {chosen['proxy_accuracy']:.3f}" + (f" ± {se:.3f} (standard error)" if se is not None else ""))
         if chosen["final_accuracy"] is not None:
             print(f"  final top-1 {chosen['final_accuracy']:.3f} after {chosen['final_epochs']:g} epochs")
     notes = {"budget": "the --budget was reached; re-run with a larger one to go on",

@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from ..ledger import open_study
     from ..progress import SearchProgress
     from ..runner import SearchRunner, trained_count
+    from ..study_config import repeats_of
     from ..storage import check_storage, local_file, storage_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -76,10 +77,11 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)
     started = time.monotonic()
     runner = SearchRunner(ledger.space, strategy, estimator, ledger, budget=lambda: ledger.attr("budget"),
-                          time_limit=time_limit, final_epochs=None, progress=SearchProgress())
+                          time_limit=time_limit, final_epochs=None, progress=SearchProgress(),
+                          repeats=repeats_of(ledger.config()))
     outcome = runner.run()
     done = {"study": ledger.study_name, "stopped": outcome.stopped, "trained_here": outcome.trained_now,
-            "trained": trained_count(outcome.history), "seconds": round(time.monotonic() - started, 1)}
+            "trained": trained_count(outcome.runs or outcome.history), "seconds": round(time.monotonic() - started, 1)}
     print(f"worker done: trained {done['trained_here']} of the search's {done['trained']} models; search {done['stopped']}")
     if args.json:
         print(json.dumps(done, sort_keys=True))
@@ -90,14 +92,11 @@ def _rebuild(ledger: Any, args: argparse.Namespace):
     """The search's strategy and estimator, from the settings stored in its study."""
     from estimators.proxy import resolve_device
 
-    from ..costs import cost_from_config
-    from ..strategies.registry import get_strategy_class
+    from ..study_config import strategy_from_config
 
     config = ledger.config()
     space = ledger.space
-    selection = {"selection": config["selection"]} if config.get("selection") else {}
-    strategy = get_strategy_class(config["strategy"])(space, target_macs=int(config["target_macs"]), seed=config["seed"],
-                                                      cost=cost_from_config(space, config), **selection)
+    strategy = strategy_from_config(space, config)
     spec = data_spec(args.data) if args.data else (ledger.attr("data") or "synth")
     device = resolve_device(args.device)
     existing, synth_settings, classes = plan_data(spec)

@@ -44,6 +44,114 @@ class Proposal:
     attrs: Mapping[str, Any] = field(default_factory=dict)
 
 
+def repeat_of(record: TrialRecord) -> int:
+    """Which training run of its point a trial is: 0 for the first seed, 1, 2, ... for the repeats."""
+    return int(record.attrs.get("repeat", 0) or 0)
+
+
+def accuracy_se(record: TrialRecord) -> float | None:
+    """The standard error of a record's accuracy, where it was measured (None: unknown, e.g. a table lookup)."""
+    value = record.attrs.get("accuracy_se")
+    return None if value is None else float(value)
+
+
+def combined_se(accuracies: Sequence[float], validation_se: float | None) -> float | None:
+    """Standard error of the mean accuracy of runs that differ only in their training seed.
+
+    The runs share one validation split, so its sampling error does not shrink
+    with more runs; the seed-to-seed spread does: ``sqrt(se_val^2 + s^2 / n)``
+    with ``s`` the runs' sample standard deviation (unknown for a single run,
+    whose error is then the validation split's alone).
+    """
+    if validation_se is None:
+        return None
+    n = len(accuracies)
+    if n < 2:
+        return validation_se
+    mean = sum(accuracies) / n
+    spread = sum((a - mean) ** 2 for a in accuracies) / (n - 1)
+    return (validation_se**2 + spread / n) ** 0.5
+
+
+def aggregate_runs(history: Sequence[TrialRecord], repeats: int = 1) -> list[TrialRecord]:
+    """One record per point for the strategies: its runs (one per training seed) merged.
+
+    With one run per point (``repeats`` 1 and no extra seeds asked) the history
+    is returned as it is.  Otherwise a point is *complete* once its first
+    ``repeats`` runs are, with the mean accuracy of all its complete runs,
+    ``runs``, ``accuracy_runs``, ``accuracy_se`` (:func:`combined_se`) and the
+    repeats still in training (``pending_repeats``) in its attrs; *failed* for
+    good if any run failed for good; *running* (taken) while its first
+    ``repeats`` runs are unfinished.  A point whose only trials were
+    interrupted stays failed-for-retry, as without repeats.
+    """
+    groups: dict[Point, list[TrialRecord]] = {}
+    for record in history:
+        groups.setdefault(record.point, []).append(record)
+    merged: dict[Point, TrialRecord | None] = {}
+    for point, runs in groups.items():
+        if repeats <= 1 and all(repeat_of(r) == 0 for r in runs):
+            merged[point] = None  # untouched: the history's own records
+        else:
+            merged[point] = _merge(point, runs, repeats)
+    out: list[TrialRecord] = []
+    emitted: set[Point] = set()
+    for record in history:
+        replacement = merged[record.point]
+        if replacement is None:
+            out.append(record)
+        elif record.point not in emitted:
+            emitted.add(record.point)
+            out.append(replacement)
+    return out
+
+
+def _merge(point: Point, runs: Sequence[TrialRecord], repeats: int) -> TrialRecord:
+    live = [r for r in runs if r.settled or r.state == RUNNING]
+    if not live:  # only interrupted trials: retried like any interrupted point
+        return runs[-1]
+    complete = sorted((r for r in live if r.state == COMPLETE), key=repeat_of)
+    first = complete[0] if complete else live[0]
+    failed = next((r for r in live if r.state == FAILED), None)
+    pending = sorted(repeat_of(r) for r in live if r.state == RUNNING)
+    accuracies = [float(r.accuracy) for r in complete if r.accuracy is not None]
+    validation_se = max((s for r in complete if (s := accuracy_se(r)) is not None), default=None)
+    attrs = {**first.attrs, "runs": len(accuracies), "accuracy_runs": accuracies, "pending_repeats": pending,
+             "repeats_done": [repeat_of(r) for r in complete]}
+    if failed is not None:
+        return TrialRecord(point, FAILED, None, failed.macs, {**failed.attrs, **{k: attrs[k] for k in ("runs", "accuracy_runs")}})
+    done = {repeat_of(r) for r in complete}
+    if not all(k in done for k in range(repeats)):
+        return TrialRecord(point, RUNNING, None, first.macs, attrs)
+    attrs["accuracy_se"] = combined_se(accuracies, validation_se)
+    return TrialRecord(point, COMPLETE, sum(accuracies) / len(accuracies), first.macs, attrs)
+
+
+def owed_runs(history: Sequence[TrialRecord], repeats: int) -> list[Proposal]:
+    """The first ``repeats`` runs of points already started that no trial holds: trained before anything new."""
+    if repeats <= 1:
+        return []
+    held: dict[Point, set[int]] = {}
+    attrs: dict[Point, dict] = {}
+    for record in history:
+        runs = held.setdefault(record.point, set())
+        if record.settled or record.state == RUNNING:
+            runs.add(repeat_of(record))
+            if record.state == FAILED and record.settled:
+                runs.update(range(repeats))  # failed for good: nothing more is owed
+        if repeat_of(record) == 0 and record.point not in attrs:
+            attrs[record.point] = {k: v for k, v in record.attrs.items() if k in ("step", "role", "operation", "sampler", "parent")}
+    proposals = []
+    for point, runs in held.items():
+        if not runs:
+            continue  # nothing started for good: the strategy re-proposes an interrupted point itself
+        for repeat in range(repeats):
+            if repeat not in runs:
+                proposals.append(Proposal(point, {**attrs.get(point, {}), "repeat": repeat}))
+                break
+    return proposals
+
+
 def derived_seed(*parts: object) -> int:
     """A 32-bit seed from any parts (strategy seed, history length, ...): stable across processes and runs."""
     return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:4], "little")

@@ -11,6 +11,21 @@ rather than contracting every candidate before training it: the candidates of
 one step then all cost about 2x, so the accuracy comparison between axes is
 fair, and only one extra model (the contraction) is trained.
 
+A proxy accuracy is a noisy estimate, so every step also asks whether its
+winner and runner-up are separated: a *tie* when their difference is within
+``tie_sigmas`` standard errors of that difference.  The tie rule then decides,
+and the path records the margin, the noise, the rule and its outcome:
+
+- ``reseed`` (default): train the tied candidates under more seeds, up to
+  ``tie_max_runs`` runs each, and decide on their means; still tied then, take
+  the cheapest tied candidate (the one-standard-error rule of Breiman et al.'s
+  CART: the simplest model within one standard error of the best), and among
+  equally cheap ones the higher mean;
+- ``cheaper``: take the cheapest tied candidate at once (equally cheap: the higher mean);
+- ``best``: take the higher mean anyway, but still mark the step a tie.
+
+Records without a measured error (a table lookup) are never tied.
+
 The strategy is stateless: ``propose`` replays the whole search over the
 trial history each time, so a killed search resumes from the ledger alone.
 """
@@ -23,9 +38,34 @@ from dataclasses import dataclass, field
 from spaces import Point, SearchSpace
 from spaces.errors import NasError
 
-from .base import COMPLETE, RUNNING, Proposal, Strategy, TrialRecord
+from .base import COMPLETE, RUNNING, Proposal, Strategy, TrialRecord, accuracy_se
 
 SELECTION_RULES = ("accuracy", "gain_per_compute")
+TIE_RULES = ("reseed", "cheaper", "best")
+DEFAULT_TIE_SIGMAS, DEFAULT_TIE_MAX_RUNS = 1.0, 3
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How a step chose its winner: the margin over the runner-up, its noise, and what the tie rule did."""
+
+    operation: str | None
+    margin: float | None = None  # winner's score minus the runner-up's (before the tie rule)
+    noise: float | None = None  # standard error of that difference
+    tied: tuple[str, ...] = ()  # operations within tie_sigmas noise of the best (the best included), if a tie
+    rule: str = ""
+    outcome: str = ""  # "separated", "more seeds", "cheaper of tied", "best of tied"
+    more_runs: tuple[Proposal, ...] = ()  # seeds still to train before the step can be decided
+    waiting: bool = False  # seeds in training (other workers): decide later
+
+    @property
+    def tie(self) -> bool:
+        """The runner-up was within the noise of the winner (the tie rule decided)."""
+        return bool(self.tied)
+
+    def as_dict(self) -> dict:
+        return {"margin": self.margin, "noise": self.noise, "tie": self.tie, "tied": list(self.tied),
+                "rule": self.rule, "outcome": self.outcome}
 
 
 @dataclass(frozen=True)
@@ -37,6 +77,7 @@ class PathStep:
     point: Point
     role: str  # "base", "expansion", "overshoot" (passed the target) or "contraction"
     candidates: Mapping[str, Point] = field(default_factory=dict)
+    decision: Decision | None = None
 
 
 @dataclass
@@ -55,12 +96,20 @@ class CoordinateExpansion(Strategy):
     name = "coordinate"
 
     def __init__(self, space: SearchSpace, *, target_macs: int, seed: int = 0,
-                 cost: Callable[[Point], int] | None = None, selection: str = "accuracy") -> None:
+                 cost: Callable[[Point], int] | None = None, selection: str = "accuracy", tie_rule: str = "reseed",
+                 tie_sigmas: float = DEFAULT_TIE_SIGMAS, tie_max_runs: int = DEFAULT_TIE_MAX_RUNS) -> None:
         super().__init__(space, target_macs=target_macs, seed=seed, cost=cost)
         self._cost_doubles = cost is None  # MACs: every X3D expansion about doubles them, by design of the axes
         if selection not in SELECTION_RULES:
             raise NasError(f"unknown selection rule {selection!r}; choose one of: {', '.join(SELECTION_RULES)}")
+        if tie_rule not in TIE_RULES:
+            raise NasError(f"unknown tie rule {tie_rule!r}; choose one of: {', '.join(TIE_RULES)}")
+        if isinstance(tie_sigmas, bool) or not isinstance(tie_sigmas, (int, float)) or not 0 <= tie_sigmas <= 10:
+            raise NasError(f"--tie-sigmas must be a number from 0 to 10 standard errors, got {tie_sigmas!r}")
+        if isinstance(tie_max_runs, bool) or not isinstance(tie_max_runs, int) or not 1 <= tie_max_runs <= 20:
+            raise NasError(f"--tie-max-runs must be a whole number of runs from 1 to 20, got {tie_max_runs!r}")
         self.selection = selection
+        self.tie_rule, self.tie_sigmas, self.tie_max_runs = tie_rule, float(tie_sigmas), tie_max_runs
 
     # -- the public questions ------------------------------------------------------
     def propose(self, history: Sequence[TrialRecord], n: int = 1) -> list[Proposal]:
@@ -140,15 +189,18 @@ class CoordinateExpansion(Strategy):
             if missing:
                 attrs = lambda op: {"step": step, "role": "candidate", "operation": op}  # noqa: E731
                 return _Replay(path, [p for op, point in missing for p in need(point, attrs(op))], False, current)
-            operation = self._select(current, candidates, settled)
+            decision = self._decide(current, candidates, settled)
+            if decision.more_runs or decision.waiting:
+                return _Replay(path, list(decision.more_runs), False, current)  # seeds in training: wait for them
+            operation = decision.operation
             if operation is None:
                 return _Replay(path, [], True)  # every candidate failed
             winner = candidates[operation]
             if self.cost(winner) <= self.target_macs:
-                path.append(PathStep(step, operation, winner, "expansion", candidates))
+                path.append(PathStep(step, operation, winner, "expansion", candidates, decision))
                 current = winner
                 continue
-            path.append(PathStep(step, operation, winner, "overshoot", candidates))
+            path.append(PathStep(step, operation, winner, "overshoot", candidates, decision))
             fitting = next((p for p in self.space.contractions(winner, operation) if self.cost(p) <= self.target_macs), current)
             if fitting == current:
                 return _Replay(path, [], True)  # no point between the two fits: keep the current model
@@ -157,19 +209,72 @@ class CoordinateExpansion(Strategy):
             path.append(PathStep(step, operation, fitting, "contraction"))
             return _Replay(path, [], True)
 
-    def _select(self, current: Point, candidates: Mapping[str, Point], settled: Mapping[Point, TrialRecord]) -> str | None:
-        """The operation whose candidate wins; ties go to the cheaper candidate, then to operation order."""
-        order = {op.name: i for i, op in enumerate(self.space.operations)}
+    def _scores(self, current: Point, candidates: Mapping[str, Point],
+                settled: Mapping[Point, TrialRecord]) -> list[tuple[float, float | None, str]]:
+        """(score, its standard error or None, operation) of every completed candidate."""
         base_record = settled[current]
         scored = []
         for op, point in candidates.items():
             record = settled[point]
             if record.state != COMPLETE or record.accuracy is None:
                 continue
+            se = accuracy_se(record)
             if self.selection == "accuracy":
-                score = record.accuracy
+                scored.append((record.accuracy, se, op))
             else:
                 added = max(record.macs - base_record.macs, 1)
-                score = (record.accuracy - (base_record.accuracy or 0.0)) / added
-            scored.append((score, -record.macs, -order.get(op, 0), op))
-        return max(scored)[3] if scored else None
+                base_se = accuracy_se(base_record)
+                both = None if se is None or base_se is None else (se**2 + base_se**2) ** 0.5
+                scored.append(((record.accuracy - (base_record.accuracy or 0.0)) / added,
+                               None if both is None else both / added, op))
+        return scored
+
+    def _decide(self, current: Point, candidates: Mapping[str, Point], settled: Mapping[Point, TrialRecord]) -> Decision:
+        """The step's winner: the best score, unless the runner-up is within the noise (then the tie rule)."""
+        order = {op.name: i for i, op in enumerate(self.space.operations)}
+        scored = self._scores(current, candidates, settled)
+        if not scored:
+            return Decision(None)
+
+        def rank(item: tuple[float, float | None, str]) -> tuple:
+            score, _, op = item
+            return (score, -settled[candidates[op]].macs, -order.get(op, 0))
+
+        scored.sort(key=rank, reverse=True)
+        best = scored[0]
+        if len(scored) == 1:
+            return Decision(best[2], outcome="only candidate")
+        runner_up = scored[1]
+        margin = best[0] - runner_up[0]
+        if best[1] is None or runner_up[1] is None:  # no measured error: the best score wins, as it always did
+            return Decision(best[2], margin=margin, outcome="no error measured")
+        noise = (best[1] ** 2 + runner_up[1] ** 2) ** 0.5
+        tied = tuple(op for score, se, op in scored
+                     if se is not None and best[0] - score <= self.tie_sigmas * (best[1] ** 2 + se**2) ** 0.5)
+        if len(tied) < 2:
+            return Decision(best[2], margin=margin, noise=noise, rule=self.tie_rule, outcome="separated")
+        if self.tie_rule == "reseed":
+            more, waiting = self._more_runs(tied, candidates, settled)
+            if more or waiting:
+                return Decision(None, margin, noise, tied, self.tie_rule, "more seeds", tuple(more), waiting)
+        if self.tie_rule == "best":
+            return Decision(best[2], margin, noise, tied, self.tie_rule, "best of tied")
+        score_of = {op: score for score, _, op in scored}
+        cheapest = min(tied, key=lambda op: (settled[candidates[op]].macs, -score_of[op], order.get(op, 0)))
+        return Decision(cheapest, margin, noise, tied, self.tie_rule, "cheaper of tied")
+
+    def _more_runs(self, tied: Sequence[str], candidates: Mapping[str, Point],
+                   settled: Mapping[Point, TrialRecord]) -> tuple[list[Proposal], bool]:
+        """The next seed of every tied candidate below ``tie_max_runs`` runs; and whether seeds are still training."""
+        more, waiting = [], False
+        for op in tied:
+            record = settled[candidates[op]]
+            pending = tuple(record.attrs.get("pending_repeats", ()))
+            waiting = waiting or bool(pending)
+            done = list(record.attrs.get("repeats_done", [0]))
+            if len(done) + len(pending) >= self.tie_max_runs:
+                continue
+            repeat = max([*done, *pending]) + 1
+            more.append(Proposal(candidates[op], {"step": record.attrs.get("step"), "role": "candidate",
+                                                  "operation": op, "repeat": repeat, "tie_break": True}))
+        return more, waiting

@@ -227,7 +227,7 @@ class X3DSpace(SearchSpace):
     #: The proxy setting sized for a 2-core CPU: X2D with stages of 1, 1, 2, 1 blocks at a 48^2 base crop and a
     #: stride of 8 frames; the target leaves three expansion steps and a fourth that overshoots.
     proxy_defaults = {"space": {"base_crop": 48, "base_stride": 8, "stage_blocks": [1, 1, 2, 1], "head_width": 256, "dropout": 0.2},
-                      "target_gflops": 0.025}
+                      "target_gflops": 0.0125, "schedule": {"epochs": 6.0}}
 
     def __init__(self, base: X3DBase | None = None, **base_settings: object) -> None:
         self.base_network = (base or X3DBase()).replace(**base_settings) if base_settings else (base or X3DBase())

@@ -18,7 +18,7 @@ from spaces import get_space, list_spaces
 from tests.examples.plugin import PLUGIN_SPACE
 
 #: 32-frame videos: the plugin's base clip (4 frames at stride 8) spans 32 frames.
-TINY_DATA = "synth:classes=4,clips_per_class=6,frames=32,size=32,seed=3"
+TINY_DATA = "synth:classes=4,clips_per_class=6,frames=32,size=32,seed=3,val_fraction=0.15,test_fraction=0.15"
 
 
 def nas(site: Path, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 #: A search that trains for real in seconds (14 tiny trainings on a 4-class synthetic cache).
-TINY_DATA = "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3"
+TINY_DATA = "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3,val_fraction=0.15,test_fraction=0.15"
 TINY_SEARCH = ["search", "--data", TINY_DATA, "--space-option", "base_crop=16", "--space-option", "base_stride=16",
-               "--space-option", "head_width=32", "--target-gflops", "0.0009", "--epochs", "0.5", "--final-epochs", "1",
+               "--space-option", "head_width=32", "--target-gflops", "0.0009", "--epochs", "0.5", "--final-epochs", "1", "--tie-rule", "best",
                "--threads", "1"]
 
 

@@ -49,7 +49,7 @@ def test_the_ledger_on_a_full_disk(nas, small_disk):
 @pytest.mark.slow
 def test_the_benchmark_file_on_a_full_disk(nas, small_disk):
     table = small_disk.path / "table.h5"
-    build = ["bench", "build", "--out", table, "--data", "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3",
+    build = ["bench", "build", "--out", table, "--data", "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3,val_fraction=0.15,test_fraction=0.15",
              "--space-option", "base_crop=16", "--space-option", "base_stride=16", "--space-option", "head_width=32",
              "--target-gflops", "0.0009", "--epochs", "0.5", "--threads", "1", "--seeds", "0"]
     assert nas(*build, "--points", "3").code == 0  # at least the coordinate path's points

@@ -20,7 +20,7 @@ def run(capsys, *argv):
 @pytest.fixture(scope="module")
 def synth_cache(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "synth"
-    assert main(["data", "synth", "--out", str(path), "--classes", "3", "--clips-per-class", "3", "--frames", "12", "--size", "24"]) == 0
+    assert main(["data", "synth", "--out", str(path), "--classes", "4", "--clips-per-class", "3", "--frames", "12", "--size", "24"]) == 0
     return path
 
 
@@ -28,16 +28,27 @@ def test_synth_then_inspect_with_a_contact_sheet(capsys, synth_cache, tmp_path):
     sheet = tmp_path / "sheet.png"
     code, out, _ = run(capsys, "data", "inspect", synth_cache, "--json", "--sheet", sheet, "--verify")
     info = json.loads(out)
-    assert code == 0 and info["videos"] == 9 and info["splits"] == {"train": 3, "val": 3, "test": 3}
-    assert info["classes"] == ["still", "slide_right", "slide_left"] and info["corrupt_records"] == []
+    assert code == 0 and info["videos"] == 12 and info["splits"] == {"train": 4, "val": 4, "test": 4}
+    assert info["classes"] == ["walk", "run", "slide_right", "slide_left"] and info["corrupt_records"] == []
     assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, out, _ = run(capsys, "data", "inspect", synth_cache)
     assert code == 0 and "slide_right<->slide_left" in out and "skipped 0 videos" in out
 
 
+def test_synth_kind_motion_writes_the_motion_only_data(tmp_path, capsys):
+    path = tmp_path / "motion"
+    assert main(["data", "synth", "--kind", "motion", "--out", str(path), "--classes", "3", "--clips-per-class", "3",
+                 "--frames", "12", "--size", "24"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "data", "inspect", path, "--json")
+    assert code == 0 and json.loads(out)["classes"] == ["still", "slide_right", "slide_left"]
+    assert main(["data", "synth", "--images", "--kind", "motion", "--out", str(tmp_path / "x")]) == 2
+    assert "--kind motion: images have no kind" in capsys.readouterr().err
+
+
 def test_synth_rerun_resumes(capsys, synth_cache):
-    code, out, _ = run(capsys, "data", "synth", "--out", synth_cache, "--classes", "3", "--clips-per-class", "3", "--frames", "12", "--size", "24")
-    assert code == 0 and "stored 0 new videos" in out and "9 were already done" in out
+    code, out, _ = run(capsys, "data", "synth", "--out", synth_cache, "--classes", "4", "--clips-per-class", "3", "--frames", "12", "--size", "24")
+    assert code == 0 and "stored 0 new videos" in out and "12 were already done" in out
 
 
 def test_build_reports_skipped_videos_and_fails_unless_allowed(capsys, tmp_path):

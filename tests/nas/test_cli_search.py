@@ -22,9 +22,10 @@ from nas.ledger import Ledger
 from spaces import get_space
 from spaces.errors import NasError
 
-TINY_DATA = "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3"
+TINY_DATA = "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3,val_fraction=0.15,test_fraction=0.15"
 TINY = ["--data", TINY_DATA, "--space-option", "base_crop=16", "--space-option", "base_stride=16", "--space-option", "head_width=32",
-        "--target-gflops", "0.0009", "--epochs", "0.5", "--final-epochs", "1", "--threads", "1"]
+        "--target-gflops", "0.0009", "--epochs", "0.5", "--final-epochs", "1", "--threads", "1",
+        "--tie-rule", "best"]  # 4 validation clips tie every step: reseeding is tested on its own (test_repeats_...)
 
 
 def nas_command(*args: str) -> list[str]:
@@ -49,6 +50,44 @@ def comparable(summary: dict) -> dict:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     return run_search(tmp_path_factory.mktemp("reference"), "ref")
+
+
+def test_every_trial_records_the_uncertainty_of_its_accuracy(reference):
+    """The standard error over the validation clips, on every completed trial, final training included."""
+    _, trials = reference
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert complete
+    for trial in complete:
+        clips, se = trial.user_attrs["val_clips"], trial.user_attrs["accuracy_se"]
+        p = min(max(trial.value, 0.5 / clips), 1 - 0.5 / clips)
+        assert clips > 0 and se == pytest.approx((p * (1 - p) / clips) ** 0.5)
+
+
+def test_repeats_train_every_point_under_k_seeds_and_resume_after_a_kill(tmp_path):
+    env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
+    storage = f"sqlite:///{tmp_path / 'repeats'}.db"
+    command = nas_command("search", *TINY, "--final-epochs", "0", "--repeats", "2", "--tie-rule", "reseed",
+                          "--storage", storage, "--json")
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    lines = _Lines(child.stderr)
+    assert lines.wait_for("(seed 2)"), "no second seed was trained"
+    time.sleep(0.2)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    trials = optuna.load_study(study_name=summary["study"], storage=storage).get_trials()
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    runs = [(json.dumps(t.params, sort_keys=True), t.user_attrs["repeat"]) for t in complete]
+    assert len(runs) == len(set(runs)), "a finished run was trained twice"
+    points = {p for p, _ in runs}
+    assert {r for p, r in runs} <= {0, 1, 2, 3} and all((p, 0) in runs and (p, 1) in runs for p in points)
+    settled = [t for t in complete if t.user_attrs["repeat"] in (0, 1)]
+    seeds = {t.user_attrs["train_seed"] for t in settled}
+    assert len(seeds) == len(settled), "two runs shared a training seed"
+    assert all(step["runs"] >= 2 for step in summary["path"] if step["accuracy"] is not None)
 
 
 def test_the_search_trains_for_real_and_prints_path_and_chosen_model(reference):
@@ -167,6 +206,13 @@ def test_sigterm_is_a_polite_stop_that_marks_the_trial_for_retry(tmp_path):
     (["--data", "synth:colours=3"], "unknown setting 'colours'"),
     (["--data", "synth-image:colours=3"], "--data synth-image: unknown setting 'colours'"),
     (["--data", "synth-image:size=8"], "size must be a whole number in [16, 1024], got 8"),
+    (["--repeats", "0"], "--repeats must be a whole number of training seeds from 1 to 20, got 0"),
+    (["--repeats", "-2"], "--repeats must be a whole number of training seeds from 1 to 20, got -2"),
+    (["--repeats", "1.5"], "--repeats must be a whole number, got '1.5'"),
+    (["--repeats", "many"], "--repeats must be a whole number, got 'many'"),
+    (["--tie-rule", "coin"], "unknown tie rule 'coin'; choose one of: reseed, cheaper, best"),
+    (["--tie-sigmas", "nan"], "--tie-sigmas must be a number from 0 to 10"),
+    (["--tie-max-runs", "0"], "--tie-max-runs must be a whole number of runs from 1 to 20, got 0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
@@ -219,8 +265,8 @@ def test_the_image_space_searches_on_its_own_default_data(tmp_path):
 
 
 def test_each_space_brings_its_proxy_schedule_and_the_flags_override_it():
-    """x3d keeps the common 3 epochs at the schedule's lr; x2d-image trains longer and gentler; flags win."""
-    assert proxy_schedule(proxy_defaults("x3d"), None, None) == {"epochs": 3.0}
+    """x3d trains 6 epochs at the schedule's lr; x2d-image 6 epochs, gentler; flags win."""
+    assert proxy_schedule(proxy_defaults("x3d"), None, None) == {"epochs": 6.0}
     assert proxy_schedule(proxy_defaults("x2d-image"), None, None) == {"epochs": 6.0, "lr": 0.002}
     assert proxy_schedule(proxy_defaults("x2d-image"), 2.0, 0.01) == {"epochs": 2.0, "lr": 0.01}
     for epochs, lr in ((0.0, None), (float("nan"), None), (None, -1.0)):

@@ -41,14 +41,14 @@ def test_training_augmentation_is_reproducible_and_varies(tiny_cache):
 
 def test_flip_relabels_direction_classes(tiny_cache):
     cache = ClipCache(tiny_cache)
-    assert cache.flip_map == [0, 2, 1, 3]  # slide_right <-> slide_left
+    assert cache.flip_map == [0, 1, 3, 2]  # slide_right <-> slide_left
     data = ClipDataset(cache, "train", ClipSampling(frames=2, stride=1, crop=16))
-    right = [i for i, p in enumerate(data.positions) if cache.label(int(p)) == 1]
+    right = [i for i, p in enumerate(data.positions) if cache.label(int(p)) == 2]
     seen = set()
     for epoch in range(8):
         data.set_epoch(epoch)
         seen |= {data[i][1] for i in right}
-    assert seen == {1, 2}
+    assert seen == {2, 3}
 
 
 def test_test_mode_gives_views(tiny_cache):

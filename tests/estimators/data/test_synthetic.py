@@ -1,14 +1,17 @@
-"""The synthetic action data: deterministic, and built so that each X3D axis matters."""
+"""The motion-only synthetic data (``synth-motion``): deterministic, and built so that each X3D axis of time matters."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from estimators.data.synthetic import CLASSES, SynthSettings, clip_list, render_job, split_of
+import hashlib
+import json
+
+from estimators.data.synthetic import CLASSES, MotionSynthSettings, SynthSettings, clip_list, render_job, split_of
 from spaces import NasError
 
-SETTINGS = SynthSettings(clips_per_class=5, frames=48, size=48, noise=0.0, distractors=0)
+SETTINGS = MotionSynthSettings(clips_per_class=5, frames=48, size=48, noise=0.0, distractors=0)
 
 
 def _clip(name: str, index: int = 0) -> np.ndarray:
@@ -22,8 +25,19 @@ def _motion(frames: np.ndarray) -> float:
 def test_generation_is_deterministic_and_distinct():
     assert np.array_equal(render_job(SETTINGS, 3, 1), render_job(SETTINGS, 3, 1))
     assert not np.array_equal(render_job(SETTINGS, 3, 1), render_job(SETTINGS, 3, 2))
-    assert SETTINGS.fingerprint() == SynthSettings(clips_per_class=5, frames=48, size=48, noise=0.0, distractors=0).fingerprint()
-    assert SETTINGS.fingerprint() != SynthSettings().fingerprint()
+    assert SETTINGS.fingerprint() == MotionSynthSettings(clips_per_class=5, frames=48, size=48, noise=0.0,
+                                                         distractors=0).fingerprint()
+    assert SETTINGS.fingerprint() != MotionSynthSettings().fingerprint() != SynthSettings().fingerprint()
+
+
+def test_the_motion_data_keeps_the_fingerprint_its_caches_had_before_the_scenes_default():
+    """Old caches stay found: the payload of the generator before kinds existed, hashed the same way."""
+    old = {"generator": 1, "classes": 12, "clips_per_class": 100, "frames": 64, "size": 64, "seed": 0, "fps": 30.0,
+           "distractors": 1, "noise": 3.0}
+    digest = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
+    assert MotionSynthSettings().fingerprint() == f"synth-{digest}"
+    assert SynthSettings(kind="motion", clips_per_class=100, distractors=1, val_fraction=0.15,
+                         test_fraction=0.15).fingerprint() == f"synth-{digest}"
 
 
 def test_shake_aliases_into_stillness_at_a_low_frame_rate():
@@ -57,12 +71,16 @@ def test_spin_direction_is_only_in_a_small_marker():
 def test_splits_and_flip_map():
     assert [split_of(i, 10) for i in range(10)].count("test") == 2
     assert [split_of(i, 3) for i in range(3)] == ["train", "val", "test"]
-    names = SynthSettings().class_names
-    flip = SynthSettings().flip_map()
+    names = MotionSynthSettings().class_names
+    flip = MotionSynthSettings().flip_map()
     assert names[flip[names.index("spin_cw")]] == "spin_ccw" and flip[names.index("still")] == names.index("still")
     assert len(list(clip_list(SETTINGS))) == 12 * 5
 
 
 def test_bad_settings_are_refused():
     with pytest.raises(NasError, match="classes"):
-        SynthSettings(classes=40)
+        MotionSynthSettings(classes=40)
+    with pytest.raises(NasError, match="kind must be one of scenes, motion, got 'cartoon'"):
+        SynthSettings(kind="cartoon")
+    with pytest.raises(NasError, match="val_fraction"):
+        SynthSettings(val_fraction=0.95)
