@@ -111,11 +111,10 @@ class SynthSettings:
         """``synth-…``: the motion kind's payload is exactly what it was before kinds existed (old caches match)."""
         settings = asdict(self)
         if self.kind == "motion":
-            for key in ("kind", "val_fraction", "test_fraction"):
-                settings.pop(key)
-            payload = {"generator": GENERATOR_VERSION, **settings, "splits": self.split_counts()}
-            if self.split_counts() == _motion_split_counts(self.clips_per_class):
-                payload.pop("splits")
+            kept = {k: v for k, v in settings.items() if k not in ("kind", "val_fraction", "test_fraction")}
+            payload = {"generator": GENERATOR_VERSION, **kept}
+            if self.split_counts() != _motion_split_counts(self.clips_per_class):
+                payload["splits"] = self.split_counts()  # only splits other than the old 15/15 name other data
         else:
             from .synthetic_scenes import SCENE_GENERATOR_VERSION
 
