@@ -149,7 +149,10 @@ class ProxyAccuracy(Estimator):
     def fingerprint(self, fidelity: float | None = None) -> str:
         import torch
 
-        return fingerprint_of("proxy-accuracy", {**self.settings(fidelity), "torch": torch.__version__.split("+")[0]})
+        from spaces.code_digest import code_digest
+
+        return fingerprint_of("proxy-accuracy", {**self.settings(fidelity), "torch": torch.__version__.split("+")[0],
+                                                 "code": code_digest()})
 
     def shortest_clip(self) -> int:
         """Frames in the shortest video of the splits read: the longest clip window the data can serve."""

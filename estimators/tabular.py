@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spaces.errors import NasError
+from spaces.errors import NasError, RunFailure
 
 from .files import disk_full_note
 
@@ -42,6 +42,10 @@ CURVE_FIELDS = ("epoch", "val_top1", "val_loss", "train_loss", "seconds")
 
 class TableError(NasError):
     """A benchmark file that cannot be read or does not match what is asked of it."""
+
+
+class TableWriteFailure(TableError, RunFailure):
+    """A run could not be added to the benchmark file (a full disk): exit 1; the file keeps every earlier run."""
 
 
 @dataclass(frozen=True)
@@ -102,9 +106,13 @@ class Table:
     def __init__(self, path: str | os.PathLike) -> None:
         import h5py
 
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise TableError(f"no benchmark file at {self.path}; build one with 'nas bench build --out {self.path}'")
+        from .files import input_file
+
+        try:
+            self.path = input_file(path, option="benchmark file", example="table.h5",
+                                   missing="build one with 'nas bench build --out {path}'")
+        except NasError as error:
+            raise TableError(str(error)) from None
         try:
             with h5py.File(self.path, "r") as handle:
                 self.meta = {k: _read_attr(v) for k, v in handle["meta"].attrs.items()}
@@ -191,7 +199,7 @@ def add_run(path: str | os.PathLike, point_attrs: Mapping[str, Any], seed: int, 
     except (OSError, RuntimeError) as error:  # h5py reports some failed writes (a full disk) as RuntimeError
         Path(tmp).unlink(missing_ok=True)
         why = disk_full_note(target.parent) or f": {getattr(error, 'strerror', None) or first_line_of(error)}"
-        raise TableError(f"cannot write the benchmark file {target}{why} (the file keeps every earlier run)") from None
+        raise TableWriteFailure(f"cannot write the benchmark file {target}{why} (the file keeps every earlier run)") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -1,8 +1,11 @@
 """The ``nas`` command line: parsing, dispatch, and one-line errors.
 
-Bad input (an unknown name, a value out of range, a malformed point) is a
-:class:`~spaces.errors.NasError`: printed as one ``nas: error: ...`` line with
-exit status 2 and no traceback.  Subcommands live in :mod:`nas.commands`,
+Exit status: 0 done; 2 bad usage or input (an unknown name, a value out of
+range, a malformed point: a :class:`~spaces.errors.NasError`); 1 a failure at
+run time on good input (storage lost, disk full, a corrupt cache found
+mid-run, a search that ends without a model: a
+:class:`~spaces.errors.RunFailure`); 130 interrupted.  Each error is one
+``nas: error: ...`` line with no traceback.  Subcommands live in :mod:`nas.commands`,
 each registering its own arguments, so adding one edits one place.
 """
 
@@ -15,15 +18,24 @@ from collections.abc import Sequence
 from spaces._version import __version__
 from spaces.errors import NasError
 
+from .values import RangeHelpFormatter
 from .commands import bench, data, export, flops, report, search, space, worker
 
-#: Exit status for bad input (argparse's own convention).
+#: Exit status for bad input (argparse's own convention); run-time failures exit 1 (``RunFailure.exit_code``).
 EXIT_USAGE = 2
+EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 
 
 class _OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line naming the command and how to get help."""
+    """An ArgumentParser whose errors are one line naming the command and how to get help.
+
+    Its help states every number's range, read from the option's type (:mod:`nas.values`).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", RangeHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise NasError(f"{message} (see '{self.prog} --help')")
@@ -40,6 +52,26 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (search, worker, report, export, bench, space, flops, data):
         module.register(commands)
     return parser
+
+
+def iter_commands(parser: argparse.ArgumentParser | None = None, prefix: tuple[str, ...] = ()):
+    """Every leaf command as ``(("data", "synth"), its parser)``: for generated references and the fuzzing tests.
+
+    argparse has no public way to list subcommands; this reads ``_actions`` and
+    ``_SubParsersAction.choices``, the one place this package does so (tests/nas/test_cli.py fails if they change).
+    """
+    parser = parser or build_parser()
+    subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subcommands:
+        yield prefix, parser
+        return
+    for name, child in subcommands[0].choices.items():
+        yield from iter_commands(child, (*prefix, name))
+
+
+def one_line(message: str) -> str:
+    """``message`` with control characters (a newline in a value the user gave) escaped: an error stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def caused_by_interrupt(error: BaseException) -> bool:
@@ -73,8 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(args.handler(args) or 0)
     except NasError as error:
-        print(f"nas: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        print(f"nas: error: {one_line(str(error))}", file=sys.stderr)
+        return getattr(error, "exit_code", EXIT_USAGE)
     except KeyboardInterrupt:
         print("nas: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

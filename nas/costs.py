@@ -21,6 +21,8 @@ from typing import Any
 from spaces import Point, SearchSpace
 from spaces.errors import NasError
 
+from .values import LATENCY_MS, THREADS
+
 COST_KINDS = ("flops", "latency")
 #: Latency costs are whole microseconds (strategies compare ints).
 MICROSECONDS_PER_MS = 1000
@@ -31,8 +33,8 @@ def add_cost_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cost", choices=COST_KINDS, default="flops",
                         help="what the target limits: flops (analytic MACs, --target-gflops; the default) or latency "
                              "(predicted inference ms at batch 1 on this machine, per-layer table, --target-ms)")
-    parser.add_argument("--target-ms", type=float, metavar="T", help="latency target in milliseconds per clip (with --cost latency)")
-    parser.add_argument("--latency-threads", type=int, default=DEFAULT_LATENCY_THREADS, metavar="N",
+    parser.add_argument("--target-ms", type=LATENCY_MS, metavar="T", help="latency target in milliseconds per clip (with --cost latency)")
+    parser.add_argument("--latency-threads", type=THREADS, default=DEFAULT_LATENCY_THREADS, metavar="N",
                         help=f"CPU threads latency is measured with (--cost latency; default {DEFAULT_LATENCY_THREADS})")
 
 

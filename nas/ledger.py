@@ -368,6 +368,7 @@ def open_study(url: str, study_name: str, *, wait: float = 0.0, **options: Any) 
     from spaces import get_space
 
     retry = options.get("retry") or RetryPolicy()
+    _wait_for_file(url, study_name, wait)  # a local ledger is never created by a reader: the search makes it
     storage = open_storage(url)
     study_id = retry.call(url, lambda: _wait_for_study(storage, study_name, wait))
     if study_id is None:
@@ -386,6 +387,21 @@ def open_study(url: str, study_name: str, *, wait: float = 0.0, **options: Any) 
         raise NasError(f"study {study_name!r} was searched on {config['space']} space version {config.get('space_version')}, "
                        f"this toolkit has version {space.version}; use the toolkit version that ran the search")
     return Ledger(url, study_name, space, **options)
+
+
+def _wait_for_file(url: str, study_name: str, wait: float) -> None:
+    """For a local ledger (SQLite, journal): wait up to ``wait`` seconds for its file, then fail without making one."""
+    from .storage import local_file
+
+    path = local_file(url)
+    deadline, pause = time.monotonic() + wait, 0.2
+    while path is not None and not os.path.isfile(path):
+        if time.monotonic() + pause > deadline:
+            waited = f" after waiting {wait:g} s" if wait else ""
+            raise StorageError(f"no ledger at {path}{waited}; start the search first (nas search --storage {path} "
+                               f"--study {study_name}), or give a longer --wait")
+        time.sleep(pause)
+        pause = min(5.0, pause * 1.5)
 
 
 def _wait_for_study(storage: Any, study_name: str, wait: float) -> int | None:

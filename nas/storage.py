@@ -24,9 +24,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
-from spaces.errors import NasError
+from spaces.errors import NasError, RunFailure
 
 DEFAULT_STORAGE = "sqlite:///nas.db"
 JOURNAL_SCHEME = "journal:///"
@@ -41,6 +42,10 @@ T = TypeVar("T")
 
 class StorageError(NasError):
     """The storage URL cannot be opened or written."""
+
+
+class StorageFailure(StorageError, RunFailure):
+    """The storage failed while a command ran on it (lost, full, read-only): exit 1, re-run to resume."""
 
 
 def storage_url(text: str | None) -> str:
@@ -87,8 +92,22 @@ def check_storage(url: str) -> None:
         raise StorageError(f"cannot open storage {url!r}: the folder {folder} does not exist; create it or fix the URL")
     if not os.access(folder, os.W_OK):
         raise StorageError(f"cannot open storage {url!r}: the folder {folder} is not writable")
+    if os.path.lexists(path) and not os.path.isfile(path):
+        from estimators.files import kind_of
+
+        raise StorageError(f"cannot open storage {redacted(url)!r}: {path} is {kind_of(Path(path))}, not a ledger file; "
+                           "give a new or existing ledger file")
     if url.startswith("sqlite") and os.path.exists(path):
         _check_sqlite_file(url, path)
+
+
+def check_existing_ledger(url: str) -> None:
+    """For commands that only read a ledger (report, export): a local ledger file must exist; none is created."""
+    path = local_file(url)
+    if path is not None and not os.path.isfile(path):
+        raise StorageError(f"no ledger at {redacted(url)}; give the --storage that 'nas search' wrote "
+                           f"(default {DEFAULT_STORAGE})")
+    check_storage(url)
 
 
 def _check_sqlite_file(url: str, path: str) -> None:
@@ -242,7 +261,6 @@ def is_transient(error: BaseException) -> bool:
     Optuna wraps every SQLAlchemy error in ``StorageInternalError``: the cause decides.
     """
     import optuna
-
     from sqlalchemy import exc as sql_errors
 
     if isinstance(error, optuna.exceptions.StorageInternalError) and error.__cause__ is not None:
@@ -279,7 +297,7 @@ class RetryPolicy:
                 if not is_transient(error) or is_fatal(error):
                     raise as_storage_error(url, error) from None
                 if time.monotonic() + wait > deadline:
-                    raise StorageError(
+                    raise StorageFailure(
                         f"lost the connection to storage {redacted(url)!r} ({first_line(error)}); retried {tries} times "
                         f"over {self.seconds:g} s; check the database server, then re-run the same command to resume"
                     ) from None
@@ -306,9 +324,9 @@ def as_storage_error(url: str, error: Exception) -> Exception:
     if not isinstance(error, (sql_errors.SQLAlchemyError, optuna.exceptions.StorageInternalError, OSError)):
         return error
     if is_fatal(error):
-        return StorageError(f"cannot write to storage {redacted(url)!r}: {first_line(error)} — the disk under it is full "
+        return StorageFailure(f"cannot write to storage {redacted(url)!r}: {first_line(error)} — the disk under it is full "
                             "or read-only; free space (or fix its permissions), then re-run the same command to resume")
-    return StorageError(f"storage {redacted(url)!r} failed: {first_line(error)}; check the database, then re-run the "
+    return StorageFailure(f"storage {redacted(url)!r} failed: {first_line(error)}; check the database, then re-run the "
                         "same command to resume")
 
 

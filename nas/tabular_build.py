@@ -25,7 +25,8 @@ from .strategies.coordinate import CoordinateExpansion
 from .strategies.random_search import RandomSearch
 
 #: Meta keys that must match for a rerun to add to an existing file.
-IDENTITY = ("space", "space_version", "space_settings", "data", "schedule", "seeds", "target_macs", "region_seed", "device")
+IDENTITY = ("space", "space_version", "space_code", "code", "space_settings", "data", "schedule", "seeds", "target_macs",
+            "region_seed", "device")
 
 
 class TableBuilder:
@@ -49,7 +50,10 @@ class TableBuilder:
 
         settings = self.reference.settings()
         schedule = {k: v for k, v in settings["schedule"].items() if k != "seed"}
-        return {"space": self.space.name, "space_version": str(self.space.version), "space_settings": self.space.settings(),
+        from spaces.code_digest import code_digest
+
+        return {"space": self.space.name, "space_version": str(self.space.version), "space_code": self.space.code_digest(),
+                "code": code_digest(), "space_settings": self.space.settings(),
                 "data": settings["data"], "schedule": schedule, "seeds": sorted(self.estimators),
                 "target_macs": self.target_macs, "region_seed": self.region_seed, "device": settings["device"],
                 "shortest_clip": self.reference.shortest_clip(),
@@ -61,6 +65,8 @@ class TableBuilder:
         import os
 
         wanted = self.meta()
+        if self.order is None:
+            CoordinateExpansion(self.space, target_macs=self.target_macs)  # a target no search can use fails before a file exists
         if not os.path.exists(self.path):
             create_table(self.path, wanted)
         table = Table(self.path)

@@ -1,10 +1,13 @@
-"""Errors raised on bad user input.
+"""Errors a user can act on: bad input (exit 2) and failures at run time (exit 1).
 
 Every package of the toolkit raises subclasses of :class:`NasError` for input a
-user can fix (an unknown name, a value out of range, a malformed point).  The
-command line prints such an error as one line and exits with status 2; any
-other exception is a bug and keeps its traceback.  The hierarchy lives in
-``spaces`` because it is the lowest layer: every other package imports it.
+user can fix (an unknown name, a value out of range, a malformed point), and of
+:class:`RunFailure` for what went wrong while running on good input (a storage
+lost, a full disk, a cache found corrupt mid-run, a search that ends without a
+model).  The command line prints either as one line and exits with the error's
+``exit_code``, so a script can tell the two apart; any other exception is a bug
+and keeps its traceback.  The hierarchy lives in ``spaces`` because it is the
+lowest layer: every other package imports it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,15 @@ from __future__ import annotations
 
 class NasError(Exception):
     """Base of all errors caused by user input; the message says what to do."""
+
+    #: The command line's exit status for this error: 2, bad usage or input (argparse's convention).
+    exit_code = 2
+
+
+class RunFailure(NasError):
+    """A failure at run time on good input: storage lost, disk full, a corrupt cache found mid-run, no model found."""
+
+    exit_code = 1
 
 
 class SpaceError(NasError, ValueError):

@@ -93,9 +93,12 @@ def parse_exported(text: str, source: str = "the export") -> ExportedModel:
 
 def load_exported(path: str | os.PathLike) -> ExportedModel:
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise SpaceError(f"cannot read the export {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise SpaceError(f"{path} is not a nas export: it is not UTF-8 text (a binary file?); give the YAML file "
+                         "'nas export' wrote") from None
     return parse_exported(text, source=str(path))
 
 

@@ -74,6 +74,9 @@ class SearchSpace(ABC):
     #: ``epochs`` and ``lr``); empty: the space as constructed, the common schedule, and ``--target-gflops``
     #: must be given.
     proxy_defaults: Mapping[str, Any] = MappingProxyType({})
+    #: Modules or packages whose code builds this space's networks; their digest is part of a search's identity, so
+    #: a change to a builder starts a new study instead of mixing networks (empty: the package of the class itself).
+    source_modules: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -88,6 +91,13 @@ class SearchSpace(ABC):
         self._presets = {name: self.point(values) for name, values in (presets or {}).items()}
         ops = operations if operations is not None else [AxisStep(axis.name) for axis in axes]
         self._operations = {op.name: op for op in ops}
+
+    def code_digest(self) -> str:
+        """A digest of the code that builds this space's networks (see :attr:`source_modules`)."""
+        from .code_digest import code_digest
+
+        package = type(self).__module__.rpartition(".")[0] or type(self).__module__
+        return code_digest(tuple(self.source_modules) or (package,))
 
     # -- structure ----------------------------------------------------------
     @property

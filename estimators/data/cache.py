@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .codecs import get_codec
-from .errors import CacheError
+from .errors import CacheError, CacheFailure
 
 FORMAT_VERSION = 1
 META_KEY = b"__meta__"
@@ -42,6 +42,19 @@ INITIAL_MAP_SIZE = 1 << 28  # 256 MiB; doubled whenever a write does not fit
 MAX_READERS = 1024
 
 _ENVIRONMENTS: dict[tuple[int, str], tuple[Any, bool]] = {}  # (pid, path) -> (environment, writable)
+
+
+#: Free bytes a writable cache needs before LMDB maps its files: LMDB writes its lock file and meta pages through
+#: memory maps of sparse files, so on a disk with no free blocks the process dies by SIGBUS instead of an error.
+MIN_FREE_BYTES = 8 << 20
+
+
+def _check_free_space(path: Path) -> None:
+    from ..files import disk_full_note
+
+    note = disk_full_note(path, needed=MIN_FREE_BYTES)
+    if note:
+        raise CacheFailure(f"cannot write clip cache {path}{note}")
 
 
 def open_environment(path: str | os.PathLike, *, write: bool = False, map_size: int = INITIAL_MAP_SIZE):
@@ -61,6 +74,12 @@ def open_environment(path: str | os.PathLike, *, write: bool = False, map_size: 
         return entry[0]
     if entry is not None:
         _ENVIRONMENTS.pop(key)[0].close()
+    if write:
+        _check_free_space(Path(path))
+    data_file = Path(path) / "data.mdb"
+    if data_file.is_file() and data_file.stat().st_size == 0:
+        raise CacheError(f"the clip cache {path} is empty: {data_file} has 0 bytes (a build that died before its first "
+                         "write); delete the folder and build it again")
     try:
         env = lmdb.open(
             str(path), readonly=not write, lock=True, readahead=False, max_readers=MAX_READERS,
@@ -91,9 +110,9 @@ def _check_not_truncated(env, path: Path) -> None:
                          "disk); copy it again or rebuild it with 'nas data build' or 'nas data synth'")
 
 
-def corrupt_cache_error(path: str | os.PathLike, error: Exception) -> CacheError:
+def corrupt_cache_error(path: str | os.PathLike, error: Exception) -> CacheFailure:
     """LMDB's own error on a damaged file, as one line saying what to do."""
-    return CacheError(f"clip cache {path} is corrupt ({error}); rebuild it with 'nas data build' or 'nas data synth'")
+    return CacheFailure(f"clip cache {path} is corrupt ({error}); rebuild it with 'nas data build' or 'nas data synth'")
 
 
 def _close_readers_before_fork() -> None:
@@ -135,7 +154,7 @@ def unpack_record(value: bytes | memoryview, key: str, cache: str) -> tuple[dict
         header = json.loads(bytes(view[4: 4 + length]))
         return header, view[4 + length:]
     except (struct.error, ValueError, UnicodeDecodeError):
-        raise CacheError(f"record {key!r} of clip cache {cache} is corrupt (unreadable header); rebuild the cache") from None
+        raise CacheFailure(f"record {key!r} of clip cache {cache} is corrupt (unreadable header); rebuild the cache") from None
 
 
 @dataclass
@@ -170,10 +189,10 @@ class CacheIndex:
         try:
             index = cls(**json.loads(bytes(value)))
         except (ValueError, TypeError):
-            raise CacheError(f"the index of clip cache {cache} is corrupt; rebuild the cache") from None
+            raise CacheFailure(f"the index of clip cache {cache} is corrupt; rebuild the cache") from None
         lengths = {len(column) for column in index.__dict__.values()}
         if len(lengths) != 1:
-            raise CacheError(f"the index of clip cache {cache} is corrupt (columns differ in length); rebuild the cache")
+            raise CacheFailure(f"the index of clip cache {cache} is corrupt (columns differ in length); rebuild the cache")
         return index
 
 
@@ -200,7 +219,7 @@ class ClipCache:
         try:
             self.meta: dict[str, Any] = json.loads(bytes(meta_bytes))
         except ValueError:
-            raise CacheError(f"the metadata of clip cache {self.path} is corrupt; rebuild the cache") from None
+            raise CacheFailure(f"the metadata of clip cache {self.path} is corrupt; rebuild the cache") from None
         version = self.meta.get("format_version")
         if version != FORMAT_VERSION:
             raise CacheError(
@@ -265,14 +284,14 @@ class ClipCache:
         with env.begin(buffers=True) as txn:
             value = txn.get(key.encode())
             if value is None:
-                raise CacheError(f"record {key!r} listed in the index of clip cache {self.path} is missing; rebuild the cache")
+                raise CacheFailure(f"record {key!r} listed in the index of clip cache {self.path} is missing; rebuild the cache")
             header, payload = unpack_record(value, key, str(self.path))
             if verify and zlib.crc32(payload) != header.get("crc32"):
-                raise CacheError(f"record {key!r} of clip cache {self.path} is corrupt (checksum mismatch); rebuild the cache")
+                raise CacheFailure(f"record {key!r} of clip cache {self.path} is corrupt (checksum mismatch); rebuild the cache")
             try:
                 return self.codec.decode(payload, shape, indices)
             except Exception as error:
-                raise CacheError(f"record {key!r} of clip cache {self.path} is corrupt ({error}); rebuild the cache") from None
+                raise CacheFailure(f"record {key!r} of clip cache {self.path} is corrupt ({error}); rebuild the cache") from None
 
     def verify(self) -> list[str]:
         """Keys whose payload fails its checksum or does not decode (reads every record once)."""

@@ -65,21 +65,34 @@ def read_csv_annotations(csv_path: str | os.PathLike, videos: str | os.PathLike)
     if not csv_path.is_file():
         raise IngestError(f"annotation file {csv_path} does not exist")
     files = _index_files(videos)
+    try:
+        with csv_path.open(newline="", encoding="utf-8") as handle:
+            return _csv_items(csv_path, csv.DictReader(handle), files)
+    except UnicodeDecodeError as error:
+        raise IngestError(f"{csv_path} is not UTF-8 text (byte {error.start}); save the annotations as UTF-8 CSV") from None
+    except csv.Error as error:
+        raise IngestError(f"{csv_path} is not a readable CSV ({error}); check its quoting") from None
+    except OSError as error:
+        raise IngestError(f"cannot read {csv_path}: {error.strerror or error}") from None
+
+
+def _csv_items(csv_path: Path, reader: csv.DictReader, files: dict[str, Path]) -> list[VideoItem]:
     items = []
-    with csv_path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise IngestError(f"{csv_path} is not a Kinetics-style CSV: column {missing[0]!r} missing (need {','.join(CSV_COLUMNS)})")
-        for line, row in enumerate(reader, start=2):
-            split = SPLIT_NAMES.get(row["split"].strip().lower())
-            if split is None:
-                raise IngestError(f"{csv_path}:{line}: unknown split {row['split']!r} (train, val, validate or test)")
-            try:
-                stem = f"{row['youtube_id']}_{int(float(row['time_start'])):06d}_{int(float(row['time_end'])):06d}"
-            except ValueError:
-                raise IngestError(f"{csv_path}:{line}: time_start/time_end must be numbers") from None
-            items.append(VideoItem(stem, row["label"].strip(), split, files.get(stem)))
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise IngestError(f"{csv_path} is not a Kinetics-style CSV: column {missing[0]!r} missing (need {','.join(CSV_COLUMNS)})")
+    for line, row in enumerate(reader, start=2):
+        if any(row.get(c) is None for c in CSV_COLUMNS):
+            raise IngestError(f"{csv_path}:{line}: too few fields ({sum(v is not None for v in row.values())}); "
+                              f"each row needs {','.join(CSV_COLUMNS)}")
+        split = SPLIT_NAMES.get(row["split"].strip().lower())
+        if split is None:
+            raise IngestError(f"{csv_path}:{line}: unknown split {row['split']!r} (train, val, validate or test)")
+        try:
+            stem = f"{row['youtube_id']}_{int(float(row['time_start'])):06d}_{int(float(row['time_end'])):06d}"
+        except (ValueError, OverflowError):
+            raise IngestError(f"{csv_path}:{line}: time_start/time_end must be finite numbers") from None
+        items.append(VideoItem(stem, row["label"].strip(), split, files.get(stem)))
     return items
 
 

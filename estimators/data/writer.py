@@ -21,7 +21,7 @@ from spaces._version import __version__
 
 from .cache import FORMAT_VERSION, INDEX_KEY, INITIAL_MAP_SIZE, META_KEY, SPLITS, CacheIndex, close_environment, open_environment, pack_record, record_key
 from .codecs import get_codec
-from .errors import CacheError
+from .errors import CacheError, CacheFailure
 from ..files import disk_full_note
 
 #: Commit after this many buffered bytes (or records), whichever comes first.
@@ -86,12 +86,14 @@ class CacheWriter:
     def _check_compatible(self, existing: dict[str, Any]) -> None:
         if existing.get("format_version") != FORMAT_VERSION:
             raise CacheError(f"{self.path} holds a cache of format version {existing.get('format_version')}; choose another --out")
-        for key in ("codec", "fps", "classes", "source_fingerprint"):
-            if existing.get(key) != self._meta[key]:
-                raise CacheError(
-                    f"{self.path} holds a cache built with another {key} ({existing.get(key)!r} vs {self._meta[key]!r}); "
-                    "choose another --out or delete it to rebuild"
-                )
+        old, new = existing.get("settings") or {}, self._meta["settings"]
+        settings = [f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        differs = [k for k in ("codec", "fps", "classes", "source_fingerprint") if existing.get(k) != self._meta[k]]
+        if differs:
+            key = differs[0]
+            what = f"other settings ({'; '.join(settings)})" if settings else \
+                f"another {key} ({existing.get(key)!r} there, {self._meta[key]!r} now)"
+            raise CacheError(f"{self.path} holds a cache built with {what}; choose another --out, or delete it to rebuild")
 
     def has(self, video_id: str) -> bool:
         """Stored already, or skipped already (a resumed build does not retry known-bad videos)."""
@@ -167,7 +169,7 @@ class CacheWriter:
                 continue
             except lmdb.Error as error:
                 note = disk_full_note(self.path, needed=max(1 << 20, 2 * self._pending_bytes))
-                raise CacheError(f"cannot write clip cache {self.path}: {error}"
+                raise CacheFailure(f"cannot write clip cache {self.path}: {error}"
                                  f"{note or '; check the disk and its permissions, then re-run to resume'}") from None
             self.index = index
             self._pending.clear()

@@ -16,28 +16,43 @@ import sys
 from spaces.errors import NasError
 
 from ..strategies.registry import COMPARED_BY_DEFAULT
+from ..values import (
+    COUNT,
+    DATA,
+    EPOCHS,
+    GFLOPS,
+    LATENCY_MS,
+    SEED,
+    THREADS,
+    Duration,
+    Real,
+    Whole,
+    input_file,
+    output_file,
+    output_folder,
+)
 from .common import add_actions, emit_json
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     actions = add_actions(commands, "bench", "the tabular benchmark: build it by proxy training, inspect it")
     build = actions.add_parser("build", help="train a region of the space into an HDF5 table (resumable)")
-    build.add_argument("--out", required=True, metavar="FILE", help="HDF5 file (created; a rerun adds what is missing)")
-    build.add_argument("--points", type=int, default=150, help="points in the table when done (default 150)")
+    build.add_argument("--out", required=True, type=output_file("table.h5"), metavar="FILE", help="HDF5 file (created; a rerun adds what is missing)")
+    build.add_argument("--points", type=COUNT, default=150, help="points in the table when done (default 150)")
     build.add_argument("--seeds", default="0,1", help="training seeds, comma-separated (default 0,1; 0 is nas search's)")
     build.add_argument("--space", default="x3d", help="space name (default x3d)")
-    build.add_argument("--data", metavar="CACHE", help="clip cache, or synth[:key=value,...] (as nas search; default: the space's own)")
-    build.add_argument("--target-gflops", type=float, metavar="G", help="the region's compute limit (default: nas search's target)")
-    build.add_argument("--epochs", type=float, default=None, help="proxy epochs per run (default: nas search's)")
-    build.add_argument("--region-seed", type=int, default=0, help="seed of the random order of the region (default 0)")
-    build.add_argument("--time-limit", metavar="T", help="stop starting runs after T (e.g. 50m); re-run to go on")
-    build.add_argument("--threads", type=int, default=2, help="CPU threads per training (default 2)")
+    build.add_argument("--data", type=DATA, metavar="CACHE", help="clip cache, or synth[:key=value,...] (as nas search; default: the space's own)")
+    build.add_argument("--target-gflops", type=GFLOPS, metavar="G", help="the region's compute limit (default: nas search's target)")
+    build.add_argument("--epochs", type=EPOCHS, default=None, help="proxy epochs per run (default: nas search's)")
+    build.add_argument("--region-seed", type=SEED, default=0, help="seed of the random order of the region (default 0)")
+    build.add_argument("--time-limit", type=Duration(), metavar="T", help="stop starting runs after T (e.g. 50m); re-run to go on")
+    build.add_argument("--threads", type=THREADS, default=2, help="CPU threads per training (default 2)")
     build.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     build.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE", help="as nas search")
     build.add_argument("--json", action="store_true", help="end with one JSON line of the outcome")
     build.set_defaults(handler=run_build)
     info = actions.add_parser("info", help="what a benchmark file holds")
-    info.add_argument("file", metavar="FILE")
+    info.add_argument("file", type=input_file("table.h5", "build one with 'nas bench build --out {path}'"), metavar="FILE", help="a benchmark file (HDF5)")
     info.add_argument("--json", action="store_true")
     info.set_defaults(handler=run_info)
     register_compare(actions)
@@ -49,8 +64,16 @@ def run_build(args: argparse.Namespace) -> int:
     from spaces import get_space
 
     from ..progress import SearchProgress
+    from ..strategies.coordinate import CoordinateExpansion
     from ..tabular_build import TableBuilder, seeds_argument
-    from .search import open_data, parse_duration, parse_options, plan_data, proxy_defaults, proxy_schedule
+    from .search import (
+        open_data,
+        parse_duration,
+        parse_options,
+        plan_data,
+        proxy_defaults,
+        proxy_schedule,
+    )
 
     seeds = seeds_argument(args.seeds)
     if args.points < 1:
@@ -64,6 +87,7 @@ def run_build(args: argparse.Namespace) -> int:
     time_limit = parse_duration(args.time_limit)
     existing, synth_settings, classes = plan_data(args.data)
     space = get_space(args.space, **{**defaults.get("space", {}), **parse_options(args.space_option), "num_classes": classes})
+    CoordinateExpansion(space, target_macs=round(target * 1e9))  # a target no search can use fails before any data is built
     device = resolve_device(args.device)
     cache = open_data(existing, synth_settings)
     estimators = {seed: ProxyAccuracy(cache, ProxySchedule(**schedule, seed=seed, threads=args.threads, curve=True), device=device)
@@ -101,15 +125,15 @@ def register_compare(actions: argparse._SubParsersAction) -> None:
     compare = actions.add_parser("compare", help="strategies x seeds on equal budgets against the table; tables and plots")
     compare.add_argument("--table", default="benchmarks/data/x3d_synth.h5", metavar="FILE", help="benchmark file (default %(default)s)")
     compare.add_argument("--strategies", default=",".join(COMPARED_BY_DEFAULT), help="comma-separated (default: %(default)s)")
-    compare.add_argument("--seeds", type=int, default=20, help="benchmark seeds per strategy (default 20)")
-    compare.add_argument("--budget", type=int, help="trained models per run (default: what the coordinate search plans)")
-    compare.add_argument("--epsilon", type=float, default=0.02, help="'within epsilon of the best' in top-1 (default 0.02)")
-    compare.add_argument("--out", default="benchmarks/results", metavar="DIR", help="folder for compare.csv/.md and PNGs")
+    compare.add_argument("--seeds", type=Whole(1, 10_000), default=20, help="benchmark seeds per strategy (default 20)")
+    compare.add_argument("--budget", type=COUNT, help="trained models per run (default: what the coordinate search plans)")
+    compare.add_argument("--epsilon", type=Real(0, 1), default=0.02, help="'within epsilon of the best' in top-1 (default 0.02)")
+    compare.add_argument("--out", default="benchmarks/results", type=output_folder(), metavar="DIR", help="folder for compare.csv/.md and PNGs")
     compare.add_argument("--cost", choices=("flops", "latency"), default="flops",
                          help="what the target limits: flops (the table's MACs target; the default) or latency "
                               "(predicted ms at batch 1 on this machine, per-layer table, --target-ms)")
-    compare.add_argument("--target-ms", type=float, metavar="T", help="latency target in ms per clip (with --cost latency)")
-    compare.add_argument("--latency-threads", type=int, default=1, metavar="N", help="CPU threads of the latency table (default 1)")
+    compare.add_argument("--target-ms", type=LATENCY_MS, metavar="T", help="latency target in ms per clip (with --cost latency)")
+    compare.add_argument("--latency-threads", type=THREADS, default=1, metavar="N", help="CPU threads of the latency table (default 1)")
     compare.add_argument("--json", action="store_true", help="end with one JSON line of the rows")
     compare.set_defaults(handler=run_compare)
 
@@ -123,15 +147,15 @@ def run_compare(args: argparse.Namespace) -> int:
 def register_fidelity(actions: argparse._SubParsersAction) -> None:
     fidelity = actions.add_parser("fidelity", help="retrain a sample of a table's points on a longer schedule; rank correlation")
     fidelity.add_argument("--table", default="benchmarks/data/x3d_synth.h5", metavar="FILE", help="the short-schedule table")
-    fidelity.add_argument("--out", required=True, metavar="FILE", help="HDF5 file of the long-schedule runs (resumable)")
-    fidelity.add_argument("--epochs", type=float, required=True, help="epochs of the long schedule, e.g. 12")
-    fidelity.add_argument("--points", type=int, default=20, help="how many of the table's points (default 20)")
-    fidelity.add_argument("--sample-seed", type=int, default=0,
+    fidelity.add_argument("--out", required=True, type=output_file("long.h5"), metavar="FILE", help="HDF5 file of the long-schedule runs (resumable)")
+    fidelity.add_argument("--epochs", type=EPOCHS, required=True, help="epochs of the long schedule, e.g. 12")
+    fidelity.add_argument("--points", type=COUNT, default=20, help="how many of the table's points (default 20)")
+    fidelity.add_argument("--sample-seed", type=SEED, default=0,
                           help="seed of the sample: the table's points shuffled by it, the first N taken (default 0)")
     fidelity.add_argument("--seeds", default="0", help="training seeds of the long runs (default 0)")
-    fidelity.add_argument("--data", metavar="CACHE", help="the table's data (as nas search; default: its space's own)")
-    fidelity.add_argument("--time-limit", metavar="T", help="stop starting runs after T; re-run to go on")
-    fidelity.add_argument("--threads", type=int, default=2)
+    fidelity.add_argument("--data", type=DATA, metavar="CACHE", help="the table's data (as nas search; default: its space's own)")
+    fidelity.add_argument("--time-limit", type=Duration(), metavar="T", help="stop starting runs after T; re-run to go on")
+    fidelity.add_argument("--threads", type=THREADS, default=2)
     fidelity.add_argument("--device", default="auto")
     fidelity.add_argument("--json", action="store_true")
     fidelity.set_defaults(handler=run_fidelity)

@@ -13,6 +13,8 @@ from estimators.files import write_atomically
 from spaces import Point, SearchSpace, get_space
 from spaces.errors import NasError
 
+from ..values import COUNT, input_file
+
 
 def add_actions(commands: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
     """A command with actions of its own (``nas data build``, ``nas bench info``)."""
@@ -28,14 +30,14 @@ def add_space_argument(parser: argparse.ArgumentParser, *, positional: bool, req
     else:
         parser.add_argument("--space", required=required, help="space name (see 'nas space list')"
                                                               + ("" if required else "; not needed with --exported"))
-    parser.add_argument("--num-classes", type=int, default=None, metavar="K",
+    parser.add_argument("--num-classes", type=COUNT, default=None, metavar="K",
                         help="classes of the classifier (default: the space's, 400 for x3d)")
 
 
 def add_point_arguments(parser: argparse.ArgumentParser, *, required: bool, exported: bool = False) -> None:
     group = parser.add_mutually_exclusive_group(required=required)
     if exported:
-        group.add_argument("--exported", metavar="FILE", help="a model file 'nas export' wrote (its space and point)")
+        group.add_argument("--exported", type=input_file("best.yaml"), metavar="FILE", help="a model file 'nas export' wrote (its space and point)")
     group.add_argument("--preset", help="a named preset, e.g. XS, S, M, L for x3d")
     group.add_argument("--point", metavar="AXIS=VALUE,...",
                        help='coordinates, e.g. "frames=16,stride=5,crop=224,width=1,bottleneck=2.25,depth=2.2"; '

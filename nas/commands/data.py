@@ -5,8 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spaces.errors import NasError
+from spaces.errors import NasError, RunFailure
 
+from ..values import (
+    COUNT,
+    MAKE_CACHE,
+    SEED,
+    Real,
+    Whole,
+    input_file,
+    input_folder,
+    output_file,
+    output_folder,
+)
 from .common import add_actions, emit_json, format_count
 
 #: How many skipped videos are listed by name before the count alone.
@@ -17,14 +28,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     actions = add_actions(commands, "data", "build, synthesise and inspect LMDB clip caches")
 
     build = actions.add_parser("build", help="ingest a Kinetics-style video folder (and CSV) into a clip cache")
-    build.add_argument("--videos", required=True, metavar="DIR", help="folder of videos (DIR/<class>/<video> without --csv)")
-    build.add_argument("--csv", metavar="FILE", help="Kinetics annotations: label,youtube_id,time_start,time_end,split[,is_cc]")
-    build.add_argument("--out", required=True, metavar="CACHE", help="cache folder (created; a rerun resumes it)")
-    build.add_argument("--fps", type=float, default=30.0, help="frame rate every video is resampled to (default 30)")
-    build.add_argument("--short-side", type=int, default=128, help="short side in pixels after resizing (default 128)")
+    build.add_argument("--videos", required=True, type=input_folder("videos"), metavar="DIR", help="folder of videos (DIR/<class>/<video> without --csv)")
+    build.add_argument("--csv", type=input_file("train.csv"), metavar="FILE", help="Kinetics annotations: label,youtube_id,time_start,time_end,split[,is_cc]")
+    build.add_argument("--out", required=True, type=output_folder("cache"), metavar="CACHE", help="cache folder (created; a rerun resumes it)")
+    build.add_argument("--fps", type=Real(0, 240, low_open=True), default=30.0, help="frame rate every video is resampled to (default 30)")
+    build.add_argument("--short-side", type=Whole(8, 4096), default=128, help="short side in pixels after resizing (default 128)")
     _add_codec_and_workers(build)
-    build.add_argument("--classes", type=int, metavar="K", help="keep the first K classes (sorted by name)")
-    build.add_argument("--per-class", type=int, metavar="N", help="keep at most N videos per class and split")
+    build.add_argument("--classes", type=COUNT, metavar="K", help="keep the first K classes (sorted by name)")
+    build.add_argument("--per-class", type=COUNT, metavar="N", help="keep at most N videos per class and split")
     build.add_argument("--allow-skipped", action="store_true",
                        help="exit 0 even if some videos could not be decoded (they are left out and listed)")
     build.add_argument("--retry-skipped", action="store_true",
@@ -32,28 +43,29 @@ def register(commands: argparse._SubParsersAction) -> None:
     build.set_defaults(handler=run_build)
 
     synth = actions.add_parser("synth", help="write the embedded synthetic action clips (or, with --images, images) as a clip cache")
-    synth.add_argument("--out", required=True, metavar="CACHE")
+    synth.add_argument("--out", required=True, type=output_folder("synth-cache"), metavar="CACHE",
+                       help="cache folder (created; a rerun resumes it)")
     clips, images = _synth_defaults()
     synth.add_argument("--images", action="store_true",
                        help="the synthetic images of the x2d-image space (one-frame clips), as --data synth-image builds them")
     synth.add_argument("--kind", choices=("scenes", "motion"), default=None,
                        help="scenes: the default, where one frame shows the scene and each axis adds (as --data synth); "
                             "motion: the class is only the motion (as --data synth-motion)")
-    synth.add_argument("--classes", type=int, metavar="K",
+    synth.add_argument("--classes", type=COUNT, metavar="K",
                        help=f"action classes, 2-12 (default {clips.classes}); image classes with --images, 2-10 (default {images.classes})")
-    synth.add_argument("--clips-per-class", type=int, metavar="N",
+    synth.add_argument("--clips-per-class", type=Whole(1, 100_000), metavar="N",
                        help=f"clips (with --images: images) per class (default {clips.clips_per_class}: 70 train, 100 "
                             f"validation, 15 test; motion: 100, split 70/15/15; {images.images_per_class} images)")
-    synth.add_argument("--frames", type=int, metavar="T", help=f"frames per clip (default {clips.frames}; not with --images)")
-    synth.add_argument("--size", type=int, metavar="S", help=f"frame side in pixels (default {clips.size})")
-    synth.add_argument("--seed", type=int, metavar="SEED", help="generator seed (default 0)")
+    synth.add_argument("--frames", type=Whole(1, 4096), metavar="T", help=f"frames per clip (default {clips.frames}; not with --images)")
+    synth.add_argument("--size", type=Whole(4, 4096), metavar="S", help=f"frame side in pixels (default {clips.size})")
+    synth.add_argument("--seed", type=SEED, metavar="SEED", help="generator seed (default 0)")
     _add_codec_and_workers(synth)
     synth.set_defaults(handler=run_synth)
 
     inspect = actions.add_parser("inspect", help="metadata, class counts, sizes, and a contact sheet PNG")
-    inspect.add_argument("cache", metavar="CACHE")
+    inspect.add_argument("cache", type=input_folder("cache", MAKE_CACHE), metavar="CACHE", help="a clip cache folder")
     inspect.add_argument("--json", action="store_true", help="print JSON only")
-    inspect.add_argument("--sheet", metavar="PNG", help="write a contact sheet: one sample clip per class, frames in time")
+    inspect.add_argument("--sheet", type=output_file("sheet.png"), metavar="PNG", help="write a contact sheet: one sample clip per class, frames in time")
     inspect.add_argument("--verify", action="store_true", help="also check every record's checksum (reads the whole cache)")
     inspect.add_argument("--clip", metavar="FRAMESxSTRIDE", help="check that every split's videos are long enough, e.g. 16x5")
     inspect.set_defaults(handler=run_inspect)
@@ -88,7 +100,7 @@ def synth_settings_of(args: argparse.Namespace):
 def _add_codec_and_workers(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--codec", choices=("raw", "jpeg", "h264"), default="raw",
                         help="raw uint8 (fastest reads), jpeg (about 6x smaller), h264 (smallest, slowest reads)")
-    parser.add_argument("--workers", type=int, default=1, metavar="W", help="decoding processes (default 1)")
+    parser.add_argument("--workers", type=Whole(1, 256), default=1, metavar="W", help="decoding processes (default 1)")
 
 
 def _print_report(report, writer, out, *, allow_skipped: bool = True) -> int:
@@ -175,7 +187,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     else:
         _print_summary(info)
     if info.get("corrupt_records"):
-        raise NasError(f"{len(info['corrupt_records'])} corrupt records in {args.cache} (first: {info['corrupt_records'][0]}); rebuild the cache")
+        raise RunFailure(f"{len(info['corrupt_records'])} corrupt records in {args.cache} (first: {info['corrupt_records'][0]}); rebuild the cache")
     return 0
 
 

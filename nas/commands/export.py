@@ -11,15 +11,16 @@ import json
 
 from spaces.errors import NasError
 
+from ..values import GFLOPS, STUDY, output_file, storage
 from .common import write_text_atomically
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("export", help="write a search's chosen model to a YAML file that rebuilds it")
-    parser.add_argument("--storage", metavar="URL", help="Optuna storage URL or SQLite file (default sqlite:///nas.db)")
-    parser.add_argument("--study", required=True, metavar="NAME", help="the search's study (see 'nas report')")
-    parser.add_argument("--out", required=True, metavar="FILE", help="the YAML file to write, e.g. best.yaml")
-    parser.add_argument("--gflops", type=float, metavar="G",
+    parser.add_argument("--storage", type=storage, metavar="URL", help="Optuna storage URL or SQLite file (default sqlite:///nas.db)")
+    parser.add_argument("--study", type=STUDY, required=True, metavar="NAME", help="the search's study (see 'nas report')")
+    parser.add_argument("--out", required=True, type=output_file("best.yaml"), metavar="FILE", help="the YAML file to write, e.g. best.yaml")
+    parser.add_argument("--gflops", type=GFLOPS, metavar="G",
                         help="export the most accurate trained point at or under G GMACs instead of the search's choice")
     parser.add_argument("--json", action="store_true", help="also print what was exported as one JSON line")
     parser.set_defaults(handler=run)
@@ -29,14 +30,13 @@ def run(args: argparse.Namespace) -> int:
     from spaces._version import __version__
     from spaces.exported import format_exported
 
-    from ..storage import check_storage, storage_url
     from ..report import best_within, load_report, macs_of
-    from ..storage import redacted
+    from ..storage import check_existing_ledger, redacted, storage_url
 
     if args.gflops is not None and not args.gflops > 0:
         raise NasError(f"--gflops must be positive, got {args.gflops}")
     url = storage_url(args.storage)
-    check_storage(url)
+    check_existing_ledger(url)
     report = load_report(url, args.study)
     if args.gflops is None:
         record, how = report.chosen(), "the search's chosen model"

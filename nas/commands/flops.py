@@ -6,7 +6,14 @@ import argparse
 
 from spaces.errors import NasError
 
-from .common import add_point_arguments, add_space_argument, emit_json, exported_or_chosen, format_count, shape_text
+from .common import (
+    add_point_arguments,
+    add_space_argument,
+    emit_json,
+    exported_or_chosen,
+    format_count,
+    shape_text,
+)
 
 UNIT = "multiply-adds of conv and linear layers (1 fused multiply-add = 1)"
 

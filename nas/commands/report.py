@@ -11,13 +11,14 @@ import argparse
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from estimators.files import output_folder, safe_file_name
 from spaces.errors import NasError
 
 from ..costs import GMACS, unit_of
+from ..values import STUDY, storage
 from .common import print_path, print_table, write_text_atomically
 
 COLUMNS = ["trial", "state", "role", "step", "axis", "point", "gmacs", "params", "top1", "top1_se", "seed", "epochs", "seconds", "input_shape", "note"]
@@ -25,8 +26,8 @@ COLUMNS = ["trial", "state", "role", "step", "axis", "point", "gmacs", "params",
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("report", help="tables and plots of searches (trials, expansion path, Pareto front)")
-    parser.add_argument("--storage", metavar="URL", help="Optuna storage URL or SQLite file (default sqlite:///nas.db)")
-    parser.add_argument("--study", action="append", default=[], metavar="NAME",
+    parser.add_argument("--storage", type=storage, metavar="URL", help="Optuna storage URL or SQLite file (default sqlite:///nas.db)")
+    parser.add_argument("--study", type=STUDY, action="append", default=[], metavar="NAME",
                         help="study to report (repeatable: the Pareto fronts are overlaid); none lists the studies")
     parser.add_argument("--out", default="nas-report", metavar="DIR", help="folder for the CSV and PNG files (default nas-report)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
@@ -34,18 +35,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..storage import check_storage, storage_url
+    from ..storage import check_existing_ledger, storage_url
 
     url = storage_url(args.storage)
-    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
-        raise NasError(f"no ledger at {url}; give the --storage that 'nas search' wrote (default sqlite:///nas.db)")
-    check_storage(url)
+    check_existing_ledger(url)
     if not args.study:
         return _list(url, args.json)
     from ..report import load_report
 
+    out = output_folder(args.out, option="--out", example="nas-report")
     reports = [load_report(url, name) for name in args.study]  # every study opens before anything is written
-    out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -114,7 +113,7 @@ def _report_one(report, out: Path, as_json: bool) -> dict[str, Any]:
     from ..report import expansion_path, macs_of, trial_rows
 
     rows = trial_rows(report)
-    csv_path = out / f"{report.name}-trials.csv"
+    csv_path = out / f"{safe_file_name(report.name)}-trials.csv"
     write_text_atomically(csv_path, _csv(rows))
     path = expansion_path(report.strategy, report.history)
     chosen = report.chosen()
@@ -123,7 +122,7 @@ def _report_one(report, out: Path, as_json: bool) -> dict[str, Any]:
     target = report.config["target_macs"] / 1e9 if unit is GMACS else None  # the path plot's target line is in GMACs
     path_png = None
     if path:
-        path_png = out / f"{report.name}-path.png"
+        path_png = out / f"{safe_file_name(report.name)}-path.png"
         plot_expansion_path(path, title=f"{report.name}: X3D-style expansion on {report.config['space']}",
                             target_gmacs=target, out=path_png, chosen_final=final.accuracy if final else None)
     summary = {"study": report.name, "strategy": report.config["strategy"], "trials": len(report.history),
@@ -168,6 +167,6 @@ def _write_pareto(reports, out: Path) -> Path:
         studies.append({"label": label, "points": [(cost(r) / unit.scale, r.accuracy) for r in complete],
                         "front": [(cost(r) / unit.scale, r.accuracy) for r in pareto_front(complete, cost)]})
     targets = {r.config["target_macs"] for r in reports if unit_of(r.config) is unit}
-    path = out / ("pareto.png" if len(reports) > 1 else f"{reports[0].name}-pareto.png")
+    path = out / ("pareto.png" if len(reports) > 1 else f"{safe_file_name(reports[0].name)}-pareto.png")
     plot_pareto(studies, out=path, target=targets.pop() / unit.scale if len(targets) == 1 else None, latency=unit is not GMACS)
     return path

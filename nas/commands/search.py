@@ -22,72 +22,75 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import sys
 import time
 from dataclasses import asdict
 from typing import Any
 
-from spaces.errors import NasError
+from spaces.errors import NasError, RunFailure
 
 from ..costs import add_cost_arguments, cost_config, resolve_target, unit_of
 from ..strategies.coordinate import DEFAULT_TIE_MAX_RUNS, DEFAULT_TIE_SIGMAS
+from ..values import (
+    COUNT,
+    DATA,
+    EPOCHS,
+    GFLOPS,
+    MAX_EPOCHS,
+    SEED,
+    THREADS,
+    Duration,
+    Real,
+    Whole,
+    new_study,
+    parse_duration,
+    storage,
+)
 from .common import print_path
 
 DEFAULT_EPOCHS, DEFAULT_FINAL_EPOCHS = 3.0, 40.0
 MAX_REPEATS = 20  # nas.runner.MAX_REPEATS, kept here so building the parser imports no torch
 
 
-def _whole_number(option: str):
-    """An argparse type: a whole number (argparse's own message names the option and the value)."""
-
-    def parse(text: str) -> int:
-        try:
-            return int(text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{option} must be a whole number, got {text!r}") from None
-
-    return parse
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("search", help="search a space with a strategy (resumes a killed search)")
     parser.add_argument("--space", default="x3d", help="space name (see 'nas space list'; default x3d)")
     parser.add_argument("--strategy", default="coordinate", help="strategy name (default coordinate)")
-    parser.add_argument("--data", metavar="CACHE",
+    parser.add_argument("--data", type=DATA, metavar="CACHE",
                         help="clip cache folder, or 'synth[:key=value,...]' / 'synth-motion[:...]' / 'synth-image[:...]' for the "
                              "embedded synthetic scenes / motion-only clips / images (built on first use; e.g. synth:clips_per_class=50, "
                              "synth-image:images_per_class=50); default: the space's own (synth for x3d, synth-image for x2d-image)")
-    parser.add_argument("--target-gflops", type=float, metavar="G",
+    parser.add_argument("--target-gflops", type=GFLOPS, metavar="G",
                         help="compute target in GMACs (multiply-adds) per clip (default: the space's own, 0.0125 for x3d)")
     add_cost_arguments(parser)
-    parser.add_argument("--budget", type=int, metavar="N", help="stop after N trained models (re-run with more to go on); open-ended strategies "
+    parser.add_argument("--budget", type=COUNT, metavar="N", help="stop after N trained models (re-run with more to go on); open-ended strategies "
                              "such as random default to as many as the coordinate search plans")
-    parser.add_argument("--time-limit", metavar="T", help="stop starting trainings after T (e.g. 900, 15m, 2h)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the strategy and of every training (default 0)")
-    parser.add_argument("--storage", metavar="URL", help="Optuna storage URL or SQLite file (default sqlite:///nas.db)")
-    parser.add_argument("--study", metavar="NAME", help="study name (default: derived from the settings, so "
+    parser.add_argument("--time-limit", type=Duration(), metavar="T", help="stop starting trainings after T (e.g. 900, 15m, 2h)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the strategy and of every training (default 0)")
+    parser.add_argument("--storage", type=storage, metavar="URL", help="Optuna storage URL or SQLite file (default sqlite:///nas.db)")
+    parser.add_argument("--study", type=new_study, metavar="NAME", help="study name (default: derived from the settings, so "
                                                         "re-running the same command resumes it)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
-    parser.add_argument("--epochs", type=float, default=None,
+    parser.add_argument("--epochs", type=EPOCHS, default=None,
                         help="proxy training epochs per candidate (default: the space's own, 6 for x3d and x2d-image)")
-    parser.add_argument("--final-epochs", type=float, default=DEFAULT_FINAL_EPOCHS,
+    parser.add_argument("--final-epochs", type=Real(0, MAX_EPOCHS), default=DEFAULT_FINAL_EPOCHS,
                         help=f"epochs of the chosen model's final training (default {DEFAULT_FINAL_EPOCHS:g}; 0 skips it)")
     parser.add_argument("--selection", default="accuracy", help="coordinate: accuracy or gain_per_compute (default accuracy)")
-    parser.add_argument("--repeats", type=_whole_number("--repeats"), default=1, metavar="K",
+    parser.add_argument("--repeats", type=Whole(1, MAX_REPEATS), default=1, metavar="K",
                         help=f"train every point under K seeds (1 to {MAX_REPEATS}); the ledger keeps each run, "
                              "strategies see their mean and standard error (default 1)")
     parser.add_argument("--tie-rule", default="reseed", metavar="RULE",
                         help="coordinate: what a step does when its best and runner-up are within the noise: reseed "
                              "(more seeds for the tied candidates, then the cheapest), cheaper, or best (default reseed)")
-    parser.add_argument("--tie-sigmas", type=float, default=DEFAULT_TIE_SIGMAS, metavar="Z",
+    parser.add_argument("--tie-sigmas", type=Real(0, 10), default=DEFAULT_TIE_SIGMAS, metavar="Z",
                         help=f"coordinate: a tie is a difference within Z standard errors (0 to 10; default {DEFAULT_TIE_SIGMAS:g})")
-    parser.add_argument("--tie-max-runs", type=_whole_number("--tie-max-runs"), default=DEFAULT_TIE_MAX_RUNS, metavar="N",
+    parser.add_argument("--tie-max-runs", type=Whole(1, MAX_REPEATS), default=DEFAULT_TIE_MAX_RUNS, metavar="N",
                         help=f"coordinate, reseed rule: at most N runs of a tied candidate (1 to 20; default {DEFAULT_TIE_MAX_RUNS})")
-    parser.add_argument("--lr", type=float, default=None, metavar="LR",
+    parser.add_argument("--lr", type=Real(0, 100, low_open=True), default=None, metavar="LR",
                         help="learning rate of the proxy training (default: the space's own, 0.005 with AdamW for x3d, 0.002 for x2d-image)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads per training (part of the fingerprint; default 2)")
+    parser.add_argument("--threads", type=THREADS, default=2, help="CPU threads per training (part of the fingerprint; default 2)")
     parser.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting of the space's base network, e.g. base_crop=64 (repeatable)")
     add_worker_options(parser)
@@ -99,11 +102,11 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
     """Options of every process that trains for a search (``nas search`` and ``nas worker``)."""
     from ..storage import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_RETRY_SECONDS, GRACE_FACTOR
 
-    parser.add_argument("--heartbeat", type=int, metavar="S",
+    parser.add_argument("--heartbeat", type=Whole(1, 3600), metavar="S",
                         help=f"seconds between a running trial's heartbeats (database storages); a trial silent for "
                              f"{GRACE_FACTOR}x that is failed by the other workers and retried (default: the search's, "
                              f"else {DEFAULT_HEARTBEAT_SECONDS})")
-    parser.add_argument("--storage-retry", type=float, default=DEFAULT_RETRY_SECONDS, metavar="S",
+    parser.add_argument("--storage-retry", type=Real(0, 86_400), default=DEFAULT_RETRY_SECONDS, metavar="S",
                         help=f"retry a lost storage connection for S seconds before giving up (default {DEFAULT_RETRY_SECONDS:g})")
 
 
@@ -117,29 +120,24 @@ def ledger_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"heartbeat": args.heartbeat, "retry": RetryPolicy(seconds=args.storage_retry)}
 
 
-def parse_duration(text: str | None) -> float | None:
-    if text is None:
-        return None
-    match = _DURATION.match(text)
-    if not match or float(match.group(1)) <= 0:
-        raise NasError(f"--time-limit {text!r} is not a positive duration; write e.g. 900, 90s, 15m or 2h")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
-
-
-def parse_options(items: list[str]) -> dict[str, Any]:
+def parse_options(items: list[str], option: str = "--space-option") -> dict[str, Any]:
+    """KEY=VALUE items (values read as YAML); ``option`` names the flag they came from in every message."""
     import yaml
 
     options = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise NasError(f"--space-option {item!r} is not KEY=VALUE")
+        key = key.strip()
+        if not sep or not key:
+            raise NasError(f"{option} {item!r} is not KEY=VALUE")
+        if key in options:
+            raise NasError(f"{option}: {key!r} is given twice; give each setting once")
         try:
-            options[key.strip()] = yaml.safe_load(value)
+            options[key] = yaml.safe_load(value)
         except yaml.YAMLError as error:
             problem = getattr(error, "problem", None) or "not a YAML value"
-            raise NasError(f"option {item!r}: the value is not valid YAML ({problem}); quote it or write e.g. "
-                           f"{key.strip()}=64 or {key.strip()}=[1,2,5,3]") from None
+            raise NasError(f"{option} {item!r}: the value is not valid YAML ({problem}); quote it or write e.g. "
+                           f"{key}=64 or {key}=[1,2,5,3]") from None
     return options
 
 
@@ -178,16 +176,23 @@ def plan_data(spec: str):
 
         from estimators.data.generators import get_generator
 
-        name, _, text = spec.partition(":")
+        name, colon, text = spec.partition(":")
+        if colon and not text.strip():
+            raise NasError(f"--data {spec!r}: nothing after the colon; give settings (e.g. {name}:clips_per_class=50) "
+                           f"or write --data {name} for the default")
         settings_type = get_generator(name).settings_type()
         known = {f.name for f in fields(settings_type)}
-        options = parse_options([i for i in text.split(",") if i])
+        options = parse_options([i for i in text.split(",") if i], option=f"--data {name}")
         unknown = sorted(set(options) - known)
         if unknown:
             raise NasError(f"--data {name}: unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
         settings = settings_type(**options)
         return None, settings, settings.classes
-    cache = ClipCache(spec)
+    from estimators.files import input_folder
+
+    from ..values import MAKE_CACHE
+
+    cache = ClipCache(input_folder(spec, option="--data", example="cache", missing=MAKE_CACHE))
     return cache, None, len(cache.classes)
 
 
@@ -218,7 +223,7 @@ def _config(args, space, strategy, estimator, target_macs: int) -> dict[str, Any
     """The study's identity: the same settings resume it, others are refused.  ``target_macs`` is in the cost's unit."""
     coordinate = strategy.name == "coordinate"
     ties = {"tie_rule": args.tie_rule, "tie_sigmas": args.tie_sigmas, "tie_max_runs": args.tie_max_runs} if coordinate else {}
-    return {**cost_config(strategy.cost), "space": space.name, "space_version": space.version,
+    return {**cost_config(strategy.cost), "space": space.name, "space_version": space.version, "space_code": space.code_digest(),
             "space_settings": space.describe().get("settings"),
             "strategy": strategy.name, "selection": args.selection if coordinate else None, **ties,
             "repeats": args.repeats, "target_macs": target_macs, "seed": args.seed, "estimator": estimator.fingerprint(),
@@ -232,10 +237,9 @@ def _build(args: argparse.Namespace):
     from spaces.registry import require_space
 
     from ..ledger import Ledger
+    from ..runner import check_repeats
     from ..storage import DEFAULT_HEARTBEAT_SECONDS, check_storage, storage_url
     from ..strategies.registry import get_strategy_class
-
-    from ..runner import check_repeats
 
     require_space(args.space)  # unknown names fail before anything else is looked at
     strategy_class = get_strategy_class(args.strategy)
@@ -294,9 +298,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_on_rank_zero(args: argparse.Namespace, group) -> int:
     """The search itself: alone, or as rank 0 of a torchrun launch that tells the other ranks what to train."""
-    from estimators import distributed
-
     import optuna
+
+    from estimators import distributed
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what happens
     try:
@@ -361,7 +365,7 @@ def _search(args: argparse.Namespace, space, strategy, estimator, ledger) -> int
     if args.json:
         print(json.dumps(summary, sort_keys=True))
     if summary["chosen"] is None and outcome.stopped == "finished":
-        raise NasError(no_model_reason(outcome.history))
+        raise RunFailure(no_model_reason(outcome.history))
     return 0
 
 

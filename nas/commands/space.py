@@ -9,9 +9,17 @@ from spaces import SearchSpace, get_space, list_spaces
 from spaces.axis import format_value
 from spaces.errors import NasError
 
+from ..values import output_file
 from .common import (
-    add_point_arguments, add_space_argument, chosen_point, emit_json, format_count, open_space, print_table,
-    shape_text, write_text_atomically,
+    add_point_arguments,
+    add_space_argument,
+    chosen_point,
+    emit_json,
+    format_count,
+    open_space,
+    print_table,
+    shape_text,
+    write_text_atomically,
 )
 
 MACS_UNIT = "MACs (multiply-adds of conv and linear layers)"
@@ -36,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--format", required=True, choices=("optuna", "nni", "json"))
     export.add_argument("--full-range", action="store_true",
                         help="export each axis's whole valid range instead of its ladder levels")
-    export.add_argument("--out", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    export.add_argument("--out", type=output_file("space.json"), metavar="FILE", help="write to FILE (atomically) instead of stdout")
     export.set_defaults(handler=run_export)
 
 

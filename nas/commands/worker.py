@@ -22,21 +22,30 @@ from typing import Any
 
 from spaces.errors import NasError
 
-from .search import add_worker_options, data_spec, ledger_options, open_data, parse_duration, plan_data, proxy_estimator
+from ..values import DATA, STUDY, Duration, Real, storage
+from .search import (
+    add_worker_options,
+    data_spec,
+    ledger_options,
+    open_data,
+    parse_duration,
+    plan_data,
+    proxy_estimator,
+)
 
 DEFAULT_WAIT_SECONDS = 600.0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("worker", help="join a search (started or about to start) and train its candidates")
-    parser.add_argument("--storage", required=True, metavar="URL", help="the search's storage, e.g. postgresql://user:pw@host/db")
-    parser.add_argument("--study", required=True, metavar="NAME", help="the search's study name (nas search --study NAME)")
-    parser.add_argument("--data", metavar="CACHE", help="clip cache on this machine (default: what the search uses; "
+    parser.add_argument("--storage", type=storage, required=True, metavar="URL", help="the search's storage, e.g. postgresql://user:pw@host/db")
+    parser.add_argument("--study", type=STUDY, required=True, metavar="NAME", help="the search's study name (nas search --study NAME)")
+    parser.add_argument("--data", type=DATA, metavar="CACHE", help="clip cache on this machine (default: what the search uses; "
                                                          "must hold the same clips)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
-    parser.add_argument("--wait", type=float, default=DEFAULT_WAIT_SECONDS, metavar="S",
+    parser.add_argument("--wait", type=Real(0, 86_400), default=DEFAULT_WAIT_SECONDS, metavar="S",
                         help=f"wait up to S seconds for the study to appear (default {DEFAULT_WAIT_SECONDS:g})")
-    parser.add_argument("--time-limit", metavar="T", help="stop taking new candidates after T (e.g. 8h)")
+    parser.add_argument("--time-limit", type=Duration(), metavar="T", help="stop taking new candidates after T (e.g. 8h)")
     add_worker_options(parser)
     parser.add_argument("--json", action="store_true", help="end with one JSON line of what this worker did")
     parser.set_defaults(handler=run)
@@ -56,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     from ..ledger import open_study
     from ..progress import SearchProgress
     from ..runner import SearchRunner, trained_count
-    from ..study_config import repeats_of
     from ..storage import check_storage, local_file, storage_url
+    from ..study_config import repeats_of
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if args.wait < 0:

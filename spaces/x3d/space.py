@@ -223,6 +223,7 @@ class X3DSpace(SearchSpace):
 
     name = "x3d"
     version = "1"
+    source_modules = ("spaces.x3d", "spaces.axis", "spaces.point", "spaces.complexity")
     title = "X3D video networks (Feichtenhofer, CVPR 2020): expand X2D along frames, stride, crop, width, bottleneck, depth"
     #: The proxy setting sized for a 2-core CPU: X2D with stages of 1, 1, 2, 1 blocks at a 48^2 base crop and a
     #: stride of 8 frames; the target leaves three expansion steps and a fourth that overshoots.

@@ -48,9 +48,10 @@ class Nas:
                                 stderr=subprocess.PIPE, text=True)
 
 
-def assert_one_line_failure(outcome: Outcome, *fragments: str) -> str:
-    """Non-zero exit, no traceback, exactly one ``nas: error:`` line (the last one) naming ``fragments``."""
-    assert outcome.code != 0, f"exit 0 on a fault:\n{outcome.out[-1500:]}\n{outcome.err[-1500:]}"
+def assert_one_line_failure(outcome: Outcome, *fragments: str, code: int) -> str:
+    """Exit status ``code`` (2 bad input, 1 a run-time failure), no traceback, exactly one ``nas: error:`` line
+    (the last one) naming ``fragments``."""
+    assert outcome.code == code, f"exit {outcome.code}, not {code}:\n{outcome.out[-1500:]}\n{outcome.err[-1500:]}"
     assert "Traceback" not in outcome.err and "Traceback" not in outcome.out, outcome.err[-3000:]
     lines = outcome.error_lines
     assert len(lines) == 1, outcome.err[-3000:]

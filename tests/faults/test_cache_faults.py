@@ -31,13 +31,13 @@ def _rewrite(cache, change) -> None:
 
 
 def test_a_missing_cache(nas):
-    assert_one_line_failure(nas(*TINY_SEARCH, "--data", "nowhere"), "no clip cache at nowhere", "nas data synth")
+    assert_one_line_failure(nas(*TINY_SEARCH, "--data", "nowhere"), "no clip cache at nowhere", "nas data synth", code=2)
     assert listing(nas.folder) == {}
 
 
 def test_an_empty_cache_folder(nas):
     (nas.folder / "cache").mkdir()
-    assert_one_line_failure(nas("data", "inspect", "cache"), "no clip cache at cache (no data.mdb)")
+    assert_one_line_failure(nas("data", "inspect", "cache"), "no clip cache at cache (no data.mdb)", code=2)
 
 
 def test_a_truncated_cache_is_refused_before_any_read(nas, cache):
@@ -47,7 +47,7 @@ def test_a_truncated_cache_is_refused_before_any_read(nas, cache):
     for command in ([*TINY_SEARCH, "--data", "cache"], ["data", "inspect", "cache"]):
         outcome = nas(*command)
         assert outcome.code != -7, "killed by SIGBUS reading past the end of the file"
-        assert_one_line_failure(outcome, "is truncated", "copy it again or rebuild it")
+        assert_one_line_failure(outcome, "is truncated", "copy it again or rebuild it", code=2)
     assert data.read_bytes() == before, "the damaged cache was changed"
 
 
@@ -57,7 +57,7 @@ def test_damaged_pages_are_one_line(nas, cache):
     page = 4096
     raw[2 * page: len(raw) - page] = b"\xff" * (len(raw) - 3 * page)  # every page but the two meta pages and the last
     data.write_bytes(bytes(raw))
-    assert_one_line_failure(nas(*TINY_SEARCH, "--data", "cache"), "clip cache", "corrupt", "rebuild")
+    assert_one_line_failure(nas(*TINY_SEARCH, "--data", "cache"), "clip cache", "corrupt", "rebuild", code=1)
 
 
 def test_a_cache_from_a_newer_toolkit(nas, cache):
@@ -65,7 +65,7 @@ def test_a_cache_from_a_newer_toolkit(nas, cache):
         meta = json.loads(txn.get(b"__meta__"))
         txn.put(b"__meta__", json.dumps({**meta, "format_version": 2}).encode())
     _rewrite(cache, newer)
-    assert_one_line_failure(nas(*TINY_SEARCH, "--data", "cache"), "format version 2", "upgrade the toolkit or rebuild")
+    assert_one_line_failure(nas(*TINY_SEARCH, "--data", "cache"), "format version 2", "upgrade the toolkit or rebuild", code=2)
 
 
 def _damage_payload(txn, key: bytes) -> None:
@@ -78,7 +78,7 @@ def _damage_payload(txn, key: bytes) -> None:
 def test_verify_finds_a_damaged_record(nas, cache):
     _rewrite(cache, lambda txn: _damage_payload(txn, b"v/00000003"))
     assert nas("data", "inspect", "cache").code == 0  # the structure is sound: only reading every record tells
-    assert_one_line_failure(nas("data", "inspect", "cache", "--verify"), "1 corrupt records", "v/00000003", "rebuild")
+    assert_one_line_failure(nas("data", "inspect", "cache", "--verify"), "1 corrupt records", "v/00000003", "rebuild", code=1)
 
 
 @pytest.mark.slow
@@ -87,7 +87,7 @@ def test_a_record_that_does_not_decode_mid_search_fails_the_trial_for_retry(nas)
     cache = nas.folder / "cache"
     _rewrite(cache, lambda txn: [_damage_payload(txn, key) for key, _ in list(txn.cursor()) if key.startswith(b"v/")])
     search = [*TINY_SEARCH, "--data", "cache", "--storage", "ledger.db", "--study", "s"]
-    assert_one_line_failure(nas(*search), "clip cache", "is corrupt", "rebuild the cache")
+    assert_one_line_failure(nas(*search), "clip cache", "is corrupt", "rebuild the cache", code=1)
     trials = optuna.load_study(study_name="s", storage=f"sqlite:///{nas.folder / 'ledger.db'}").trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] and trials[0].user_attrs["retry"] is True
     for path in cache.iterdir():

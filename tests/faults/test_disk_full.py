@@ -18,7 +18,7 @@ SYNTH = ["data", "synth", "--classes", "4", "--clips-per-class", "40", "--frames
 
 def test_the_clip_cache_on_a_full_disk(nas, small_disk):
     out = small_disk.path / "cache"
-    assert_one_line_failure(nas(*SYNTH, "--out", out), "cannot write clip cache", "is full", "re-run the same command")
+    assert_one_line_failure(nas(*SYNTH, "--out", out), "cannot write clip cache", "is full", "re-run the same command", code=1)
     assert not out.exists(), "a cache with nothing committed was left behind"
     small_disk.resize("64m")
     assert nas(*SYNTH, "--out", out).code == 0
@@ -33,7 +33,7 @@ def test_the_ledger_on_a_full_disk(nas, small_disk):
     assert nas(*search, "--budget", "2").code == 0
     small_disk.fill()
     assert_one_line_failure(nas(*search, "--budget", "5"), "cannot write to storage", "disk", "full",
-                            "re-run the same command to resume")
+                            "re-run the same command to resume", code=1)
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{ledger}")  # still a sound database
     kept = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(kept) >= 2
@@ -56,7 +56,7 @@ def test_the_benchmark_file_on_a_full_disk(nas, small_disk):
     built = json.loads(nas("bench", "info", table, "--json").out)["points"]
     small_disk.fill()
     assert_one_line_failure(nas(*build, "--points", built + 3), "cannot write the benchmark file", "is full",
-                            "keeps every earlier run")
+                            "keeps every earlier run", code=1)
     info = nas("bench", "info", table, "--json")
     assert info.code == 0 and json.loads(info.out)["points"] == built, info.err
     assert [p.name for p in small_disk.path.iterdir() if p.name.startswith(".table")] == [], "a temporary file was left"

@@ -91,7 +91,7 @@ def test_build_with_nothing_stored_fails(capsys, tmp_path):
 
 
 BAD = [
-    (["data", "inspect", "/no/such/cache"], "no clip cache at /no/such/cache"),
+    (["data", "inspect", "/no/such/cache"], "/no/such/cache does not exist; build one with 'nas data synth --out /no/such/cache'"),
     (["data", "build", "--videos", "/no/such/dir", "--out", "/tmp/x"], "does not exist"),
     (["data", "synth", "--out", "/tmp/x", "--classes", "99"], "classes must be"),
     (["data", "synth", "--out", "/tmp/x", "--codec", "png"], "invalid choice"),

@@ -46,7 +46,7 @@ def test_compare_refuses_an_unknown_strategy_or_a_missing_table(tiny_table, tmp_
     assert main(["bench", "compare", "--table", str(tiny_table), "--strategies", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown strategy 'nope'" in capsys.readouterr().err
     assert main(["bench", "compare", "--table", str(tmp_path / "none.h5"), "--out", str(tmp_path)]) == 2
-    assert "no benchmark file" in capsys.readouterr().err
+    assert "does not exist; build one with" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 

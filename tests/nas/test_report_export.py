@@ -87,7 +87,7 @@ def test_report_json_holds_the_replayed_path(ledger_path, tmp_path, capsys):
     (["report", "--study", "nope"], "no study 'nope'"),
     (["export", "--study", "nope", "--out", "{tmp}/x.yaml"], "no study 'nope'"),
     (["export", "--study", "x3d-coordinate", "--out", "{tmp}/x.yaml", "--gflops", "0.0001"], "no trained point within"),
-    (["export", "--study", "x3d-coordinate", "--out", "{tmp}/x.yaml", "--gflops", "-1"], "--gflops must be positive"),
+    (["export", "--study", "x3d-coordinate", "--out", "{tmp}/x.yaml", "--gflops", "-1"], "argument --gflops: -1 is out of range"),
     (["export", "--study", "x3d-coordinate", "--out", "{tmp}/missing/x.yaml"], "does not exist"),
 ])
 def test_bad_requests_are_one_line_and_write_nothing(ledger_path, tmp_path, capsys, argv, message):

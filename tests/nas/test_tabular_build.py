@@ -103,7 +103,7 @@ def test_info_and_a_missing_or_foreign_file(table_path, tmp_path, capsys):
     assert main(["bench", "info", str(table_path)]) == 0
     assert "complete points: " in capsys.readouterr().out
     assert main(["bench", "info", str(tmp_path / "none.h5")]) == 2
-    assert "no benchmark file at" in capsys.readouterr().err
+    assert "does not exist; build one with 'nas bench build" in capsys.readouterr().err
     foreign = tmp_path / "foreign.h5"
     with h5py.File(foreign, "w") as handle:
         handle.create_group("meta").attrs["format"] = "other/1"
