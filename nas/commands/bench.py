@@ -53,7 +53,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     build.set_defaults(handler=run_build)
     info = actions.add_parser("info", help="what a benchmark file holds")
     info.add_argument("file", type=input_file("table.h5", "build one with 'nas bench build --out {path}'"), metavar="FILE", help="a benchmark file (HDF5)")
-    info.add_argument("--json", action="store_true")
+    info.add_argument("--json", action="store_true", help="print one JSON object of the counts and the metadata")
     info.set_defaults(handler=run_info)
     register_compare(actions)
     register_fidelity(actions)
@@ -155,9 +155,9 @@ def register_fidelity(actions: argparse._SubParsersAction) -> None:
     fidelity.add_argument("--seeds", default="0", help="training seeds of the long runs (default 0)")
     fidelity.add_argument("--data", type=DATA, metavar="CACHE", help="the table's data (as nas search; default: its space's own)")
     fidelity.add_argument("--time-limit", type=Duration(), metavar="T", help="stop starting runs after T; re-run to go on")
-    fidelity.add_argument("--threads", type=THREADS, default=2)
-    fidelity.add_argument("--device", default="auto")
-    fidelity.add_argument("--json", action="store_true")
+    fidelity.add_argument("--threads", type=THREADS, default=2, help="CPU threads per training (default 2)")
+    fidelity.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
+    fidelity.add_argument("--json", action="store_true", help="end with one JSON line of the correlation")
     fidelity.set_defaults(handler=run_fidelity)
 
 

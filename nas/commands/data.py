@@ -51,13 +51,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     synth.add_argument("--kind", choices=("scenes", "motion"), default=None,
                        help="scenes: the default, where one frame shows the scene and each axis adds (as --data synth); "
                             "motion: the class is only the motion (as --data synth-motion)")
-    synth.add_argument("--classes", type=COUNT, metavar="K",
+    synth.add_argument("--classes", type=Whole(2, 12), metavar="K",
                        help=f"action classes, 2-12 (default {clips.classes}); image classes with --images, 2-10 (default {images.classes})")
-    synth.add_argument("--clips-per-class", type=Whole(1, 100_000), metavar="N",
+    synth.add_argument("--clips-per-class", type=Whole(3, 100_000), metavar="N",
                        help=f"clips (with --images: images) per class (default {clips.clips_per_class}: 70 train, 100 "
                             f"validation, 15 test; motion: 100, split 70/15/15; {images.images_per_class} images)")
-    synth.add_argument("--frames", type=Whole(1, 4096), metavar="T", help=f"frames per clip (default {clips.frames}; not with --images)")
-    synth.add_argument("--size", type=Whole(4, 4096), metavar="S", help=f"frame side in pixels (default {clips.size})")
+    synth.add_argument("--frames", type=Whole(8, 4096), metavar="T", help=f"frames per clip (default {clips.frames}; not with --images)")
+    synth.add_argument("--size", type=Whole(16, 1024), metavar="S", help=f"frame side in pixels (default {clips.size})")
     synth.add_argument("--seed", type=SEED, metavar="SEED", help="generator seed (default 0)")
     _add_codec_and_workers(synth)
     synth.set_defaults(handler=run_synth)

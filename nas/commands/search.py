@@ -54,6 +54,23 @@ MAX_REPEATS = 20  # nas.runner.MAX_REPEATS, kept here so building the parser imp
 
 
 
+def _builtin(setting: str) -> str:
+    """A proxy default of the built-in spaces, read from the spaces themselves so help and code cannot disagree."""
+    from dataclasses import fields
+
+    from estimators.proxy import ProxySchedule
+    from spaces.image.space import X2DImageSpace
+    from spaces.x3d.space import X3DSpace
+
+    common = {f.name: f.default for f in fields(ProxySchedule)}
+    texts = []
+    for space in (X3DSpace, X2DImageSpace):
+        defaults = space.proxy_defaults
+        value = defaults.get(setting, defaults.get("schedule", {}).get(setting, common.get(setting)))
+        texts.append(f"{value:g} for {space.name}")
+    return ", ".join(texts)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("search", help="search a space with a strategy (resumes a killed search)")
     parser.add_argument("--space", default="x3d", help="space name (see 'nas space list'; default x3d)")
@@ -63,7 +80,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "embedded synthetic scenes / motion-only clips / images (built on first use; e.g. synth:clips_per_class=50, "
                              "synth-image:images_per_class=50); default: the space's own (synth for x3d, synth-image for x2d-image)")
     parser.add_argument("--target-gflops", type=GFLOPS, metavar="G",
-                        help="compute target in GMACs (multiply-adds) per clip (default: the space's own, 0.0125 for x3d)")
+                        help=f"compute target in GMACs (multiply-adds) per clip (default: the space's own, {_builtin('target_gflops')})")
     add_cost_arguments(parser)
     parser.add_argument("--budget", type=COUNT, metavar="N", help="stop after N trained models (re-run with more to go on); open-ended strategies "
                              "such as random default to as many as the coordinate search plans")
@@ -74,7 +91,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                                                         "re-running the same command resumes it)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     parser.add_argument("--epochs", type=EPOCHS, default=None,
-                        help="proxy training epochs per candidate (default: the space's own, 6 for x3d and x2d-image)")
+                        help=f"proxy training epochs per candidate (default: the space's own, {_builtin('epochs')})")
     parser.add_argument("--final-epochs", type=Real(0, MAX_EPOCHS), default=DEFAULT_FINAL_EPOCHS,
                         help=f"epochs of the chosen model's final training (default {DEFAULT_FINAL_EPOCHS:g}; 0 skips it)")
     parser.add_argument("--selection", default="accuracy", help="coordinate: accuracy or gain_per_compute (default accuracy)")
@@ -89,7 +106,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--tie-max-runs", type=Whole(1, MAX_REPEATS), default=DEFAULT_TIE_MAX_RUNS, metavar="N",
                         help=f"coordinate, reseed rule: at most N runs of a tied candidate (1 to 20; default {DEFAULT_TIE_MAX_RUNS})")
     parser.add_argument("--lr", type=Real(0, 100, low_open=True), default=None, metavar="LR",
-                        help="learning rate of the proxy training (default: the space's own, 0.005 with AdamW for x3d, 0.002 for x2d-image)")
+                        help=f"learning rate of the proxy training with AdamW (default: the space's own, {_builtin('lr')})")
     parser.add_argument("--threads", type=THREADS, default=2, help="CPU threads per training (part of the fingerprint; default 2)")
     parser.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting of the space's base network, e.g. base_crop=64 (repeatable)")

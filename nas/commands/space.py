@@ -41,7 +41,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     export = actions.add_parser("export", help="the space as Optuna distributions, NNI search-space JSON, or JSON")
     add_space_argument(export, positional=True)
-    export.add_argument("--format", required=True, choices=("optuna", "nni", "json"))
+    export.add_argument("--format", required=True, choices=("optuna", "nni", "json"),
+                        help="optuna: distributions as Optuna's JSON (json_to_distribution); nni: NNI search-space JSON; json: the axes, levels and presets")
     export.add_argument("--full-range", action="store_true",
                         help="export each axis's whole valid range instead of its ladder levels")
     export.add_argument("--out", type=output_file("space.json"), metavar="FILE", help="write to FILE (atomically) instead of stdout")

@@ -40,7 +40,7 @@ BASE: dict[str, list[str]] = {
     "space export": ["x3d", "--format", "json"],
     "flops": ["--space", "x3d"],
     "data build": ["--videos", "empty-folder", "--out", "cache", "--classes", "1"],
-    "data synth": ["--out", "cache", "--classes", "1", "--size", "5"],
+    "data synth": ["--out", "cache", "--images", "--frames", "16", "--kind", "scenes"],
     "data inspect": ["nowhere-cache"],
 }
 

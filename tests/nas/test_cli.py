@@ -109,3 +109,21 @@ def test_the_installed_console_script_reports_without_traceback():
     assert ok.returncode == 0 and round(json.loads(ok.stdout)["macs"] / 1e9, 3) == 0.605
     bad = subprocess.run([sys.executable, "-m", "nas", "flops", "--space", "x3d", "--point", "depth=0.1"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_every_argument_of_every_command_has_help_and_every_number_a_range():
+    """Help cannot drift from the parser: each argument says what it is, and each number states its range."""
+    from nas.cli import iter_commands
+
+    commands = list(iter_commands())
+    assert len(commands) >= 15, "iter_commands no longer finds the subcommands (argparse internals changed?)"
+    for path, parser in commands:
+        for action in parser._actions:
+            if action.dest == "help":
+                continue
+            where = f"nas {' '.join(path)} {action.option_strings or action.dest}"
+            assert action.help, f"{where} has no help"
+            assert action.type not in (int, float), f"{where} takes a number with no range (use nas.values)"
+            if hasattr(action.type, "describe"):
+                shown = " ".join(parser.format_help().split())  # argparse wraps lines anywhere
+                assert f"[{' '.join(action.type.describe().split())}]" in shown, f"{where}: its range is not in --help"

@@ -207,3 +207,20 @@ def test_an_export_never_carries_a_database_password():
 
     assert redacted("postgresql://nas:s3cret@db.example:5432/search") == "postgresql://nas:***@db.example:5432/search"
     assert redacted("sqlite:///nas.db") == "sqlite:///nas.db"
+
+
+@pytest.mark.parametrize("hostile", ["../../escape", "../a/b\nc ünï" + "x" * 400])
+def test_a_study_name_from_a_shared_ledger_never_escapes_the_report_folder(tmp_path, capsys, hostile):
+    """Anyone with access to a shared ledger can name a study; its files stay in --out, under a safe name."""
+    db = tmp_path / "nas.db"
+    search(db, "coordinate")
+    import sqlite3
+
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE studies SET study_name = ? WHERE study_name = 'x3d-coordinate'", (hostile,))
+    out = tmp_path / "deep" / "rep"
+    assert main(["report", "--storage", str(db), "--study", hostile, "--out", str(out)]) == 0
+    capsys.readouterr()
+    written = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p != db)
+    assert written and all(p.parent == out for p in written), written
+    assert all(len(p.name.encode()) <= 255 and "\n" not in p.name and p.name[0] != "." for p in written), written
