@@ -26,13 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from estimators.latency import LatencySettings, measure_model, time_call
-from estimators.latency_table import LatencyTable, LayerLatencyPredictor, calibration_points
+from estimators.latency_table import (
+    LatencyTable,
+    LayerLatencyPredictor,
+    calibration_points,
+)
+from nas.tables import default_table
 from spaces import Point, SearchSpace, get_space
 
 from .harness import emit_json, machine, parse_args, timed
 
 TARGET_ERROR = 0.15
-TABLE = Path(__file__).resolve().parent / "data" / "x3d_synth.h5"
+TABLE = default_table()
 
 
 def proxy_space() -> SearchSpace:

@@ -28,9 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nas.tables import default_table
+
 from .harness import emit_json, machine, parse_args
 
-DEFAULT_TABLE = os.path.join(os.path.dirname(__file__), "data", "x3d_synth.h5")
+DEFAULT_TABLE = str(default_table())
 QUICK_SEARCH = ["--data", "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3,val_fraction=0.15,test_fraction=0.15", "--space-option", "base_crop=16",
                 "--space-option", "base_stride=16", "--space-option", "head_width=32", "--target-gflops", "0.0009",
                 "--epochs", "0.5"]

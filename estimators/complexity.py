@@ -46,16 +46,19 @@ class MeasuredComplexity(Estimator):
     def evaluate(self, space: SearchSpace, point: Point, fidelity: float | None = None) -> Measurement:
         import torch
 
-        from .counting import measure_complexity
+        from .counting import measure_complexity, thop_count
 
         start = time.perf_counter()
         with torch.device(self.device):
             model = space.build(point, num_classes=self.num_classes)
         counted = measure_complexity(model, space.input_shape(point), device=self.device)
         metrics = {"macs": counted.macs, "params": counted.params, "params_without_bn": counted.params_without_bn}
+        thop = thop_count(model, space.input_shape(point), device=self.device)
         return Measurement(
             point=point, metrics=metrics, seconds=time.perf_counter() - start,
-            info={"uncounted_ops": counted.uncounted},
+            info={"uncounted_ops": counted.uncounted,
+                  "thop": {"macs": thop.macs, "params": thop.params, "conv_linear_macs": thop.convention_macs,
+                           "beyond_convention": thop.beyond_convention}},
         )
 
     def fingerprint(self, fidelity: float | None = None) -> str:

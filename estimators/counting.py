@@ -18,8 +18,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
+
+from .torch_private import TorchDispatchMode, overload_packet
 
 #: Operators that cost no MACs under the published convention (BN, activations,
 #: pooling, residual adds, SE gating, dropout) or that only move data.
@@ -80,7 +81,7 @@ class _OperatorCounter(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        packet = func._overloadpacket
+        packet = overload_packet(func)
         if packet in flop_registry:
             self.flops += int(flop_registry[packet](*args, **kwargs, out_val=out))
         elif packet.__name__ not in NOT_COUNTED_BY_CONVENTION:
@@ -116,3 +117,57 @@ def measure_complexity(model: nn.Module, input_shape: tuple[int, ...], *, device
         params_without_bn=params_without_bn,
         uncounted=dict(counter.uncounted),
     )
+
+
+#: Layer types whose MACs the published convention (and the analytic count) includes: convolutions and linear layers.
+CONVENTION_LAYERS = ("Conv1d", "Conv2d", "Conv3d", "Linear")
+
+
+@dataclass(frozen=True)
+class ThopCount:
+    """thop's count of one forward pass: its total and what each layer type contributed."""
+
+    macs: int
+    params: int
+    macs_by_layer_type: dict[str, int]
+
+    @property
+    def convention_macs(self) -> int:
+        """thop's MACs of convolutions and linear layers alone: what the analytic count counts."""
+        return sum(v for k, v in self.macs_by_layer_type.items() if k in CONVENTION_LAYERS)
+
+    @property
+    def beyond_convention(self) -> dict[str, int]:
+        """What thop counts that the convention leaves out (batch norm, pooling), by layer type."""
+        return {k: v for k, v in self.macs_by_layer_type.items() if k not in CONVENTION_LAYERS and v}
+
+
+def thop_count(model: nn.Module, input_shape: tuple[int, ...], *, device: str | torch.device = "meta") -> ThopCount:
+    """Count ``model`` with thop, the second, independent counter of ``nas flops --measure``.
+
+    thop hooks modules: it also counts batch norm and pooling (which the published convention leaves out),
+    and it cannot see functional operators (residual adds, SE gating, ``torch.sigmoid``), which the
+    convention leaves out too; so its convolution-and-linear share is what must equal the analytic count.
+    """
+    import warnings
+
+    import thop
+
+    model = model.to(device).eval()
+    types = {name: type(module).__name__ for name, module in model.named_modules()}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # thop warns about every module type it has no rule for
+        total, params, layers = thop.profile(model, inputs=(torch.zeros(input_shape, device=device),), verbose=False,
+                                             ret_layer_info=True, report_missing=False)
+    by_type: Counter[str] = Counter()
+
+    def add_leaves(tree: dict[str, Any], prefix: str) -> None:
+        for name, (ops, _, children) in tree.items():
+            full = f"{prefix}.{name}" if prefix else name
+            if children:
+                add_leaves(children, full)
+            else:
+                by_type[types[full]] += int(ops)
+
+    add_leaves(layers, "")
+    return ThopCount(macs=int(total), params=int(params), macs_by_layer_type=dict(by_type))

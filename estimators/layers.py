@@ -110,7 +110,8 @@ def list_layers(model: Any, input_shape: tuple[int, ...]) -> NetworkLayers:
     import copy
 
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from .torch_private import TorchDispatchMode
 
     layers: list[LayerCall] = []
     glue: list[GlueCall] = []

@@ -30,6 +30,7 @@ from typing import Any
 from spaces import Point, SearchSpace
 from spaces.errors import NasError
 
+from .private_apis import trial_id
 from .storage import RetryPolicy, StorageError, TrialHeartbeat, fail_stale_by_heartbeat, open_storage
 from .strategies.base import COMPLETE, FAILED, RUNNING, TrialRecord, repeat_of
 
@@ -260,7 +261,7 @@ class Ledger:
         taken, earlier_live = 0, None
         for trial in self.trials():
             attrs = trial.user_attrs
-            if trial._trial_id == handle.trial_id or attrs.get("withdrawn") or attrs.get("fingerprint") != fingerprint:
+            if trial_id(trial) == handle.trial_id or attrs.get("withdrawn") or attrs.get("fingerprint") != fingerprint:
                 continue
             if trial.state.name not in _STATES:
                 continue
@@ -336,7 +337,7 @@ class Ledger:
                 continue
             owner = trial.user_attrs.get("owner", {})
             if _process_alive(owner) is False:
-                handle = TrialHandle(trial.number, trial._trial_id)
+                handle = TrialHandle(trial.number, trial_id(trial))
                 if self.fail(handle, f"its process (pid {owner.get('pid')} on {owner.get('host')}) died mid-trial", retry=True):
                     stale.append(trial.number)
         if self.study_id is not None:

@@ -203,7 +203,9 @@ def fail_stale_by_heartbeat(storage: Any, study_name: str) -> list[int]:
     """Numbers of the RUNNING trials Optuna's heartbeat check failed just now (none without heartbeats)."""
     import optuna
 
-    if not optuna.storages._heartbeat.is_heartbeat_enabled(storage):
+    from .private_apis import heartbeat_enabled
+
+    if not heartbeat_enabled(storage):
         return []
     study = optuna.load_study(study_name=study_name, storage=storage)
     before = {t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
@@ -218,10 +220,10 @@ class TrialHeartbeat:
     """Records a running trial's heartbeat on a thread until stopped (nothing on a storage without them)."""
 
     def __init__(self, storage: Any, trial_id: int) -> None:
-        import optuna
+        from .private_apis import heartbeat_enabled
 
         self.storage, self.trial_id = storage, trial_id
-        self.interval = storage.get_heartbeat_interval() if optuna.storages._heartbeat.is_heartbeat_enabled(storage) else None
+        self.interval = storage.get_heartbeat_interval() if heartbeat_enabled(storage) else None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -123,7 +123,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 def register_compare(actions: argparse._SubParsersAction) -> None:
     compare = actions.add_parser("compare", help="strategies x seeds on equal budgets against the table; tables and plots")
-    compare.add_argument("--table", default="benchmarks/data/x3d_synth.h5", metavar="FILE", help="benchmark file (default %(default)s)")
+    compare.add_argument("--table", metavar="FILE", help="benchmark file (default: the table installed with nas, nas/tables/x3d_synth.h5)")
     compare.add_argument("--strategies", default=",".join(COMPARED_BY_DEFAULT), help="comma-separated (default: %(default)s)")
     compare.add_argument("--seeds", type=Whole(1, 10_000), default=20, help="benchmark seeds per strategy (default 20)")
     compare.add_argument("--budget", type=COUNT, help="trained models per run (default: what the coordinate search plans)")
@@ -138,15 +138,29 @@ def register_compare(actions: argparse._SubParsersAction) -> None:
     compare.set_defaults(handler=run_compare)
 
 
+def default_table_text() -> str:
+    """The installed default table's path, relative to the working folder where it lies below it (a checkout)."""
+    import os
+
+    from ..tables import default_table
+
+    path = default_table()
+    try:
+        return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
 def run_compare(args: argparse.Namespace) -> int:
     from ..bench_compare import compare_command
 
+    args.table = args.table or default_table_text()
     return compare_command(args)
 
 
 def register_fidelity(actions: argparse._SubParsersAction) -> None:
     fidelity = actions.add_parser("fidelity", help="retrain a sample of a table's points on a longer schedule; rank correlation")
-    fidelity.add_argument("--table", default="benchmarks/data/x3d_synth.h5", metavar="FILE", help="the short-schedule table")
+    fidelity.add_argument("--table", metavar="FILE", help="the short-schedule table (default: the table installed with nas)")
     fidelity.add_argument("--out", required=True, type=output_file("long.h5"), metavar="FILE", help="HDF5 file of the long-schedule runs (resumable)")
     fidelity.add_argument("--epochs", type=EPOCHS, required=True, help="epochs of the long schedule, e.g. 12")
     fidelity.add_argument("--points", type=COUNT, default=20, help="how many of the table's points (default 20)")
@@ -175,6 +189,7 @@ def run_fidelity(args: argparse.Namespace) -> int:
     if not args.epochs > 0 or args.points < 3:
         raise NasError(f"--epochs must be positive and --points at least 3 (got {args.epochs}, {args.points})")
     seeds = seeds_argument(args.seeds)
+    args.table = args.table or default_table_text()
     short = Table(args.table)
     meta = short.meta
     space = get_space(meta["space"], **meta["space_settings"])

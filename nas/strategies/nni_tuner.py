@@ -88,7 +88,9 @@ class _NNISession:
             except nni.NoMoreTrialError:  # TPE's deduplicator has run out of unseen points
                 return None
             except RuntimeError as error:  # evolution: every individual is out, pending (its "population is empty")
-                if "population is empty" in str(error):
+                from ..private_apis import NNI_POPULATION_EMPTY
+
+                if NNI_POPULATION_EMPTY in str(error):
                     return None
                 raise
 
@@ -130,28 +132,16 @@ class NNIEvolutionSearch(NNITunerStrategy):
     population = 10
 
     def make_tuner(self, seed: int) -> Any:
-        import numpy as np
-        from nni.algorithms.hpo.evolution_tuner import EvolutionTuner
+        from ..private_apis import seeded_nni_evolution_tuner
 
-        class SeededEvolutionTuner(EvolutionTuner):
-            """NNI's tuner with its initial population drawn from a seeded NumPy state (NNI leaves it unseeded)."""
-
-            def update_search_space(self, search_space: dict[str, Any]) -> None:
-                super().update_search_space(search_space)
-                self.random_state = np.random.RandomState(seed)
-                self.population = []
-                for _ in range(self.population_size):
-                    self._random_generate_individual()
-
-        return SeededEvolutionTuner(optimize_mode="maximize", population_size=self.population)
+        return seeded_nni_evolution_tuner(seed, self.population)
 
     def replay(self, tuner: Any, records: Sequence[TrialRecord]) -> None:
-        from nni.algorithms.hpo.evolution_tuner import Individual
+        from ..private_apis import replay_nni_evolution_trial
 
         for parameter_id, record in enumerate(records):
-            tuner.generate_parameters(parameter_id)  # the tuner's own step: pops or mutates an individual
-            tuner.running_trials[parameter_id] = Individual(config=self._indexed(record.point))
-            tuner.receive_trial_result(parameter_id, dict(record.point.as_dict()), record.accuracy)
+            replay_nni_evolution_trial(tuner, parameter_id, self._indexed(record.point), dict(record.point.as_dict()),
+                                       record.accuracy)
 
     def _indexed(self, point: Point) -> dict[str, Any]:
         """A point in NNI's internal form for ``choice`` axes: ``{"_index": i, "_value": v}`` per axis."""

@@ -114,6 +114,6 @@ class NSGA2Search(OptunaSamplerStrategy):
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=self.population)
 
     def replayed_attrs(self, index: int) -> dict[str, Any]:
-        import optuna
+        from ..private_apis import nsga2_generation_key
 
-        return {optuna.samplers.NSGAIISampler._get_generation_key(): index // self.population}
+        return {nsga2_generation_key(): index // self.population}

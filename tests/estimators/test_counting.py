@@ -55,3 +55,20 @@ def test_estimators_agree_and_fingerprints_track_settings():
         assert analytic.metrics[key] == measured.metrics[key]
     assert AnalyticComplexity().fingerprint() == AnalyticComplexity().fingerprint()
     assert AnalyticComplexity(num_classes=10).fingerprint() != AnalyticComplexity().fingerprint()
+
+
+def test_thop_counts_the_convolutions_and_linear_layers_as_the_analytic_count_does():
+    """thop is the second, independent counter: its conv+linear share equals the analytic MACs; what it adds
+    (batch norm, pooling) is named by layer type, never silently mixed in."""
+    from estimators.counting import thop_count
+    from spaces import get_space
+
+    space = get_space("x3d")
+    point = space.preset("XS")
+    with torch.device("meta"):
+        model = space.build(point)
+    counted = thop_count(model, space.input_shape(point))
+    assert counted.convention_macs == space.complexity(point).macs
+    assert counted.macs == counted.convention_macs + sum(counted.beyond_convention.values())
+    assert set(counted.beyond_convention) == {"BatchNorm3d", "AdaptiveAvgPool3d"}
+    assert counted.params == space.complexity(point).params
