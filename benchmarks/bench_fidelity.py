@@ -76,7 +76,7 @@ def _save(path: Path, figures: dict[str, Any]) -> None:
 def _setting(quick: bool) -> tuple[Any, Any, dict[str, Any]]:
     """The space, the clip cache and the proxy schedule of the default search (a tiny cache with --quick)."""
     from estimators.data.cache import ClipCache
-    from nas.commands.search import open_data, plan_data, proxy_defaults
+    from nas.engine import open_data, plan_data, proxy_defaults
     from spaces import get_space
 
     defaults = proxy_defaults("x3d")
@@ -89,7 +89,7 @@ def _setting(quick: bool) -> tuple[Any, Any, dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from estimators.proxy import CandidateFailed, ProxyAccuracy, ProxySchedule
-    from nas.commands.search import parse_duration
+    from nas.values import parse_duration
 
     args = parse_args(__doc__.splitlines()[0], argv, _options)
     if not 1 <= args.points <= 1000 or not 1 < args.factor <= 100:

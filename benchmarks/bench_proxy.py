@@ -54,7 +54,7 @@ def clips_per_second(cache, space, point, channels_last: bool, batch_size: int, 
 def run(quick: bool, seed: int, steps: int | None, cache_path: str | None) -> dict:
     from estimators.data.cache import ClipCache
     from estimators.data.default import ensure_default_cache
-    from nas.commands.search import proxy_defaults
+    from nas.engine import proxy_defaults
     from spaces import get_space
 
     where = machine()  # before the settings change torch's thread count

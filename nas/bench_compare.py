@@ -7,27 +7,50 @@ byte; the Markdown adds a header saying when, with what and how long.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from estimators.files import write_atomically
 from spaces.errors import NasError
 
-from .commands.common import print_table, write_text_atomically
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """What ``nas bench compare`` and ``nas.compare()`` take (a table path; None for ``out`` writes no files)."""
+
+    table: str
+    strategies: str = "coordinate,random"
+    seeds: int = 20
+    budget: int | None = None
+    epsilon: float = 0.02
+    out: str | None = "benchmarks/results"
+    cost: str = "flops"
+    target_ms: float | None = None
+    latency_threads: int = 1
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    write_atomically(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def _budgets(budget: int) -> list[int]:
     return sorted({max(1, budget // 4), max(1, budget // 2), budget})
 
 
-def compare_command(args: argparse.Namespace) -> int:
+def compare(args: CompareConfig) -> dict[str, Any]:
+    """Every strategy under every benchmark seed on equal budgets; the summary rows, with CSV, Markdown and
+    PNGs written to ``args.out`` (none where it is None).  Returns ``{"rows", "budgets", **header}``."""
     from estimators.lookup import TableLookup
-    from estimators.predictor import AccuracyPredictor, held_out_rank_quality, table_targets
+    from estimators.predictor import (
+        AccuracyPredictor,
+        held_out_rank_quality,
+        table_targets,
+    )
     from estimators.tabular import Table
     from spaces import get_space
 
@@ -64,27 +87,28 @@ def compare_command(args: argparse.Namespace) -> int:
     budgets = _budgets(budget)
     rows = summarise(runs, target_macs=target, optimum=optimum.__getitem__, budgets=budgets, epsilon=args.epsilon,
                      reference=(target / unit.scale, 0.0), scale=unit.scale)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise NasError(f"cannot create the results folder {out}: {error.strerror or error}") from None
-    write_text_atomically(out / "compare.csv", _csv(rows))
-    _plots(runs, optimum, target, out, unit)
     header = {"table": str(args.table), "table_points": len(table.entries), "seeds": args.seeds, "budget": budget,
               "target": unit.show(target), "cost": unit.label,
               "epsilon": args.epsilon, "predictor": quality, "seconds": round(time.time() - started, 1),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": _command(args)}
-    write_text_atomically(out / "compare.md", _markdown(rows, budgets, header))
-    print_table([_display(r, budgets) for r in rows], list(_display(rows[0], budgets)))
-    print(f"predictor on held-out table points: Kendall tau {quality['kendall_tau']:.3f}, Spearman rho "
-          f"{quality['spearman_rho']:.3f} ({quality['n_test']} points); wrote {out}/compare.csv, compare.md, anytime.png, pareto.png")
-    if args.json:
-        print(json.dumps({"rows": rows, **header}, sort_keys=True, default=str))
-    return 0
+    if args.out is not None:
+        out = Path(args.out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise NasError(f"cannot create the results folder {out}: {error.strerror or error}") from None
+        write_text_atomically(out / "compare.csv", _csv(rows))
+        _plots(runs, optimum, target, out, unit)
+        write_text_atomically(out / "compare.md", _markdown(rows, budgets, header))
+    return {"rows": rows, "budgets": budgets, **header}
 
 
-def _target_and_cost(args: argparse.Namespace, space, table_target: int):
+def display_rows(result: dict[str, Any]) -> list[dict[str, str]]:
+    """The rows as ``nas bench compare`` prints them (mean ± SEM per column)."""
+    return [_display(r, result["budgets"]) for r in result["rows"]]
+
+
+def _target_and_cost(args: CompareConfig, space, table_target: int):
     """The target in cost units, the cost (None: the table's MACs) and its display unit; bad combinations refused."""
     from .costs import GMACS, MILLISECONDS, latency_target
 
@@ -102,7 +126,9 @@ def _run_all(space, names, lookups, target: int, budget: int, cost) -> list:
     from .compare import run_strategy
 
     runs = []
-    with tqdm(total=len(names) * len(lookups), desc="runs", unit="run", leave=False) as bar:
+    import sys
+
+    with tqdm(total=len(names) * len(lookups), desc="runs", unit="run", leave=False, disable=not sys.stderr.isatty()) as bar:
         for name in names:
             for seed, lookup in lookups.items():
                 runs.append(run_strategy(space, name, seed, lookup, target_macs=target, budget=budget, cost=cost))
@@ -179,7 +205,7 @@ def _markdown(rows, budgets, header) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _command(args: argparse.Namespace) -> str:
+def _command(args: CompareConfig) -> str:
     latency = f" --cost latency --target-ms {args.target_ms:g}" if args.cost == "latency" else ""
     return (f"nas bench compare --table {args.table} --strategies {args.strategies} --seeds {args.seeds}"
             + (f" --budget {args.budget}" if args.budget else "") + f"{latency} --epsilon {args.epsilon} --out {args.out}")
@@ -188,7 +214,14 @@ def _command(args: argparse.Namespace) -> str:
 def _plots(runs, optimum, target: int, out: Path, unit) -> None:
     from .compare import within_target
     from .metrics import mean_and_sem, pareto_points, regret_curve
-    from .plots import COMPUTE_AXIS, LATENCY_AXIS, colour, compute_axis, finish, new_figure
+    from .plots import (
+        COMPUTE_AXIS,
+        LATENCY_AXIS,
+        colour,
+        compute_axis,
+        finish,
+        new_figure,
+    )
 
     strategies = list(dict.fromkeys(r.strategy for r in runs))
     figure, axes = new_figure()

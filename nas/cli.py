@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from spaces._version import __version__
 from spaces.errors import NasError
 
-from .values import RangeHelpFormatter
 from .commands import bench, data, export, flops, report, search, space, worker
+from .logs import configure as configure_logging
+from .logs import level_of
+from .values import RangeHelpFormatter
 
 #: Exit status for bad input (argparse's own convention); run-time failures exit 1 (``RunFailure.exit_code``).
 EXIT_USAGE = 2
@@ -51,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     for module in (search, worker, report, export, bench, space, flops, data):
         module.register(commands)
+    for _, leaf in iter_commands(parser):
+        leaf.add_argument("-q", "--quiet", action="store_true", help="show warnings and errors only, no progress")
+        leaf.add_argument("-v", "--verbose", action="store_true", help="also show debugging detail")
     return parser
 
 
@@ -103,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(number, handle)  # a polite kill is a Ctrl-C; both wait for a ledger write in progress
     try:
         args = build_parser().parse_args(argv)
+        configure_logging(level_of(args.quiet, args.verbose))
         return int(args.handler(args) or 0)
     except NasError as error:
         print(f"nas: error: {one_line(str(error))}", file=sys.stderr)

@@ -12,7 +12,6 @@ what it was before latency existed, so older studies resume unchanged.
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,21 +20,12 @@ from typing import Any
 from spaces import Point, SearchSpace
 from spaces.errors import NasError
 
-from .values import LATENCY_MS, THREADS
-
 COST_KINDS = ("flops", "latency")
 #: Latency costs are whole microseconds (strategies compare ints).
 MICROSECONDS_PER_MS = 1000
 DEFAULT_LATENCY_THREADS = 1
 
 
-def add_cost_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cost", choices=COST_KINDS, default="flops",
-                        help="what the target limits: flops (analytic MACs, --target-gflops; the default) or latency "
-                             "(predicted inference ms at batch 1 on this machine, per-layer table, --target-ms)")
-    parser.add_argument("--target-ms", type=LATENCY_MS, metavar="T", help="latency target in milliseconds per clip (with --cost latency)")
-    parser.add_argument("--latency-threads", type=THREADS, default=DEFAULT_LATENCY_THREADS, metavar="N",
-                        help=f"CPU threads latency is measured with (--cost latency; default {DEFAULT_LATENCY_THREADS})")
 
 
 @dataclass(frozen=True)
@@ -105,8 +95,12 @@ def _expand_all(space: SearchSpace, point: Point) -> Point:
     return point
 
 
-def resolve_target(args: argparse.Namespace, space: SearchSpace, default_gflops: float | None) -> tuple[int, Callable[[Point], int] | None]:
-    """The target in cost units and the cost callable (None: analytic MACs), with every bad combination refused."""
+def resolve_target(args: Any, space: SearchSpace, default_gflops: float | None) -> tuple[int, Callable[[Point], int] | None]:
+    """The target in cost units and the cost callable (None: analytic MACs), with every bad combination refused.
+
+    ``args``: a :class:`~nas.config.SearchConfig`, or any object with its ``cost``, ``target_gflops``,
+    ``target_ms`` and ``latency_threads``.
+    """
     if args.cost == "flops":
         if args.target_ms is not None:
             raise NasError(f"--target-ms {args.target_ms:g} needs --cost latency (with --cost flops the target is --target-gflops)")
@@ -121,7 +115,7 @@ def resolve_target(args: argparse.Namespace, space: SearchSpace, default_gflops:
     return latency_target(args, space)
 
 
-def latency_target(args: argparse.Namespace, space: SearchSpace) -> tuple[int, "LatencyCost"]:
+def latency_target(args: Any, space: SearchSpace) -> tuple[int, "LatencyCost"]:
     """``--target-ms`` in microseconds and the latency cost of ``--latency-threads``, the target checked against the space."""
     if args.target_ms is None:
         raise NasError("--cost latency needs a latency target: give --target-ms T (milliseconds per clip at batch 1)")

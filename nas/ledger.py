@@ -31,7 +31,13 @@ from spaces import Point, SearchSpace
 from spaces.errors import NasError
 
 from .private_apis import trial_id
-from .storage import RetryPolicy, StorageError, TrialHeartbeat, fail_stale_by_heartbeat, open_storage
+from .storage import (
+    RetryPolicy,
+    StorageError,
+    TrialHeartbeat,
+    fail_stale_by_heartbeat,
+    open_storage,
+)
 from .strategies.base import COMPLETE, FAILED, RUNNING, TrialRecord, repeat_of
 
 CONFIG_ATTR = "nas_config"

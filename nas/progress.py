@@ -4,18 +4,20 @@ The search's ETA is a forecast, not an average: the seconds each trial took
 are fitted against its MACs (``seconds = a + b * MACs``, so per-model overhead
 counts), and applied to the compute of the trainings the strategy still plans.
 On a terminal the bars redraw in place; elsewhere (logs, CI) only the
-per-trial lines are written.
+per-trial lines are written.  The lines are log records of ``nas.progress``
+(see :mod:`nas.logs`); a stream given explicitly gets them printed instead.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-
 BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| "
+LOG = logging.getLogger("nas.progress")
 
 
 def forecast_seconds(done: Sequence[tuple[int, float]], planned: Sequence[int]) -> float | None:
@@ -46,8 +48,9 @@ class SearchProgress:
     """Receives the runner's events and shows them."""
 
     def __init__(self, stream: TextIO | None = None, *, bars: bool | None = None) -> None:
+        self.printed = stream is not None  # an explicit stream: print to it; else log (the CLI shows INFO)
         self.stream = stream or sys.stderr
-        self.bars = self.stream.isatty() if bars is None else bars
+        self.bars = (self.stream.isatty() and LOG.isEnabledFor(logging.INFO)) if bars is None else bars
         self.done: list[tuple[int, float]] = []
         self.started = time.monotonic()
         self._bar: Any = None
@@ -55,7 +58,9 @@ class SearchProgress:
 
     # -- events ------------------------------------------------------------------------
     def message(self, text: str) -> None:
-        if self._bar is not None:
+        if not self.printed:
+            LOG.info(text)
+        elif self._bar is not None:
             self._bar.write(text, file=self.stream)
         else:
             print(text, file=self.stream, flush=True)
@@ -92,8 +97,8 @@ class SearchProgress:
         self.done.append((macs, seconds))
         eta = forecast_seconds(self.done, planned_after)
         elapsed = time.monotonic() - self.started
-        print(f"{self._label}: {outcome}  ({seconds:.0f} s; elapsed {format_duration(elapsed)}, "
-              f"search ETA {format_duration(eta) if planned_after else '0:00'})", file=self.stream, flush=True)
+        self.message(f"{self._label}: {outcome}  ({seconds:.0f} s; elapsed {format_duration(elapsed)}, "
+                     f"search ETA {format_duration(eta) if planned_after else '0:00'})")
 
     def close(self) -> None:
         if self._bar is not None:

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .ledger import Ledger, open_study
-from .strategies.base import COMPLETE, Strategy, TrialRecord, accuracy_se, aggregate_runs
+from .strategies.base import (
+    COMPLETE,
+    Strategy,
+    TrialRecord,
+    accuracy_se,
+    aggregate_runs,
+)
 from .study_config import repeats_of, strategy_from_config
 
 

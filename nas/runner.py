@@ -28,10 +28,19 @@ from spaces.errors import NasError
 
 from .interrupts import deferred
 from .ledger import Ledger
-from .storage import StorageError
 from .progress import SearchProgress
-from .strategies.base import (COMPLETE, FAILED, RUNNING, Proposal, Strategy, TrialRecord, aggregate_runs, owed_runs,
-                              repeat_of)
+from .storage import StorageError
+from .strategies.base import (
+    COMPLETE,
+    FAILED,
+    RUNNING,
+    Proposal,
+    Strategy,
+    TrialRecord,
+    aggregate_runs,
+    owed_runs,
+    repeat_of,
+)
 
 #: Longest pause while other workers' trials finish.
 MAX_WAIT_SECONDS = 30.0

@@ -13,6 +13,7 @@ import argparse
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 #: Seeds are handed to numpy and torch, which take unsigned 32-bit values.
 MAX_SEED = 2**32 - 1
@@ -198,6 +199,29 @@ def new_study(value: str) -> str:
 
 STUDY = text("a study name", "x3d-coordinate")
 DATA = text("a clip cache folder or synth[:key=value,...]", "synth")
+
+
+def parse_options(items: list[str], option: str = "--space-option") -> dict[str, Any]:
+    """KEY=VALUE items (values read as YAML); ``option`` names the flag they came from in every message."""
+    import yaml
+
+    from spaces.errors import NasError
+
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise NasError(f"{option} {item!r} is not KEY=VALUE")
+        if key in options:
+            raise NasError(f"{option}: {key!r} is given twice; give each setting once")
+        try:
+            options[key] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            problem = getattr(error, "problem", None) or "not a YAML value"
+            raise NasError(f"{option} {item!r}: the value is not valid YAML ({problem}); quote it or write e.g. "
+                           f"{key}=64 or {key}=[1,2,5,3]") from None
+    return options
 
 
 class RangeHelpFormatter(argparse.HelpFormatter):

@@ -11,9 +11,9 @@ so a reader never sees a half-built default cache.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,8 +49,8 @@ def ensure_default_cache(settings: "SynthSettings | ImageSynthSettings" = SynthS
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder; the others wait here
         if not (target / "data.mdb").is_file():
-            print(f"building the default clip cache in {target} (once per user; set {CACHE_DIR_VARIABLE} to move it)",
-                  file=sys.stderr, flush=True)
+            logging.getLogger(__name__).info(
+                f"building the default clip cache in {target} (once per user; set {CACHE_DIR_VARIABLE} to move it)")
             partial = target.with_name(target.name + ".partial")
             build_synthetic(partial, settings, codec=DEFAULT_CODEC, workers=workers)  # resumable if a builder died
             shutil.rmtree(target, ignore_errors=True)

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import IngestError
-from .pipeline import Job, PipelineReport, run_pipeline
 from .generators import generator_of
+from .pipeline import Job, PipelineReport, run_pipeline
 from .synthetic import SynthSettings, clip_list
 from .writer import CacheWriter
 

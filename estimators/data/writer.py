@@ -19,10 +19,21 @@ import numpy as np
 
 from spaces._version import __version__
 
-from .cache import FORMAT_VERSION, INDEX_KEY, INITIAL_MAP_SIZE, META_KEY, SPLITS, CacheIndex, close_environment, open_environment, pack_record, record_key
+from ..files import disk_full_note
+from .cache import (
+    FORMAT_VERSION,
+    INDEX_KEY,
+    INITIAL_MAP_SIZE,
+    META_KEY,
+    SPLITS,
+    CacheIndex,
+    close_environment,
+    open_environment,
+    pack_record,
+    record_key,
+)
 from .codecs import get_codec
 from .errors import CacheError, CacheFailure
-from ..files import disk_full_note
 
 #: Commit after this many buffered bytes (or records), whichever comes first.
 BATCH_BYTES = 64 << 20

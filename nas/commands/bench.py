@@ -33,6 +33,8 @@ from ..values import (
 )
 from .common import add_actions, emit_json
 
+#: How to make a benchmark file that is missing.
+BUILD_TABLE = "build one with 'nas bench build --out {path}'"
 
 def register(commands: argparse._SubParsersAction) -> None:
     actions = add_actions(commands, "bench", "the tabular benchmark: build it by proxy training, inspect it")
@@ -52,7 +54,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--json", action="store_true", help="end with one JSON line of the outcome")
     build.set_defaults(handler=run_build)
     info = actions.add_parser("info", help="what a benchmark file holds")
-    info.add_argument("file", type=input_file("table.h5", "build one with 'nas bench build --out {path}'"), metavar="FILE", help="a benchmark file (HDF5)")
+    info.add_argument("file", type=input_file("table.h5", BUILD_TABLE), metavar="FILE", help="a benchmark file (HDF5)")
     info.add_argument("--json", action="store_true", help="print one JSON object of the counts and the metadata")
     info.set_defaults(handler=run_info)
     register_compare(actions)
@@ -63,17 +65,11 @@ def run_build(args: argparse.Namespace) -> int:
     from estimators.proxy import ProxyAccuracy, ProxySchedule, resolve_device
     from spaces import get_space
 
+    from ..engine import open_data, plan_data, proxy_defaults, proxy_schedule
     from ..progress import SearchProgress
     from ..strategies.coordinate import CoordinateExpansion
     from ..tabular_build import TableBuilder, seeds_argument
-    from .search import (
-        open_data,
-        parse_duration,
-        parse_options,
-        plan_data,
-        proxy_defaults,
-        proxy_schedule,
-    )
+    from ..values import parse_duration, parse_options
 
     seeds = seeds_argument(args.seeds)
     if args.points < 1:
@@ -123,7 +119,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 def register_compare(actions: argparse._SubParsersAction) -> None:
     compare = actions.add_parser("compare", help="strategies x seeds on equal budgets against the table; tables and plots")
-    compare.add_argument("--table", metavar="FILE", help="benchmark file (default: the table installed with nas, nas/tables/x3d_synth.h5)")
+    compare.add_argument("--table", type=input_file("table.h5", BUILD_TABLE), metavar="FILE", help="benchmark file (default: the table installed with nas, nas/tables/x3d_synth.h5)")
     compare.add_argument("--strategies", default=",".join(COMPARED_BY_DEFAULT), help="comma-separated (default: %(default)s)")
     compare.add_argument("--seeds", type=Whole(1, 10_000), default=20, help="benchmark seeds per strategy (default 20)")
     compare.add_argument("--budget", type=COUNT, help="trained models per run (default: what the coordinate search plans)")
@@ -152,15 +148,27 @@ def default_table_text() -> str:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from ..bench_compare import compare_command
+    from dataclasses import fields
+
+    from ..bench_compare import CompareConfig, compare, display_rows
+    from .common import print_table
 
     args.table = args.table or default_table_text()
-    return compare_command(args)
+    result = compare(CompareConfig(**{f.name: getattr(args, f.name) for f in fields(CompareConfig)}))
+    rows = display_rows(result)
+    print_table(rows, list(rows[0]))
+    quality = result["predictor"]
+    print(f"predictor on held-out table points: Kendall tau {quality['kendall_tau']:.3f}, Spearman rho "
+          f"{quality['spearman_rho']:.3f} ({quality['n_test']} points); wrote {args.out}/compare.csv, compare.md, "
+          "anytime.png, pareto.png")
+    if args.json:
+        print(json.dumps(result, sort_keys=True, default=str))
+    return 0
 
 
 def register_fidelity(actions: argparse._SubParsersAction) -> None:
     fidelity = actions.add_parser("fidelity", help="retrain a sample of a table's points on a longer schedule; rank correlation")
-    fidelity.add_argument("--table", metavar="FILE", help="the short-schedule table (default: the table installed with nas)")
+    fidelity.add_argument("--table", type=input_file("table.h5", BUILD_TABLE), metavar="FILE", help="the short-schedule table (default: the table installed with nas)")
     fidelity.add_argument("--out", required=True, type=output_file("long.h5"), metavar="FILE", help="HDF5 file of the long-schedule runs (resumable)")
     fidelity.add_argument("--epochs", type=EPOCHS, required=True, help="epochs of the long schedule, e.g. 12")
     fidelity.add_argument("--points", type=COUNT, default=20, help="how many of the table's points (default 20)")
@@ -182,9 +190,10 @@ def run_fidelity(args: argparse.Namespace) -> int:
     from estimators.tabular import Table
     from spaces import get_space
 
+    from ..engine import open_data, plan_data
     from ..progress import SearchProgress
     from ..tabular_build import TableBuilder, fidelity_correlation, seeds_argument
-    from .search import open_data, parse_duration, plan_data
+    from ..values import parse_duration
 
     if not args.epochs > 0 or args.points < 3:
         raise NasError(f"--epochs must be positive and --points at least 3 (got {args.epochs}, {args.points})")

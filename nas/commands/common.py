@@ -13,7 +13,7 @@ from estimators.files import write_atomically
 from spaces import Point, SearchSpace, get_space
 from spaces.errors import NasError
 
-from ..values import COUNT, input_file
+from ..values import COUNT, LATENCY_MS, THREADS, input_file
 
 
 def add_actions(commands: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
@@ -42,6 +42,18 @@ def add_point_arguments(parser: argparse.ArgumentParser, *, required: bool, expo
     group.add_argument("--point", metavar="AXIS=VALUE,...",
                        help='coordinates, e.g. "frames=16,stride=5,crop=224,width=1,bottleneck=2.25,depth=2.2"; '
                             "axes left out take the base value")
+
+
+def add_cost_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--cost``, ``--target-ms`` and ``--latency-threads`` (nas search and nas bench compare)."""
+    from ..costs import COST_KINDS, DEFAULT_LATENCY_THREADS
+
+    parser.add_argument("--cost", choices=COST_KINDS, default="flops",
+                        help="what the target limits: flops (analytic MACs, --target-gflops; the default) or latency "
+                             "(predicted inference ms at batch 1 on this machine, per-layer table, --target-ms)")
+    parser.add_argument("--target-ms", type=LATENCY_MS, metavar="T", help="latency target in milliseconds per clip (with --cost latency)")
+    parser.add_argument("--latency-threads", type=THREADS, default=DEFAULT_LATENCY_THREADS, metavar="N",
+                        help=f"CPU threads latency is measured with (--cost latency; default {DEFAULT_LATENCY_THREADS})")
 
 
 def open_space(args: argparse.Namespace) -> SearchSpace:

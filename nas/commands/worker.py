@@ -15,23 +15,16 @@ itself is finished or its budget is spent.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
-import sys
 import time
 from typing import Any
 
 from spaces.errors import NasError
 
-from ..values import DATA, STUDY, Duration, Real, storage
-from .search import (
-    add_worker_options,
-    data_spec,
-    ledger_options,
-    open_data,
-    parse_duration,
-    plan_data,
-    proxy_estimator,
-)
+from ..engine import data_spec, ledger_options, open_data, plan_data, proxy_estimator
+from ..values import DATA, STUDY, Duration, Real, parse_duration, storage
+from .search import add_worker_options
 
 DEFAULT_WAIT_SECONDS = 600.0
 
@@ -72,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.wait < 0:
         raise NasError(f"--wait must be 0 or more seconds, got {args.wait}")
     time_limit = parse_duration(args.time_limit)
-    options = ledger_options(args)
+    options = ledger_options(args.heartbeat, args.storage_retry)
     url = storage_url(args.storage)
     check_storage(url)
     path = local_file(url)
@@ -81,9 +74,8 @@ def run(args: argparse.Namespace) -> int:
                        "or give --wait so this worker waits for it")
     ledger = open_study(url, args.study, wait=args.wait, **options)
     strategy, estimator = _rebuild(ledger, args)
-    print(f"worker joined study {ledger.study_name!r}: {ledger.space.name} by {strategy.name}, "
-          f"{estimator.schedule.epochs:g} epochs per candidate on {estimator.cache.path} ({estimator.device})",
-          file=sys.stderr, flush=True)
+    logging.getLogger("nas.cli").info(f"worker joined study {ledger.study_name!r}: {ledger.space.name} by {strategy.name}, "
+          f"{estimator.schedule.epochs:g} epochs per candidate on {estimator.cache.path} ({estimator.device})")
     started = time.monotonic()
     runner = SearchRunner(ledger.space, strategy, estimator, ledger, budget=lambda: ledger.attr("budget"),
                           time_limit=time_limit, final_epochs=None, progress=SearchProgress(),

@@ -18,7 +18,15 @@ from collections.abc import Callable, Sequence
 from spaces import Point, SearchSpace
 from spaces.errors import NasError
 
-from .base import COMPLETE, RUNNING, Proposal, Strategy, TrialRecord, derived_seed, interrupted_first
+from .base import (
+    COMPLETE,
+    RUNNING,
+    Proposal,
+    Strategy,
+    TrialRecord,
+    derived_seed,
+    interrupted_first,
+)
 from .random_search import RandomSearch
 
 MAX_MUTATIONS = 64

@@ -13,7 +13,12 @@ import torch
 from torch import nn
 
 from estimators.latency import LatencySettings, MeasuredLatency, measure_model
-from estimators.latency_table import LatencyTable, LayerLatencyPredictor, fit_calibration, reduced
+from estimators.latency_table import (
+    LatencyTable,
+    LayerLatencyPredictor,
+    fit_calibration,
+    reduced,
+)
 from estimators.layers import TensorSpec, list_layers
 from spaces import get_space
 from spaces.errors import NasError

@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from estimators.data.cache import ClipCache
-from estimators.proxy import CandidateFailed, ProxyAccuracy, ProxySchedule, point_seed, resolve_device
+from estimators.proxy import (
+    CandidateFailed,
+    ProxyAccuracy,
+    ProxySchedule,
+    point_seed,
+    resolve_device,
+)
 from spaces import NasError, get_space
 
 SCHEDULE = ProxySchedule(epochs=1, batch_size=4, threads=1, seed=7)

@@ -7,7 +7,13 @@ import math
 import pytest
 
 from estimators.data.dataset import ClipDataset, ClipSampling
-from estimators.training import DivergedError, TrainSettings, build_seeded, learning_rate, train
+from estimators.training import (
+    DivergedError,
+    TrainSettings,
+    build_seeded,
+    learning_rate,
+    train,
+)
 from spaces import get_space
 
 

@@ -33,7 +33,7 @@ BASE: dict[str, list[str]] = {
     "export": ["--storage", "nowhere.db", "--study", "s", "--out", "x.yaml"],
     "bench build": ["--out", "t.h5", "--data", "nowhere-cache", "--target-gflops", "100000"],
     "bench info": ["nowhere.h5"],
-    "bench compare": ["--table", "nowhere.h5"],
+    "bench compare": ["--table", "nowhere.h5", "--strategies", "nope"],
     "bench fidelity": ["--table", "nowhere.h5", "--out", "long.h5", "--epochs", "2"],
     "space list": [],
     "space show": ["x3d"],
@@ -82,7 +82,11 @@ def _argv(name: str, option: str | None, value: str, folder: Path) -> list[str]:
     base = list(BASE[name])
     if option is None:  # a positional: the base's first argument is it
         return [*name.split(), value, *base[1:]]
-    return [*name.split(), *base, f"{option}={value}"]  # --opt=value: a value that looks like a flag stays a value
+    if option in base:  # the fuzzed value replaces the base's, so the command itself reads it
+        at = base.index(option)
+        del base[at:at + 2]
+    # First, so the parser reads it before any base argument it refuses; --opt=value keeps "-1" a value.
+    return [*name.split(), f"{option}={value}", *base]
 
 
 class Hung(BaseException):

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from estimators.data.synthetic import SynthSettings, render_job
 from nas.cli import main
 from tests.estimators.data.test_ingest import write_mp4
-from estimators.data.synthetic import SynthSettings, render_job
 
 
 def run(capsys, *argv):

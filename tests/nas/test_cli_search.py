@@ -17,7 +17,7 @@ import optuna
 import pytest
 
 from nas.cli import main
-from nas.commands.search import proxy_defaults, proxy_schedule
+from nas.engine import proxy_defaults, proxy_schedule
 from nas.ledger import Ledger
 from spaces import get_space
 from spaces.errors import NasError

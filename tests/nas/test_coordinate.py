@@ -7,7 +7,14 @@ import random
 
 import pytest
 
-from nas.strategies import COMPLETE, FAILED, RUNNING, TrialRecord, get_strategy_class, list_strategies
+from nas.strategies import (
+    COMPLETE,
+    FAILED,
+    RUNNING,
+    TrialRecord,
+    get_strategy_class,
+    list_strategies,
+)
 from nas.strategies.coordinate import CoordinateExpansion
 from spaces import NasError, get_space
 

@@ -10,7 +10,13 @@ import optuna
 import pytest
 
 from nas.cli import main
-from nas.costs import MICROSECONDS_PER_MS, LatencyCost, cost_config, cost_from_config, unit_of
+from nas.costs import (
+    MICROSECONDS_PER_MS,
+    LatencyCost,
+    cost_config,
+    cost_from_config,
+    unit_of,
+)
 from nas.strategies.coordinate import CoordinateExpansion
 from spaces import get_space
 from spaces.errors import NasError

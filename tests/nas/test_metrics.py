@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from nas.metrics import best_so_far, hypervolume, mean_and_sem, models_to_reach, pareto_points, regret_curve, wilcoxon_p
+from nas.metrics import (
+    best_so_far,
+    hypervolume,
+    mean_and_sem,
+    models_to_reach,
+    pareto_points,
+    regret_curve,
+    wilcoxon_p,
+)
 
 
 def test_best_so_far_and_regret():

@@ -5,7 +5,12 @@ from __future__ import annotations
 import random
 
 from nas.strategies import COMPLETE, TrialRecord
-from nas.strategies.nni_tuner import NNIEvolutionSearch, NNITPESearch, NNITunerStrategy, seeded_global_random
+from nas.strategies.nni_tuner import (
+    NNIEvolutionSearch,
+    NNITPESearch,
+    NNITunerStrategy,
+    seeded_global_random,
+)
 from spaces import get_space
 
 SPACE = get_space("x3d")

@@ -8,8 +8,8 @@ from __future__ import annotations
 import optuna
 import torch
 
-from nas import private_apis
 from estimators.torch_private import TorchDispatchMode, overload_packet
+from nas import private_apis
 
 
 def test_optuna_heartbeat_check_reads_a_storage(tmp_path):

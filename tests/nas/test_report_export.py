@@ -9,10 +9,10 @@ import yaml
 
 from nas.cli import main
 from nas.ledger import Ledger
-from nas.storage import storage_url
 from nas.progress import SearchProgress
 from nas.report import best_within, pareto_front
 from nas.runner import SearchRunner
+from nas.storage import storage_url
 from nas.strategies import COMPLETE, TrialRecord, get_strategy_class
 from spaces import build_exported, load_exported
 from spaces.exported import parse_exported

@@ -11,9 +11,9 @@ import pytest
 from estimators.base import Estimator, Measurement, fingerprint_of
 from estimators.proxy import CandidateFailed
 from nas.ledger import Ledger
-from nas.storage import StorageError, open_storage, storage_url
 from nas.progress import SearchProgress, forecast_seconds
 from nas.runner import SearchRunner
+from nas.storage import StorageError, open_storage, storage_url
 from nas.strategies.coordinate import CoordinateExpansion
 from spaces import NasError
 from tests.nas.test_coordinate import SPACE, TARGET, objective, run_to_end

@@ -8,7 +8,14 @@ import random
 
 import pytest
 
-from nas.strategies import COMPLETE, FAILED, RUNNING, TrialRecord, get_strategy_class, list_strategies
+from nas.strategies import (
+    COMPLETE,
+    FAILED,
+    RUNNING,
+    TrialRecord,
+    get_strategy_class,
+    list_strategies,
+)
 from spaces import NasError
 from tests.conftest import all_space_names, space_for
 

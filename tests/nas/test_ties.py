@@ -6,8 +6,16 @@ import random
 
 import pytest
 
-from nas.strategies.base import (COMPLETE, FAILED, RUNNING, TrialRecord, aggregate_runs, combined_se, owed_runs,
-                                 repeat_of)
+from nas.strategies.base import (
+    COMPLETE,
+    FAILED,
+    RUNNING,
+    TrialRecord,
+    aggregate_runs,
+    combined_se,
+    owed_runs,
+    repeat_of,
+)
 from nas.strategies.coordinate import CoordinateExpansion
 from spaces import NasError, get_space
 

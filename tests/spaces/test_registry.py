@@ -6,7 +6,15 @@ import textwrap
 
 import pytest
 
-from spaces import ENTRY_POINT_GROUP, NasError, SearchSpace, UnknownNameError, get_space, list_spaces, register_space
+from spaces import (
+    ENTRY_POINT_GROUP,
+    NasError,
+    SearchSpace,
+    UnknownNameError,
+    get_space,
+    list_spaces,
+    register_space,
+)
 from spaces.registry import PluginError
 
 PLUGIN_MODULE = '''

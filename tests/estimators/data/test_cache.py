@@ -11,7 +11,12 @@ import pytest
 
 from estimators.data import cache as cache_module
 from estimators.data import writer as writer_module
-from estimators.data.cache import META_KEY, ClipCache, open_environment, close_environment
+from estimators.data.cache import (
+    META_KEY,
+    ClipCache,
+    close_environment,
+    open_environment,
+)
 from estimators.data.errors import CacheError
 from estimators.data.synthetic import SynthSettings, render_job
 from estimators.data.writer import CacheWriter

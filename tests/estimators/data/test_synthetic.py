@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 import hashlib
 import json
 
-from estimators.data.synthetic import CLASSES, MotionSynthSettings, SynthSettings, clip_list, render_job, split_of
+import numpy as np
+import pytest
+
+from estimators.data.synthetic import (
+    CLASSES,
+    MotionSynthSettings,
+    SynthSettings,
+    clip_list,
+    render_job,
+    split_of,
+)
 from spaces import NasError
 
 SETTINGS = MotionSynthSettings(clips_per_class=5, frames=48, size=48, noise=0.0, distractors=0)

@@ -12,7 +12,11 @@ from estimators.data.default import default_cache_path
 from estimators.data.errors import CacheError
 from estimators.data.ingest import build_synthetic
 from estimators.data.synthetic import SynthSettings
-from estimators.data.synthetic_images import IMAGE_CLASSES, ImageSynthSettings, render_image_job
+from estimators.data.synthetic_images import (
+    IMAGE_CLASSES,
+    ImageSynthSettings,
+    render_image_job,
+)
 from spaces import NasError
 
 SETTINGS = ImageSynthSettings(classes=4, images_per_class=6, size=32, seed=3)

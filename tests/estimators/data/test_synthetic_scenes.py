@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from estimators.data.synthetic import MotionSynthSettings, SynthSettings, clip_list, render_job
+from estimators.data.synthetic import (
+    MotionSynthSettings,
+    SynthSettings,
+    clip_list,
+    render_job,
+)
 from estimators.data.synthetic_scenes import SCENE_CLASSES, family_of
 
 SMALL = SynthSettings(clips_per_class=24, frames=16, size=32)

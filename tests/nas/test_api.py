@@ -1,0 +1,85 @@
+"""The toolkit from Python: a search, a killed search read back, and a comparison, as the README shows them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+
+import nas
+from tests.faults.conftest import TINY_DATA
+
+TINY = {"data": TINY_DATA, "space_options": {"base_crop": 16, "base_stride": 16, "head_width": 32},
+        "target_gflops": 0.0009, "epochs": 0.5, "tie_rule": "best", "threads": 1}
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_a_search_from_python_gives_what_the_command_line_prints(folder, capsys):
+    result = nas.search(**TINY, final_epochs=1, storage=f"sqlite:///{folder / 'nas.db'}")
+    assert capsys.readouterr().err == "", "the library printed although progress was not asked for"
+    assert result.stopped == "finished" and result.chosen is not None and result.path[0]["role"] == "base"
+    assert result.chosen["final_accuracy"] is not None and 0 <= result.chosen["proxy_accuracy"] <= 1
+    complete = [t for t in result.trials if t.state == "complete"]
+    assert len(complete) <= result.trained <= len(result.trials)  # some points fail before training (clips too short)
+    frame = result.to_dataframe()
+    assert len(frame) == len(result.trials) and {"point", "top1", "top1_se", "seed"} <= set(frame.columns)
+    again = nas.search(**TINY, final_epochs=1, storage=f"sqlite:///{folder / 'nas.db'}")  # the same: resumed, not redone
+    assert again.study == result.study and again.chosen == result.chosen and again.trained == result.trained
+
+
+def test_bad_settings_raise_one_error_naming_them_before_anything_is_written(folder):
+    for settings, message in [({"seed": -1}, "seed: -1 is out of range"), ({"epochs": float("nan")}, "epochs:"),
+                              ({"repeats": 2.5}, "repeats:"), ({"study": "../x"}, "study:"),
+                              ({"storage": "sqlite://"}, "in-memory"), ({"cost": "money"}, "cost 'money'"),
+                              ({"space_options": [1]}, "space_options"), ({"colour": 3}, "colour")]:
+        with pytest.raises((nas.NasError, TypeError)) as caught:
+            nas.search(**settings)
+        assert message in str(caught.value), (settings, str(caught.value))
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_killed_search_reads_back_with_what_it_had_finished(folder):
+    ledger = folder / "nas.db"
+    argv = ["search", "--data", TINY_DATA, "--space-option", "base_crop=16", "--space-option", "base_stride=16",
+            "--space-option", "head_width=32", "--target-gflops", "0.0009", "--epochs", "0.5", "--tie-rule", "best",
+            "--threads", "1", "--storage", str(ledger), "--study", "killed"]
+    process = subprocess.Popen([sys.executable, "-m", "nas", *argv], cwd=folder, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            if ledger.exists():
+                try:
+                    trials = optuna.load_study(study_name="killed", storage=f"sqlite:///{ledger}").trials
+                except KeyError:
+                    trials = []
+                if sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) >= 3:
+                    break
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    loaded = nas.load("killed", storage=str(ledger))
+    complete = [t for t in loaded.trials if t.state == "complete"]
+    assert loaded.stopped == "unfinished" and len(complete) >= 3
+    assert loaded.chosen is not None and loaded.chosen["point"] in {t.point.key for t in complete}
+    assert loaded.path and loaded.path[0]["role"] == "base"
+
+
+def test_a_comparison_from_python_on_the_installed_table(folder):
+    result = nas.compare(strategies="coordinate,random", seeds=2)
+    assert [row["strategy"] for row in result["rows"]] == ["coordinate", "random"]
+    assert result["seeds"] == 2 and result["rows"][0]["seeds"] == 2 and list(folder.iterdir()) == []
