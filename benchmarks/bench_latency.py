@@ -102,7 +102,7 @@ def coordinate_paths(space: SearchSpace, predictor: LayerLatencyPredictor) -> di
     from estimators.lookup import TableLookup
     from estimators.predictor import AccuracyPredictor, table_targets
     from estimators.tabular import Table
-    from nas.compare import run_strategy
+    from nas.comparison import run_strategy
     from nas.costs import MICROSECONDS_PER_MS
     from nas.strategies.coordinate import CoordinateExpansion
 

@@ -101,7 +101,7 @@ def simulate(space, strategy, estimator, *, workers: int, budget: int | None) ->
     point; with nothing to propose they wait for the next trial to finish,
     as ``nas worker`` does.
     """
-    from nas.compare import simulated_trial
+    from nas.comparison import simulated_trial
     from nas.strategies.base import RUNNING, TrialRecord
 
     clock, history, running, order, busy, trained = 0.0, [], [], 0, 0.0, 0

@@ -28,6 +28,24 @@ def timed(function: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
+def cpu() -> dict[str, str]:
+    """The CPU's model and a digest of its feature flags: two hosts of one machine kind can differ here, and then
+    torch picks other kernels (same seed, other float rounding), so figures are compared only on equal ones."""
+    import hashlib
+
+    info = {"model": platform.processor() or "", "flags": ""}
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not info["model"]:
+                info["model"] = value.strip()
+            elif key.strip() == "flags" and not info["flags"]:
+                info["flags"] = hashlib.sha256(value.strip().encode()).hexdigest()[:12]
+    except OSError:
+        pass
+    return info
+
+
 def machine() -> dict[str, Any]:
     """Where the figures were measured (they only compare within one run on one machine)."""
     import torch
@@ -36,6 +54,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cpu_count": os.cpu_count(),
+        "cpu": cpu(),
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(terse=True),
     }

@@ -54,7 +54,7 @@ def compare(args: CompareConfig) -> dict[str, Any]:
     from estimators.tabular import Table
     from spaces import get_space
 
-    from .compare import summarise
+    from .comparison import summarise
     from .strategies.coordinate import CoordinateExpansion
     from .strategies.registry import get_strategy_class
 
@@ -123,7 +123,7 @@ def _target_and_cost(args: CompareConfig, space, table_target: int):
 def _run_all(space, names, lookups, target: int, budget: int, cost) -> list:
     from tqdm import tqdm
 
-    from .compare import run_strategy
+    from .comparison import run_strategy
 
     runs = []
     import sys
@@ -212,7 +212,7 @@ def _command(args: CompareConfig) -> str:
 
 
 def _plots(runs, optimum, target: int, out: Path, unit) -> None:
-    from .compare import within_target
+    from .comparison import within_target
     from .metrics import mean_and_sem, pareto_points, regret_curve
     from .plots import (
         COMPUTE_AXIS,

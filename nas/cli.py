@@ -106,9 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = {s: signal.getsignal(s) for s in signals} if threading_main() else {}
     for number in previous:
         signal.signal(number, handle)  # a polite kill is a Ctrl-C; both wait for a ledger write in progress
+    restore_logging = None
     try:
         args = build_parser().parse_args(argv)
-        configure_logging(level_of(args.quiet, args.verbose))
+        restore_logging = configure_logging(level_of(args.quiet, args.verbose))
         return int(args.handler(args) or 0)
     except NasError as error:
         print(f"nas: error: {one_line(str(error))}", file=sys.stderr)
@@ -124,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nas: interrupted", file=sys.stderr)  # a Ctrl-C inside an import, wrapped by Python (e.g. in __set_name__)
         return EXIT_INTERRUPTED
     finally:
+        if restore_logging is not None:
+            restore_logging()
         for number, handler in previous.items():
             signal.signal(number, handler)  # main() called from Python code leaves the caller's handlers
 

@@ -30,17 +30,29 @@ class _BarSafeHandler(logging.StreamHandler):
             self.handleError(record)
 
 
-def configure(level: int = logging.INFO, stream=None) -> None:
-    """Show the toolkit's log records of ``level`` and above on ``stream`` (stderr), one plain line each."""
-    handler = _BarSafeHandler(stream or sys.stderr)
+def configure(level: int = logging.INFO):
+    """Show the toolkit's log records of ``level`` and above on stderr, one plain line each.
+
+    Returns a function that puts the loggers back as they were: ``nas.cli.main`` is also called from Python
+    (tests, notebooks), and must not leave its handlers behind.
+    """
+    handler = _BarSafeHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
+    saved = []
     for name in LOGGERS:
         logger = logging.getLogger(name)
-        for old in [h for h in logger.handlers if isinstance(h, _BarSafeHandler)]:
-            logger.removeHandler(old)
+        saved.append((logger, logger.level, logger.propagate))
         logger.addHandler(handler)
         logger.setLevel(level)
         logger.propagate = False
+
+    def restore() -> None:
+        for logger, old_level, old_propagate in saved:
+            logger.removeHandler(handler)
+            logger.setLevel(old_level)
+            logger.propagate = old_propagate
+
+    return restore
 
 
 def level_of(quiet: bool, verbose: bool) -> int:

@@ -57,3 +57,52 @@ def test_the_use_in_your_project_example_runs_where_only_torch_is_installed(torc
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     _check_reuse_output(done.stdout.splitlines())
+
+
+def _command_lines() -> tuple[list[str], list[str]]:
+    """README lines that run ``nas`` in code blocks, and inline mentions (`nas ... --flag`)."""
+    blocks = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", README, re.S):
+        for line in block.splitlines():
+            found = re.search(r"(?:^|&& |\.venv/bin/)(nas .*)$", line.split("  #")[0].strip())
+            if found:
+                blocks.append(found.group(1))
+    return blocks, re.findall(r"`(nas [^`]+)`", README)
+
+
+def _leaf(words: list[str]):
+    from nas.cli import iter_commands
+
+    leaves = {path: parser for path, parser in iter_commands()}
+    for length in (2, 1):
+        if tuple(words[:length]) in leaves:
+            return tuple(words[:length]), leaves[tuple(words[:length])]
+    return None, None
+
+
+def test_every_flag_the_readme_names_exists_on_its_command():
+    blocks, inline = _command_lines()
+    unknown = []
+    for line in blocks + inline:
+        words = line.split()[1:]
+        path, parser = _leaf(words)
+        if parser is None:
+            continue
+        options = {o for action in parser._actions for o in action.option_strings}
+        unknown += [(line, flag) for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", line) if flag not in options]
+    assert unknown == [], unknown
+
+
+def test_the_readme_command_lines_parse(monkeypatch):
+    """Each complete command line (no placeholder such as DIR, [..] or a|b) is accepted by the parser."""
+    import shlex
+
+    from nas import values
+    from nas.cli import build_parser
+
+    monkeypatch.setattr(values.PathArgument, "__call__", lambda self, text: text)  # files named need not exist here
+    blocks, _ = _command_lines()
+    complete = [line for line in blocks if not re.search(r"[\[\]|…<>]|\.\.\.|\b[A-Z]{1,}\b", line)]
+    assert len(complete) >= 10
+    for line in complete:
+        build_parser().parse_args(shlex.split(line)[1:])  # a bad line raises NasError naming it

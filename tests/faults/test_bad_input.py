@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 
 from .conftest import TINY_SEARCH, assert_one_line_failure, listing
@@ -63,6 +66,14 @@ COMMAND_LINE = [
 def test_bad_command_line_input(nas, argv, message):
     assert_one_line_failure(nas(*argv), message, code=2)
     assert listing(nas.folder) == {}, "bad input wrote something"
+
+
+def test_an_output_is_never_written_over_a_device(nas):
+    before = os.stat("/dev/full")
+    outcome = nas("space", "export", "x3d", "--format", "json", "--out", "/dev/full")
+    assert_one_line_failure(outcome, "/dev/full is a character device", "never replaced", code=2)
+    after = os.stat("/dev/full")
+    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
 
 
 def test_a_binary_file_as_an_export(nas):

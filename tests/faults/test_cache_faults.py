@@ -31,7 +31,7 @@ def _rewrite(cache, change) -> None:
 
 
 def test_a_missing_cache(nas):
-    assert_one_line_failure(nas(*TINY_SEARCH, "--data", "nowhere"), "no clip cache at nowhere", "nas data synth", code=2)
+    assert_one_line_failure(nas(*TINY_SEARCH, "--data", "nowhere"), "--data nowhere does not exist", "nas data synth", code=2)
     assert listing(nas.folder) == {}
 
 

@@ -26,6 +26,16 @@ def test_the_clip_cache_on_a_full_disk(nas, small_disk):
     assert checked.code == 0 and json.loads(checked.out)["videos"] == 160 and json.loads(checked.out)["corrupt_records"] == []
 
 
+def test_a_new_cache_on_a_disk_with_no_free_byte(nas, small_disk):
+    """LMDB maps its lock file and pages: on a disk with no free block that is a SIGBUS, unless refused first."""
+    small_disk.fill()
+    out = small_disk.path / "cache"
+    outcome = nas(*SYNTH, "--out", out)
+    assert outcome.code != -7 and outcome.code != 135, "killed by SIGBUS"
+    assert_one_line_failure(outcome, "cannot write clip cache", "is full", code=1)
+    assert sorted(p.name for p in small_disk.path.iterdir()) == ["filler"], "a cache folder or lock file was left"
+
+
 @pytest.mark.slow
 def test_the_ledger_on_a_full_disk(nas, small_disk):
     ledger = small_disk.path / "nas.db"

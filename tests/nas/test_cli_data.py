@@ -93,10 +93,10 @@ def test_build_with_nothing_stored_fails(capsys, tmp_path):
 BAD = [
     (["data", "inspect", "/no/such/cache"], "/no/such/cache does not exist; build one with 'nas data synth --out /no/such/cache'"),
     (["data", "build", "--videos", "/no/such/dir", "--out", "/tmp/x"], "does not exist"),
-    (["data", "synth", "--out", "/tmp/x", "--classes", "99"], "classes must be"),
+    (["data", "synth", "--out", "/tmp/x", "--classes", "99"], "argument --classes: 99 is out of range; give a whole number from 2 to 12"),
     (["data", "synth", "--out", "/tmp/x", "--codec", "png"], "invalid choice"),
     (["data", "synth", "--out", "/tmp/x", "--workers", "0"], "--workers"),
-    (["data", "synth", "--images", "--out", "/tmp/x", "--frames", "4"], "images are one frame"),
+    (["data", "synth", "--images", "--out", "/tmp/x", "--frames", "16"], "images are one frame"),
     (["data", "synth", "--images", "--out", "/tmp/x", "--classes", "11"], "classes must be a whole number in [2, 10]"),
     (["data", "build", "--videos", "/tmp", "--out", "/tmp/x", "--short-side", "2"], "--short-side"),
 ]

@@ -272,3 +272,14 @@ def test_each_space_brings_its_proxy_schedule_and_the_flags_override_it():
     for epochs, lr in ((0.0, None), (float("nan"), None), (None, -1.0)):
         with pytest.raises(NasError, match="must be a positive number"):
             proxy_schedule(proxy_defaults("x3d"), epochs, lr)
+
+
+def test_quiet_shows_nothing_but_the_result_and_the_default_shows_progress(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", *TINY, "--budget", "2", "--final-epochs", "0", "--quiet"]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == "" and "models trained" in quiet.out
+    assert main(["search", *TINY, "--budget", "3", "--final-epochs", "0"]) == 0
+    default = capsys.readouterr().err
+    assert "resuming study" in default and "[3/" in default, default

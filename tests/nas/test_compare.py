@@ -11,7 +11,7 @@ import pytest
 from estimators.proxy import CandidateFailed
 from estimators.tabular import Table
 from nas.cli import main
-from nas.compare import Run, summarise
+from nas.comparison import Run, summarise
 from nas.costs import MICROSECONDS_PER_MS, LatencyCost
 from spaces import get_space
 from tests.nas.test_tabular_build import OPTIONS

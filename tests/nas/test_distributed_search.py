@@ -49,5 +49,5 @@ def test_bad_input_under_torchrun_is_one_line_from_rank_zero(tmp_path):
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode != 0
     ours = [line for line in done.stderr.splitlines() if line.startswith("nas: error:")]
-    assert len(ours) == 1 and "no clip cache" in ours[0] and "[rank" not in done.stderr, done.stderr[-2000:]
+    assert len(ours) == 1 and "missing does not exist" in ours[0] and "[rank" not in done.stderr, done.stderr[-2000:]
     assert not (tmp_path / "x.db").exists(), "nothing written"

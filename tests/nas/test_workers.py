@@ -132,7 +132,8 @@ def test_a_worker_sigkilled_mid_trial_has_its_trial_retried_on_postgresql(single
 def test_a_worker_waits_for_a_study_that_never_comes_then_says_so(tmp_path):
     done = subprocess.run(nas_command("worker", "--storage", str(tmp_path / "none.db"), "--study", "later", "--wait", "1"),
                           env=_env(tmp_path), capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "no study 'later'" in done.stderr and "after waiting 1 s" in done.stderr
+    assert done.returncode == 2 and "no ledger at" in done.stderr and "after waiting 1 s" in done.stderr
+    assert not (tmp_path / "none.db").exists(), "a worker created the ledger it waits for"
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
 
 

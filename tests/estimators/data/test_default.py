@@ -8,6 +8,8 @@ import sys
 from estimators.data.cache import ClipCache
 
 SCRIPT = """
+import logging
+logging.basicConfig(level=logging.INFO, format="%(message)s")  # the library logs; a program shows what it wants
 from estimators.data.default import ensure_default_cache
 from estimators.data.synthetic import SynthSettings
 print(ensure_default_cache(SynthSettings(classes=2, clips_per_class=3, frames=8, size=16)))
