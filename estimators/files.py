@@ -66,9 +66,21 @@ def _writable_folder(folder: Path, option: str, target: Path) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise NasError(f"{_label(option, target)}: {existing} is {kind_of(existing)}, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if not os.access(existing, os.W_OK | os.X_OK) or not can_create_in(existing):
         raise NasError(f"{_label(option, target)}: folder {existing} is not writable (read-only or no permission); "
                        "give a path in a folder you can write")
+
+
+def can_create_in(folder: Path) -> bool:
+    """Whether a file can really be made in ``folder`` (a probe made and removed at once): ``os.access`` says yes
+    to root on a read-only mount, /proc or /sys, where every later write would fail after the work was done."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".nas-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(probe)
+    return True
 
 
 def _name_fits(target: Path, option: str) -> None:

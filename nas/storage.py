@@ -90,8 +90,10 @@ def check_storage(url: str) -> None:
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise StorageError(f"cannot open storage {url!r}: the folder {folder} does not exist; create it or fix the URL")
-    if not os.access(folder, os.W_OK):
-        raise StorageError(f"cannot open storage {url!r}: the folder {folder} is not writable")
+    from estimators.files import can_create_in
+
+    if not os.access(folder, os.W_OK) or not can_create_in(Path(folder)):
+        raise StorageError(f"cannot open storage {url!r}: the folder {folder} is not writable (read-only or no permission)")
     if os.path.lexists(path) and not os.path.isfile(path):
         from estimators.files import kind_of
 

@@ -7,11 +7,13 @@ complete write, and the same command finishing the work once space is freed.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import optuna
 import pytest
 
-from .conftest import TINY_SEARCH, assert_one_line_failure
+from .conftest import TINY_SEARCH, assert_one_line_failure, listing
 
 SYNTH = ["data", "synth", "--classes", "4", "--clips-per-class", "40", "--frames", "16", "--size", "48"]
 
@@ -73,3 +75,33 @@ def test_the_benchmark_file_on_a_full_disk(nas, small_disk):
     small_disk.free()
     assert nas(*build, "--points", built + 3).code == 0
     assert json.loads(nas("bench", "info", table, "--json").out)["points"] == built + 3
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A read-only tmpfs: what root meets on a read-only mount, where os.access still says 'writable'."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if made.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a read-only tmpfs: {made.stderr.strip()}")
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.mark.parametrize("argv", [
+    ["space", "export", "x3d", "--format", "json", "--out", "{ro}/a.json"],
+    ["data", "synth", "--out", "{ro}/cache", "--classes", "2", "--clips-per-class", "3", "--frames", "8", "--size", "16"],
+    ["bench", "compare", "--out", "{ro}/results"],
+    ["bench", "build", "--out", "{ro}/t.h5"],
+    ["search", "--storage", "{ro}/nas.db", "--data", "synth:classes=2,clips_per_class=3,frames=8,size=16"],
+], ids=lambda argv: " ".join(argv[:2]))
+def test_outputs_on_a_read_only_disk_are_refused_before_any_work(nas, read_only, argv):
+    outcome = nas(*[a.format(ro=read_only) for a in argv])
+    line = assert_one_line_failure(outcome, "not writable", code=2)
+    assert str(read_only) in line
+    assert not any(name.startswith("nas-cache") for name in listing(nas.folder)), "data was built before the refusal"
