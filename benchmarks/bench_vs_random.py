@@ -2,8 +2,9 @@
 
 Runs the main job (``nas search --space x3d --strategy coordinate``, final
 training included) and random search with the same number of trained models
-(random's default budget is what the coordinate search plans), each under
-several seeds, one search at a time, into one ledger.  It writes, per run, the
+as the coordinate search of the same seed actually trained (its plan plus the
+tie rule's extra seeds), each under several seeds, one search at a time, into
+one ledger.  It writes, per run, the
 chosen point, its compute, its proxy and final top-1, and per strategy the
 mean and standard error of the mean (SEM) of the final top-1, and Welch's
 t-test between the two.
@@ -46,15 +47,27 @@ def _options(parser) -> None:
     parser.add_argument("--out", default=str(RESULTS), help=f"where the figures go (default {RESULTS})")
 
 
-def search_command(strategy: str, seed: int, storage: str, *, quick: bool, time_limit: float | None) -> list[str]:
-    """The ``nas search`` command line of one run: the main job with another strategy and seed."""
+def search_command(strategy: str, seed: int, storage: str, *, quick: bool, time_limit: float | None,
+                   budget: int | None = None) -> list[str]:
+    """The ``nas search`` command line of one run: the main job with another strategy, seed and budget."""
     command = [sys.executable, "-m", "nas", "search", "--space", "x3d", "--strategy", strategy,
-               "--seed", str(seed), "--storage", storage, "--json"]
+               "--seed", str(seed), "--storage", storage, "--json"] + (["--budget", str(budget)] if budget else [])
     if quick:  # a tiny cache and one epoch: checks the plumbing, measures nothing
         command += ["--data", "synth:clips_per_class=12,frames=24,size=32", "--epochs", "1", "--final-epochs", "1"]
     if time_limit is not None:
         command += ["--time-limit", str(max(1, int(time_limit)))]
     return command
+
+
+def equal_budget(runs: list[dict[str, Any]], strategy: str, seed: int, reference: str) -> int | None:
+    """The trainings ``strategy`` gets under ``seed``: as many as ``reference`` (coordinate) trained under it.
+
+    None for the reference itself (it plans its own end); 0 while the reference has not finished the seed.
+    """
+    if strategy == reference:
+        return None
+    done = [r["trained"] for r in runs if r["strategy"] == reference and r["seed"] == seed]
+    return done[0] if done else 0
 
 
 def run_record(strategy: str, seed: int, summary: dict[str, Any]) -> dict[str, Any]:
@@ -129,12 +142,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     deadline = time.monotonic() + args.time_limit if args.time_limit is not None else None
     for seed in seeds:  # seeds outermost: an early stop leaves every strategy with the same seeds done
         for strategy in strategies:
-            if any(r["strategy"] == strategy and r["seed"] == seed for r in runs):
+            budget = equal_budget(runs, strategy, seed, strategies[0])
+            if budget == 0:
+                continue  # the reference strategy has not finished this seed: nothing to be equal to
+            if any(r["strategy"] == strategy and r["seed"] == seed and (budget is None or r["trained"] >= budget)
+                   for r in runs):
                 continue
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left < 60:
                 break
-            command = search_command(strategy, seed, storage, quick=args.quick, time_limit=left)
+            runs = [r for r in runs if not (r["strategy"] == strategy and r["seed"] == seed)]  # resumed to more
+            command = search_command(strategy, seed, storage, quick=args.quick, time_limit=left, budget=budget)
             print(f"{strategy} seed {seed}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
             record = run_record(strategy, seed, run_seed(command))
             print(f"{strategy} seed {seed}: chosen {record['chosen']} ({record['gmacs'] or 0:.4f} GMACs), "
@@ -160,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 def _figures(args, argv, runs, strategies) -> dict[str, Any]:
     return {"benchmark": "vs_random", "date": date.today().isoformat(), "machine": machine(),
             "command": "python -m benchmarks.bench_vs_random " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "search": "nas search --space x3d --strategy S --seed N (random's budget: what coordinate plans)",
+            "search": "nas search --space x3d --strategy S --seed N [--budget: what coordinate trained under seed N]",
             "runs": sorted(runs, key=lambda r: (r["strategy"], r["seed"])), "summary": summarise(runs, strategies)}
 
 

@@ -32,3 +32,12 @@ def test_every_run_is_the_main_job_with_its_strategy_and_seed():
     command = bench_vs_random.search_command("random", 2, "sqlite:///x.db", quick=False, time_limit=90.5)
     assert command[1:] == ["-m", "nas", "search", "--space", "x3d", "--strategy", "random", "--seed", "2", "--storage",
                            "sqlite:///x.db", "--json", "--time-limit", "90"]
+
+
+def test_random_gets_as_many_trainings_as_coordinate_trained_under_the_same_seed():
+    runs = [{**_run("coordinate", 0, 0.86), "trained": 31}]
+    assert bench_vs_random.equal_budget(runs, "random", 0, "coordinate") == 31
+    assert bench_vs_random.equal_budget(runs, "random", 1, "coordinate") == 0  # coordinate seed 1 not done yet
+    assert bench_vs_random.equal_budget(runs, "coordinate", 0, "coordinate") is None
+    command = bench_vs_random.search_command("random", 0, "sqlite:///x.db", quick=False, time_limit=None, budget=31)
+    assert command[-2:] == ["--budget", "31"]
