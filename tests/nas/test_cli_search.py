@@ -131,12 +131,19 @@ class _Lines:
         return False
 
 
+def _running_trials(storage: str) -> int:
+    """Trials left RUNNING in the ledger by a killed search (0 before its study exists)."""
+    studies = optuna.get_all_study_summaries(storage) if os.path.exists(storage[len("sqlite:///"):]) else []
+    return sum(t.state == optuna.trial.TrialState.RUNNING
+               for s in studies for t in optuna.load_study(study_name=s.study_name, storage=storage).get_trials())
+
+
 def test_sigkill_at_random_moments_then_resume_gives_the_same_result(reference, tmp_path):
     rng = random.Random(11)
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
     storage = f"sqlite:///{tmp_path / 'killed'}.db"
     command = nas_command("search", *TINY, "--storage", storage, "--json")
-    kills = 0
+    hits = 0  # kills that landed while a trial was running (it stays RUNNING in the ledger until the next run)
     for round_ in range(6):
         child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                  start_new_session=True)
@@ -149,10 +156,9 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_result(reference, 
             time.sleep(rng.uniform(0.05, 0.3))
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
-        kills += 1
+        hits += _running_trials(storage)
         if round_ == 0:
             assert not any(p.name.endswith("-raw") for p in (tmp_path / "cache").iterdir()), "the build had finished"
-    assert kills >= 5
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -164,7 +170,7 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_result(reference, 
     assert sorted((json.dumps(t.params, sort_keys=True), t.value) for t in complete) == \
         sorted((json.dumps(t.params, sort_keys=True), t.value) for t in reference[1] if t.state == optuna.trial.TrialState.COMPLETE)
     interrupted = [t for t in trials if t.state == optuna.trial.TrialState.FAIL and t.user_attrs["retry"]]
-    assert interrupted, "no kill landed mid-trial"
+    assert hits >= 1 and len(interrupted) == hits, (hits, len(interrupted))  # each kill mid-trial: one trial to retry
     retried = {t.user_attrs.get("retry_of") for t in trials}
     assert all(t.number in retried and "died mid-trial" in t.user_attrs["fail_reason"] for t in interrupted)
     for_good = sorted(json.dumps(t.params, sort_keys=True) for t in trials if t.state == optuna.trial.TrialState.FAIL
@@ -283,3 +289,26 @@ def test_quiet_shows_nothing_but_the_result_and_the_default_shows_progress(tmp_p
     assert main(["search", *TINY, "--budget", "3", "--final-epochs", "0"]) == 0
     default = capsys.readouterr().err
     assert "resuming study" in default and "[3/" in default, default
+
+
+def test_time_limit_starts_no_training_after_it_and_a_longer_one_goes_on(reference, tmp_path, monkeypatch, capsys):
+    """--time-limit: the training running at the limit finishes and is kept; none starts after; a rerun goes on."""
+    import datetime
+
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
+    storage = f"sqlite:///{tmp_path / 'limited.db'}"
+    main(["search", *TINY, "--storage", storage, "--budget", "1"])  # the cache built and one training: warm start
+    capsys.readouterr()
+    (study,) = optuna.get_all_study_summaries(storage)
+    before = len(optuna.load_study(study_name=study.study_name, storage=storage).get_trials())
+    assert main(["search", *TINY, "--storage", storage, "--time-limit", "1", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["stopped"] == "time limit" and 1 < summary["trained"] < reference[0]["trained"], summary
+    trials = optuna.load_study(study_name=summary["study"], storage=storage).get_trials()
+    assert all(t.state != optuna.trial.TrialState.RUNNING for t in trials), "the running training was not finished"
+    new = trials[before:]
+    first = min(t.datetime_start for t in new)  # the runner's clock starts at most this early
+    late = [t for t in new if t.datetime_start > first + datetime.timedelta(seconds=1.2)]
+    assert late == [], f"{len(late)} trainings started after the limit"
+    assert main(["search", *TINY, "--storage", storage, "--time-limit", "1h", "--json"]) == 0
+    assert comparable(json.loads(capsys.readouterr().out.strip().splitlines()[-1])) == comparable(reference[0])

@@ -19,6 +19,7 @@ import pytest
 from estimators.counting import measure_complexity
 from estimators.proxy import ProxySchedule
 from spaces import InvalidPointError, Point, get_space
+from spaces.errors import ExpansionError
 
 
 def _sample_points(space, count: int = 20, seed: int = 0) -> list[Point]:
@@ -103,7 +104,7 @@ def test_neighbours_are_valid_distinct_and_one_step_away(any_space):
     for op in any_space.operations:
         try:
             reachable.add(any_space.contract(point, op.name))
-        except Exception:
+        except ExpansionError:  # the bottom of this axis's ladder: the one documented refusal; anything else is a bug
             pass
     assert set(neighbours) == reachable
 

@@ -87,7 +87,10 @@ def test_subsets_are_first_class(kinetics, tmp_path):
     root, _ = kinetics
     report, writer = build_from_videos(root / "videos", tmp_path / "c", IngestSettings(short_side=32, classes=1, per_class=1),
                                        csv_path=root / "train.csv")
-    assert writer.index.labels == [0] * len(writer.index) and len(writer.index) <= 3
+    # Class 0, the first video (by id) of each split: train yt00, val gone00 (listed, but missing), test yt02.
+    wanted = {f"yt0{index}abcde_{index * 10:06d}_{index * 10 + 10:06d}" for index in (0, 2)}
+    assert report.stored == 2 and set(writer.index.ids) == wanted and writer.index.labels == [0, 0]
+    assert report.skipped == [("gone00_000000_000010", "missing file")]
 
 
 def test_folder_layout_with_split_folders(tmp_path):
