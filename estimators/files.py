@@ -59,14 +59,14 @@ def _non_empty(path: str | os.PathLike, option: str, example: str) -> Path:
     return Path(text)
 
 
-def _writable_folder(folder: Path, option: str, target: Path) -> None:
+def _writable_folder(folder: Path, option: str, target: Path, *, probe: bool = True) -> None:
     """The nearest existing folder at or above ``folder`` is a folder we may write in."""
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         raise NasError(f"{_label(option, target)}: {existing} is {kind_of(existing)}, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK) or not can_create_in(existing):
+    if not os.access(existing, os.W_OK | os.X_OK) or (probe and not can_create_in(existing)):
         raise NasError(f"{_label(option, target)}: folder {existing} is not writable (read-only or no permission); "
                        "give a path in a folder you can write")
 
@@ -90,8 +90,11 @@ def _name_fits(target: Path, option: str) -> None:
                            f"file systems take at most {MAX_NAME_BYTES}")
 
 
-def output_file(path: str | os.PathLike, *, option: str = "--out", example: str = "result.json") -> Path:
-    """Check that a result may be written to ``path``: new or a regular file, in an existing writable folder."""
+def output_file(path: str | os.PathLike, *, option: str = "--out", example: str = "result.json", probe: bool = True) -> Path:
+    """Check that a result may be written to ``path``: new or a regular file, in an existing writable folder.
+
+    ``probe``: make and remove a file there to be sure (False where the caller's own temp file is the probe).
+    """
     target = _non_empty(path, option, example)
     if target.is_symlink() or (target.exists() and not target.is_file()):
         raise NasError(f"{_label(option, target)} is {kind_of(target)}, not a regular file; it is never replaced: "
@@ -99,7 +102,7 @@ def output_file(path: str | os.PathLike, *, option: str = "--out", example: str 
     parent = target.parent
     if not parent.exists():
         raise NasError(f"{_label(option, target)}: folder {parent} does not exist; create it first or give another path")
-    _writable_folder(parent, option, target)
+    _writable_folder(parent, option, target, probe=probe)
     return target
 
 
@@ -112,28 +115,27 @@ def output_folder(path: str | os.PathLike, *, option: str = "--out", example: st
     return target
 
 
-def input_file(path: str | os.PathLike, *, option: str, example: str = "file", missing: str = "") -> Path:
-    """Check that ``path`` is a readable regular file (or a symbolic link to one); ``missing`` says how to make one."""
+def _readable(path: str | os.PathLike, option: str, example: str, missing: str, folder: bool) -> Path:
+    """An existing, readable file or folder (``folder``); ``missing`` says how to make one that does not exist."""
     source = _non_empty(path, option, example)
     if not source.exists():
         raise NasError(f"{_label(option, source)} does not exist" + (f"; {missing.format(path=source)}" if missing else ""))
-    if not source.is_file():
-        raise NasError(f"{_label(option, source)} is {kind_of(source.resolve())}, not a file; give a file")
-    if not os.access(source, os.R_OK):
+    if not (source.is_dir() if folder else source.is_file()):
+        wanted = "folder" if folder else "file"
+        raise NasError(f"{_label(option, source)} is {kind_of(source.resolve())}, not a {wanted}; give a {wanted}")
+    if not os.access(source, os.R_OK | (os.X_OK if folder else 0)):
         raise NasError(f"{_label(option, source)} is not readable (no permission)")
     return source
+
+
+def input_file(path: str | os.PathLike, *, option: str, example: str = "file", missing: str = "") -> Path:
+    """Check that ``path`` is a readable regular file (or a symbolic link to one); ``missing`` says how to make one."""
+    return _readable(path, option, example, missing, folder=False)
 
 
 def input_folder(path: str | os.PathLike, *, option: str, example: str = "folder", missing: str = "") -> Path:
     """Check that ``path`` is a readable folder (or a symbolic link to one); ``missing`` says how to make one."""
-    source = _non_empty(path, option, example)
-    if not source.exists():
-        raise NasError(f"{_label(option, source)} does not exist" + (f"; {missing.format(path=source)}" if missing else ""))
-    if not source.is_dir():
-        raise NasError(f"{_label(option, source)} is {kind_of(source.resolve())}, not a folder; give a folder")
-    if not os.access(source, os.R_OK | os.X_OK):
-        raise NasError(f"{_label(option, source)} is not readable (no permission)")
-    return source
+    return _readable(path, option, example, missing, folder=True)
 
 
 def safe_file_name(name: str) -> str:
@@ -157,7 +159,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], None], *, w
     A reader never sees a half-written file, and a failure leaves the old file
     (if any) untouched and no temp file behind; it raises one clear NasError.
     """
-    target = output_file(path, option=what or "output")
+    target = output_file(path, option=what or "output", probe=False)  # the mkstemp below is the probe
     label = f"{what} {target}" if what else str(target)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=target.suffix[:20], dir=target.parent)

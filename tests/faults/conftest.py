@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,17 +95,30 @@ class SmallDisk:
         subprocess.run(["mount", "-o", f"remount,size={size}", str(self.path)], check=True, capture_output=True)
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 1 MiB tmpfs mounted for the test (needs root, as CI and this machine run; skipped elsewhere)."""
-    mount = tmp_path / "disk"
+@contextmanager
+def tmpfs(mount: Path, options: str):
+    """A tmpfs mounted at ``mount`` for the test (needs root, as CI and this machine run; skipped elsewhere)."""
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True)
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)], capture_output=True, text=True)
     if made.returncode != 0:
         if os.environ.get("CI"):
-            pytest.fail(f"cannot mount a tmpfs for the disk-full cases: {made.stderr.strip()}")
+            pytest.fail(f"cannot mount a tmpfs ({options}): {made.stderr.strip()}")
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
     try:
-        yield SmallDisk(mount)
+        yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs: what a full disk looks like."""
+    with tmpfs(tmp_path / "disk", "size=1m") as mount:
+        yield SmallDisk(mount)
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A read-only tmpfs: what root meets on a read-only mount, where os.access still says 'writable'."""
+    with tmpfs(tmp_path / "ro", "ro,size=1m") as mount:
+        yield mount

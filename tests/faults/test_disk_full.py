@@ -7,8 +7,6 @@ complete write, and the same command finishing the work once space is freed.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import optuna
 import pytest
@@ -75,22 +73,6 @@ def test_the_benchmark_file_on_a_full_disk(nas, small_disk):
     small_disk.free()
     assert nas(*build, "--points", built + 3).code == 0
     assert json.loads(nas("bench", "info", table, "--json").out)["points"] == built + 3
-
-
-@pytest.fixture
-def read_only(tmp_path):
-    """A read-only tmpfs: what root meets on a read-only mount, where os.access still says 'writable'."""
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)], capture_output=True, text=True)
-    if made.returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail(f"cannot mount a read-only tmpfs: {made.stderr.strip()}")
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 @pytest.mark.parametrize("argv", [
