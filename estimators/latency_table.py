@@ -233,11 +233,13 @@ def calibration_points(space: SearchSpace, count: int = CALIBRATION_POINTS, seed
 
 
 def fit_calibration(sums: list[float], measured: list[float]) -> dict[str, float]:
-    """``measured = scale * sum + offset`` by least squares; a pure ratio where that fit is unusable.
+    """``measured = scale * sum + offset`` by least squares; a line through the origin where that fit is unusable.
 
-    With fewer than three points, a non-positive scale, or an offset that would
-    predict a non-positive latency for the smallest calibration point, the
-    median ratio of measured to summed times is kept instead (offset 0).
+    A negative offset would predict a non-positive latency for networks smaller
+    than every calibration point (it did, for a held-out point in CI), so the
+    offset must be at least 0; otherwise, and with a non-positive scale, the
+    least-squares line through the origin is kept. Below three points the
+    median ratio of measured to summed times is kept (offset 0).
     """
     ratio = sorted(m / s for m, s in zip(measured, sums))[len(sums) // 2]
     if len(sums) < 3:
@@ -247,8 +249,9 @@ def fit_calibration(sums: list[float], measured: list[float]) -> dict[str, float
     spread = sum((x - mean_x) ** 2 for x in sums)
     scale = sum((x - mean_x) * (y - mean_y) for x, y in zip(sums, measured)) / spread if spread else 0.0
     offset = mean_y - scale * mean_x
-    if scale <= 0 or scale * min(sums) + offset <= 0:
-        return {"scale": ratio, "offset": 0.0}
+    if scale <= 0 or offset < 0:
+        through_origin = sum(x * y for x, y in zip(sums, measured)) / sum(x * x for x in sums)
+        return {"scale": through_origin if through_origin > 0 else ratio, "offset": 0.0}
     return {"scale": scale, "offset": offset}
 
 

@@ -74,6 +74,13 @@ def test_fit_calibration_recovers_a_line_and_falls_back_to_a_ratio():
     assert fit_calibration([1.0, 2.0, 3.0], [3.0, 2.0, 1.0])["offset"] == 0.0  # a falling line is no calibration
 
 
+def test_fit_calibration_never_predicts_a_non_positive_latency_below_the_calibration_points():
+    sums, measured = [10.0, 20.0, 40.0], [5.0, 15.0, 35.0]  # least squares: offset -5, so a sum of 5 would give 0 ms
+    fit = fit_calibration(sums, measured)
+    assert fit["offset"] == 0.0 and fit["scale"] == pytest.approx(sum(x * y for x, y in zip(sums, measured)) / 2100)
+    assert all(fit["scale"] * s + fit["offset"] > 0 for s in (0.001, 1.0, 5.0))
+
+
 def test_the_table_times_each_layer_once_keeps_it_on_disk_and_predicts_a_space(tmp_path, toy_space_registered, monkeypatch):
     space = get_space("toy")
     path = tmp_path / "table.json"
