@@ -17,7 +17,6 @@ search is independent trials; the figures show how far each scales.
 
 from __future__ import annotations
 
-import heapq
 import json
 import os
 import subprocess
@@ -97,35 +96,23 @@ class Simulated:
 def simulate(space, strategy, estimator, *, workers: int, budget: int | None) -> Simulated:
     """Replay a search with ``workers`` parallel trainers; each trial takes the estimator's simulated seconds.
 
-    Idle workers ask the strategy (which sees running trials as taken) for a
-    point; with nothing to propose they wait for the next trial to finish,
-    as ``nas worker`` does.
+    The run loop is the live search's (:class:`nas.loop.RunLoop`) over trials
+    in memory on a simulated clock: idle workers ask the strategy (which sees
+    running trials as taken) for a point; with nothing to propose they wait
+    for the next trial to finish, as ``nas worker`` does.
     """
-    from nas.comparison import simulated_trial
-    from nas.strategies.base import RUNNING, TrialRecord
+    from nas.loop import (
+        LoopSettings,
+        MemoryTrials,
+        RunLoop,
+        estimator_evaluate,
+        trained_count,
+    )
 
-    clock, history, running, order, busy, trained = 0.0, [], [], 0, 0.0, 0
-    while True:
-        while len(running) < workers and (budget is None or trained + len(running) < budget):
-            pending = history + [TrialRecord(item[2].point, RUNNING) for item in running]
-            if strategy.is_finished(pending):
-                break
-            proposals = strategy.propose(pending, 1)
-            if not proposals:
-                break
-            record, seconds, _ = simulated_trial(space, strategy, estimator, proposals[0].point)
-            if not record.attrs.get("trained", True):
-                history.append(record)  # a point the data cannot serve fails at once, for free
-                continue
-            order += 1
-            heapq.heappush(running, (clock + seconds, order, record))
-            busy += seconds
-        if not running:
-            break
-        clock, _, record = heapq.heappop(running)
-        history.append(record)
-        trained += 1
-    return Simulated(workers, clock, trained, busy)
+    trials = MemoryTrials(strategy.cost_of, workers=workers)
+    RunLoop(strategy, estimator_evaluate(space, estimator), trials, LoopSettings(budget=budget)).run()
+    trials.drain()  # a stopped search still waits for the trials its workers run
+    return Simulated(workers, trials.clock.now(), trained_count(trials.done), trials.busy)
 
 
 def simulated_part(table_path: str, seeds: int) -> list[dict[str, Any]]:

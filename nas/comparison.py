@@ -15,11 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from estimators.base import Estimator
-from estimators.proxy import CandidateFailed
 from spaces import Point, SearchSpace
 
+from .loop import (
+    LoopSettings,
+    MemoryTrials,
+    RunLoop,
+    StrategyStalled,
+    estimator_evaluate,
+)
 from .metrics import best_so_far, hypervolume, mean_and_sem, models_to_reach, wilcoxon_p
-from .strategies.base import COMPLETE, FAILED, TrialRecord
+from .strategies.base import TrialRecord
 from .strategies.registry import get_strategy_class
 
 
@@ -48,37 +54,32 @@ class Run:
         return sum(s == "table" for s in self.sources) / len(self.sources) if self.sources else math.nan
 
 
-def simulated_trial(space: SearchSpace, strategy: Any, estimator: Estimator, point: Point) -> tuple[TrialRecord, float, str]:
-    """Evaluate ``point`` as the runner would: its record, the (simulated) seconds it took, and what answered."""
-    macs = strategy.cost(point)
-    try:
-        measured = estimator.evaluate(space, point)
-    except CandidateFailed as failure:
-        return TrialRecord(point, FAILED, None, macs, {"trained": failure.trained}), 0.0, "table"
-    accuracy = float(measured.metrics["accuracy"])
-    return TrialRecord(point, COMPLETE, accuracy, macs), measured.seconds, str(measured.info.get("source", ""))
-
-
 def run_strategy(space: SearchSpace, name: str, seed: int, estimator: Estimator, *, target_macs: int, budget: int,
                  cost: Callable[[Point], int] | None = None, **options: Any) -> Run:
     """Let ``name`` propose until it has trained ``budget`` models (or is finished); points that fail for free cost nothing.
 
-    ``cost`` and ``target_macs`` are in one unit (MACs by default; microseconds with a latency cost);
-    ``options`` go to the strategy (``selection`` for coordinate).
+    The run loop is the live search's (:class:`nas.loop.RunLoop`), with the
+    trials in memory, one at a time.  ``cost`` and ``target_macs`` are in one
+    unit (MACs by default; microseconds with a latency cost); ``options`` go to
+    the strategy (``selection`` for coordinate).
     """
     strategy = get_strategy_class(name)(space, target_macs=target_macs, seed=seed, cost=cost, **options)
-    run = Run(name, seed)
-    history = run.history
-    guard = 0
-    while len(run.points) < budget and not strategy.is_finished(history):
-        proposals = strategy.propose(history, 1)
-        guard += 1
-        if not proposals or guard > 50 * budget:
-            break
-        record, seconds, source = simulated_trial(space, strategy, estimator, proposals[0].point)
-        history.append(record)
+    trials = MemoryTrials(strategy.cost_of)
+    loop = RunLoop(strategy, estimator_evaluate(space, estimator), trials,
+                   LoopSettings(budget=budget, max_proposals=50 * budget))
+    try:
+        loop.run()
+    except StrategyStalled:
+        pass  # proposes nothing more: the run ends with what it trained
+    return run_of(name, seed, trials.done)
+
+
+def run_of(name: str, seed: int, records: list[TrialRecord]) -> Run:
+    """A :class:`Run` from a loop's records in the order they ended (failed-for-free ones kept in its history only)."""
+    run = Run(name, seed, history=list(records))
+    for record in records:
         if record.attrs.get("trained", True):  # a point the data cannot serve fails for free
-            run.add(record.point, record.accuracy, record.macs, seconds, source)
+            run.add(record.point, record.accuracy, record.macs, record.attrs["seconds"], record.attrs["source"])
     return run
 
 

@@ -8,7 +8,10 @@ values in ``tests/nas/test_metrics.py``.  Accuracy is maximised and compute
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def best_so_far(accuracies: Sequence[float | None]) -> list[float]:
@@ -34,13 +37,21 @@ def models_to_reach(accuracies: Sequence[float | None], threshold: float) -> int
     return None
 
 
+def pareto(items: Iterable[T], cost: Callable[[T], float], accuracy: Callable[[T], float]) -> list[T]:
+    """The items no other beats on both ``accuracy`` (higher) and ``cost`` (lower), by increasing cost.
+
+    The one Pareto front of the toolkit: of trials (``nas report``) and of (cost, accuracy) pairs (comparisons).
+    """
+    front: list[T] = []
+    for item in sorted(items, key=lambda i: (cost(i), -accuracy(i))):
+        if not front or accuracy(item) > accuracy(front[-1]):
+            front.append(item)
+    return front
+
+
 def pareto_points(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """The (cost, accuracy) points no other beats on both, by increasing cost."""
-    front: list[tuple[float, float]] = []
-    for cost, accuracy in sorted(points, key=lambda p: (p[0], -p[1])):
-        if not front or accuracy > front[-1][1]:
-            front.append((cost, accuracy))
-    return front
+    return [(c, a) for c, a in pareto(points, lambda p: p[0], lambda p: p[1])]
 
 
 def hypervolume(points: Sequence[tuple[float, float]], reference: tuple[float, float]) -> float:

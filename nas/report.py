@@ -97,18 +97,9 @@ def latency_of(strategy: Strategy, point) -> dict[str, float]:
 
 def pareto_front(records: Sequence[TrialRecord], cost: Callable[[TrialRecord], int] = lambda r: r.macs) -> list[TrialRecord]:
     """Completed trials no other beats on both accuracy (higher) and ``cost`` (lower; the search's cost by default), by increasing cost."""
-    front: list[TrialRecord] = []
-    for record in sorted((r for r in records if r.state == COMPLETE and r.accuracy is not None),
-                         key=lambda r: (cost(r), -r.accuracy)):
-        if not front or record.accuracy > front[-1].accuracy:
-            front.append(record)
-    return front
+    from .metrics import pareto
 
-
-def best_within(records: Sequence[TrialRecord], max_cost: float, cost: Callable[[TrialRecord], int] = lambda r: r.macs) -> TrialRecord | None:
-    """The most accurate completed trial whose ``cost`` (the search's by default) is at or under ``max_cost`` (ties: the cheaper)."""
-    within = [r for r in records if r.state == COMPLETE and r.accuracy is not None and cost(r) <= max_cost]
-    return max(within, key=lambda r: (r.accuracy, -cost(r)), default=None)
+    return pareto((r for r in records if r.state == COMPLETE and r.accuracy is not None), cost, lambda r: r.accuracy)
 
 
 def macs_of(record: TrialRecord) -> int:

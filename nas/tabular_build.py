@@ -13,14 +13,18 @@ across sessions, and a larger ``points`` extends the same order.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
+from estimators.base import Measurement
 from estimators.proxy import CandidateFailed, ProxyAccuracy
 from estimators.tabular import Table, TableError, add_run, create_table
 from spaces import Point, SearchSpace
 
+from .loop import LoopSettings, RunLoop, WallClock
 from .progress import SearchProgress
-from .strategies.base import COMPLETE, FAILED, TrialRecord
+from .strategies.base import COMPLETE, FAILED, Proposal, TrialRecord, repeat_of
 from .strategies.coordinate import CoordinateExpansion
 from .strategies.random_search import RandomSearch
 
@@ -87,80 +91,147 @@ class TableBuilder:
 
     def coordinate_history(self, table: Table) -> list[TrialRecord]:
         """The table's seed-0 results as the history the coordinate strategy reads."""
-        seed = min(self.estimators)
-        history = []
-        for entry in table.entries.values():
-            run = entry.runs.get(seed)
-            if run is None:
-                continue
-            state = FAILED if run.failed else COMPLETE
-            history.append(TrialRecord(self.space.point(dict(entry.values)), state, None if run.failed else run.top1, entry.macs))
-        return history
-
-    def next_points(self, table: Table, wanted: int) -> list[Point]:
-        """Points still owed a run: the coordinate search's next, then the random region's (up to ``wanted``)."""
-        missing = [self.space.point(dict(e.values)) for k, e in table.entries.items() if not table.complete(k)]
-        if missing:
-            return missing[:1]
-        if self.order is not None:
-            return [p for p in self.order[:wanted] if p.key not in table.entries][:1]
-        coordinate = CoordinateExpansion(self.space, target_macs=self.target_macs)
-        proposals = coordinate.propose(self.coordinate_history(table), 1)
-        if proposals:
-            return [proposals[0].point]
-        if len(table.entries) >= wanted:
-            return []
-        region = RandomSearch(self.space, target_macs=self.target_macs, seed=self.region_seed,
-                              cost=lambda p: self.space.complexity(p).macs if self.servable(p) else self.target_macs + 1)
-        known = [TrialRecord(self.space.point(dict(e.values)), COMPLETE, 0.0) for e in table.entries.values()]
-        return [p.point for p in region.propose(known, 1)]
+        return [r for r in TableTrials(self.path, self.space, sorted(self.estimators)).records(table) if repeat_of(r) == 0]
 
     # -- building -------------------------------------------------------------------------
     def build(self, points: int, time_limit: float | None = None) -> dict[str, Any]:
-        started, runs = time.monotonic(), 0
-        table = self.open()
-        stopped = "done"
-        while True:
-            if time_limit is not None and time.monotonic() - started >= time_limit:
-                stopped = "time limit"
-                break
-            todo = self.next_points(table, points)
-            if not todo:
-                break
-            point = todo[0]
-            done = table.entries[point.key].runs if point.key in table.entries else {}
-            owed = [seed for seed in self.estimators if seed not in done]
-            for number, seed in enumerate(owed):
-                # For the ETA: the runs still owed, each guessed at this point's compute.
-                later = max(points - len(table.entries) - 1, 0) * len(self.estimators) + len(owed) - number - 1
-                runs += 1
-                self._train(point, seed, len(table.entries), points, [self.space.complexity(point).macs] * later)
-            table = Table(self.path)
-        self.progress.close()
-        return {"path": self.path, "points": len(table.entries), "runs_now": runs, "stopped": stopped,
-                "seconds": round(time.monotonic() - started, 1)}
+        """Train until the table holds ``points`` points (the coordinate path first), each under every seed."""
+        self.open()
+        seeds = sorted(self.estimators)
+        trials = TableTrials(self.path, self.space, seeds)
+        order = BuildOrder(self, points)
 
-    def _train(self, point: Point, seed: int, index: int, total: int, planned_after: list[int]) -> None:
+        def evaluate(point: Point, repeat: int) -> Measurement:
+            return self.estimators[seeds[repeat]].evaluate(self.space, point, on_step=self.progress.on_step)
+
+        loop = RunLoop(order, evaluate, trials, LoopSettings(time_limit=time_limit, repeats=len(seeds), every_seed=True),
+                       progress=self.progress, view=lambda runs: runs, label=lambda proposal: proposal.point.key)
+        started = time.monotonic()
+        stopped = loop.run()
+        self.progress.close()
+        return {"path": self.path, "points": len(Table(self.path).entries), "runs_now": loop.trained_now,
+                "stopped": "done" if stopped == "finished" else stopped, "seconds": round(time.monotonic() - started, 1)}
+
+
+class BuildOrder:
+    """The build's order as a strategy for the run loop: the coordinate search over seed 0, then the random region.
+
+    With a fixed ``order`` (a fidelity sample) it is that list instead.  It
+    sees every run (all seeds); the run loop trains a point's owed seeds
+    before anything new, so a point is complete before the next one starts.
+    """
+
+    name = "table-build"
+    terminates = True
+
+    def __init__(self, builder: TableBuilder, points: int) -> None:
+        self.builder, self.points, self.space = builder, points, builder.space
+
+    def cost(self, point: Point) -> int:
+        return self.space.complexity(point).macs
+
+    def is_finished(self, history: Sequence[TrialRecord]) -> bool:
+        return self.next_point(history) is None
+
+    def propose(self, history: Sequence[TrialRecord], n: int = 1) -> list[Proposal]:
+        point = self.next_point(history)
+        return [] if point is None else [Proposal(point)]
+
+    def planned_costs(self, history: Sequence[TrialRecord]) -> list[int]:
+        """For the ETA: the runs still owed, each guessed at the next point's compute."""
+        point = self.next_point(history)
+        if point is None:
+            return []
+        left = max(self.points * len(self.builder.estimators) - len(history), len(self.builder.estimators))
+        return [self.cost(point)] * left
+
+    def next_point(self, history: Sequence[TrialRecord]) -> Point | None:
+        """The coordinate search's next point, then the random region's, until the table holds ``points``."""
+        builder = self.builder
+        known = list(dict.fromkeys(r.point for r in history))
+        if builder.order is not None:
+            return next((p for p in builder.order[:self.points] if p not in known), None)
+        coordinate = CoordinateExpansion(self.space, target_macs=builder.target_macs)
+        proposals = coordinate.propose([r for r in history if repeat_of(r) == 0], 1)
+        if proposals:
+            return proposals[0].point
+        if len(known) >= self.points:
+            return None
+        region = RandomSearch(self.space, target_macs=builder.target_macs, seed=builder.region_seed,
+                              cost=lambda p: self.cost(p) if builder.servable(p) else builder.target_macs + 1)
+        proposals = region.propose([TrialRecord(p, COMPLETE, 0.0) for p in known], 1)
+        return proposals[0].point if proposals else None
+
+
+class TableTrials:
+    """The run loop's trials in the table file: one run per (point, seed), each written whole as it ends.
+
+    One process builds a table, so nothing is claimed and nothing waits; a
+    killed build leaves the last complete file, and its runs are read back
+    on the next start.
+    """
+
+    def __init__(self, path: str, space: SearchSpace, seeds: list[int]) -> None:
+        self.path, self.space, self.seeds = path, space, seeds
+        self.clock = WallClock()
+
+    def records(self, table: Table) -> list[TrialRecord]:
+        """Each stored run as a trial: ``repeat`` is the index of its seed."""
+        records = []
+        for entry in table.entries.values():
+            point = self.space.point(dict(entry.values))
+            for seed, run in entry.runs.items():
+                if seed in self.seeds:
+                    state, accuracy = (FAILED, None) if run.failed else (COMPLETE, run.top1)
+                    records.append(TrialRecord(point, state, accuracy, entry.macs, {"repeat": self.seeds.index(seed)}))
+        return records
+
+    def runs(self) -> list[TrialRecord]:
+        return self.records(Table(self.path))
+
+    def free_slot(self, runs: list[TrialRecord]) -> bool:
+        return True
+
+    def others_pending(self) -> bool:
+        return False
+
+    def wait(self, waits: int) -> None:  # never called: nothing else runs
+        return None
+
+    def lost_race(self) -> None:
+        return None
+
+    def start(self, point: Point, attrs: dict[str, Any], repeat: int, budget: int | None) -> dict[str, Any]:
         cost = self.space.complexity(point)
         point_attrs = {"key": point.key, "axes": [a.name for a in self.space.axes], **dict(point.as_dict()),
                        "macs": cost.macs, "params": cost.params, "input_shape": list(self.space.input_shape(point))}
-        label = f"point {index + 1}/{max(total, index + 1)} seed {seed} {point.key}"
-        self.progress.trial_started(index + 1, max(total, index + 1), label, planned_after, cost.macs)
-        started = time.monotonic()
-        try:
-            measurement = self.estimators[seed].evaluate(self.space, point, on_step=self.progress.on_step)
-        except CandidateFailed as error:
-            spent = time.monotonic() - started if error.trained else 0.0  # a diverged training did cost its time
-            add_run(self.path, point_attrs, seed, {"failed": str(error), "trained": int(error.trained), "top1": float("nan"),
-                                                   "train_seconds": spent}, [])
-            self.progress.trial_finished(cost.macs, time.monotonic() - started, f"failed: {error}", planned_after)
-            return
+        return {"point": point, "point_attrs": point_attrs, "seed": self.seeds[repeat], "repeat": repeat}
+
+    def evaluating(self, handle: Any) -> Any:
+        return nullcontext()
+
+    def finish(self, handle: dict[str, Any], measurement: Measurement) -> bool:
         info = measurement.info
-        add_run(self.path, point_attrs, seed, {
+        add_run(self.path, handle["point_attrs"], handle["seed"], {
             "top1": measurement.metrics["accuracy"], "val_loss": measurement.metrics["val_loss"],
             "train_seconds": measurement.seconds, "clips_per_second": info["clips_per_second"],
             "train_seed": info["train_seed"], "epochs": info["epochs"], "failed": ""}, info.get("curve", []))
-        self.progress.trial_finished(cost.macs, measurement.seconds, f"top-1 {measurement.metrics['accuracy']:.3f}", planned_after)
+        handle["record"] = TrialRecord(handle["point"], COMPLETE, measurement.metrics["accuracy"],
+                                       handle["point_attrs"]["macs"], {"repeat": handle["repeat"]})
+        return True
+
+    def fail(self, handle: dict[str, Any], error: CandidateFailed, seconds: float) -> None:
+        # a diverged training did cost its time; a point the data cannot serve costs none
+        add_run(self.path, handle["point_attrs"], handle["seed"], {"failed": str(error), "trained": int(error.trained),
+                                                                   "top1": float("nan"), "train_seconds": seconds}, [])
+        handle["record"] = TrialRecord(handle["point"], FAILED, None, handle["point_attrs"]["macs"],
+                                       {"repeat": handle["repeat"], "trained": error.trained})
+
+    def interrupt(self, handle: Any, error: BaseException) -> None:
+        return None  # nothing was written: the run is trained again on the next start
+
+    def record(self, handle: dict[str, Any]) -> TrialRecord:
+        return handle["record"]
 
 
 def runs_summary(table: Table) -> dict[str, Any]:

@@ -30,8 +30,9 @@ def run(args: argparse.Namespace) -> int:
     from spaces._version import __version__
     from spaces.exported import format_exported
 
-    from ..report import best_within, load_report, macs_of
+    from ..report import load_report, macs_of
     from ..storage import check_existing_ledger, redacted, storage_url
+    from ..strategies.base import best_within
 
     if args.gflops is not None and not args.gflops > 0:
         raise NasError(f"--gflops must be positive, got {args.gflops}")

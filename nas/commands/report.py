@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _comparison_row(report) -> dict[str, Any]:
-    from ..report import best_within, macs_of
+    from ..report import macs_of
+    from ..strategies.base import best_within
 
     best = best_within(report.history, report.config["target_macs"])
     chosen = report.chosen()

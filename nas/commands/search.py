@@ -20,8 +20,8 @@ its own without this command knowing its name.
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 from dataclasses import asdict
 from typing import Any
 

@@ -44,6 +44,16 @@ class Proposal:
     attrs: Mapping[str, Any] = field(default_factory=dict)
 
 
+def best_within(records: Sequence[TrialRecord], max_cost: float,
+                cost: Callable[[TrialRecord], float] = lambda r: r.macs) -> TrialRecord | None:
+    """The most accurate completed trial whose ``cost`` (the search's by default) is at most ``max_cost`` (ties: the cheaper).
+
+    The one "best within the target" of the toolkit: strategies' choice, ``nas export --gflops``, reports.
+    """
+    within = [r for r in records if r.state == COMPLETE and r.accuracy is not None and cost(r) <= max_cost]
+    return max(within, key=lambda r: (r.accuracy, -cost(r)), default=None)
+
+
 def repeat_of(record: TrialRecord) -> int:
     """Which training run of its point a trial is: 0 for the first seed, 1, 2, ... for the repeats."""
     return int(record.attrs.get("repeat", 0) or 0)
@@ -127,8 +137,13 @@ def _merge(point: Point, runs: Sequence[TrialRecord], repeats: int) -> TrialReco
     return TrialRecord(point, COMPLETE, sum(accuracies) / len(accuracies), first.macs, attrs)
 
 
-def owed_runs(history: Sequence[TrialRecord], repeats: int) -> list[Proposal]:
-    """The first ``repeats`` runs of points already started that no trial holds: trained before anything new."""
+def owed_runs(history: Sequence[TrialRecord], repeats: int, *, after_failure: bool = False) -> list[Proposal]:
+    """The first ``repeats`` runs of points already started that no trial holds: trained before anything new.
+
+    A point that failed for good owes nothing more, unless ``after_failure``
+    (the table build: each seed's run is data of its own, and a training
+    that diverged under one seed may not under another).
+    """
     if repeats <= 1:
         return []
     held: dict[Point, set[int]] = {}
@@ -137,7 +152,7 @@ def owed_runs(history: Sequence[TrialRecord], repeats: int) -> list[Proposal]:
         runs = held.setdefault(record.point, set())
         if record.settled or record.state == RUNNING:
             runs.add(repeat_of(record))
-            if record.state == FAILED and record.settled:
+            if record.state == FAILED and record.settled and not after_failure:
                 runs.update(range(repeats))  # failed for good: nothing more is owed
         if repeat_of(record) == 0 and record.point not in attrs:
             attrs[record.point] = {k: v for k, v in record.attrs.items() if k in ("step", "role", "operation", "sampler", "parent")}
@@ -245,5 +260,4 @@ class Strategy(ABC):
 
     def best(self, history: Sequence[TrialRecord]) -> TrialRecord | None:
         """The most accurate completed point within the compute target."""
-        within = [r for r in history if r.state == COMPLETE and r.accuracy is not None and r.macs <= self.target_macs]
-        return max(within, key=lambda r: (r.accuracy, -r.macs), default=None)
+        return best_within(history, self.target_macs)

@@ -10,10 +10,11 @@ import yaml
 from nas.cli import main
 from nas.ledger import Ledger
 from nas.progress import SearchProgress
-from nas.report import best_within, pareto_front
+from nas.report import pareto_front
 from nas.runner import SearchRunner
 from nas.storage import storage_url
 from nas.strategies import COMPLETE, TrialRecord, get_strategy_class
+from nas.strategies.base import best_within
 from spaces import build_exported, load_exported
 from spaces.exported import parse_exported
 from tests.nas.test_coordinate import SPACE, TARGET
