@@ -38,7 +38,7 @@ def _options(parser) -> None:
     parser.add_argument("--out", default=str(RESULTS), help=f"the resumable results file (default {RESULTS})")
 
 
-def sample_points(space, target_macs: int, count: int, seed: int, serves) -> list:
+def sample_points(space, target: int, count: int, seed: int, serves) -> list:
     """``count`` distinct points drawn uniformly from the ladders, kept if within the target and servable."""
     rng = random.Random(seed)
     points, seen = [], set()
@@ -49,7 +49,7 @@ def sample_points(space, target_macs: int, count: int, seed: int, serves) -> lis
         if point in seen:
             continue
         seen.add(point)
-        if space.complexity(point).macs <= target_macs and serves(point):
+        if space.complexity(point).macs <= target and serves(point):
             points.append(point)
     return points
 

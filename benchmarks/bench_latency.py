@@ -107,7 +107,7 @@ def coordinate_paths(space: SearchSpace, predictor: LayerLatencyPredictor) -> di
     from nas.strategies.coordinate import CoordinateExpansion
 
     table = Table(TABLE)
-    target_macs = int(table.meta["target_macs"])
+    target = int(table.meta["target_macs"])
     lookup = TableLookup(table, bench_seed=0, predictor=AccuracyPredictor(space).fit(*table_targets(table, space)))
 
     def latency(point: Point) -> int:
@@ -115,16 +115,16 @@ def coordinate_paths(space: SearchSpace, predictor: LayerLatencyPredictor) -> di
 
     paths: dict[str, Any] = {}
     for selection in ("accuracy", "gain_per_compute"):
-        flops_run = run_strategy(space, "coordinate", 0, lookup, target_macs=target_macs, budget=100, selection=selection)
-        flops = CoordinateExpansion(space, target_macs=target_macs, selection=selection)
+        flops_run = run_strategy(space, "coordinate", 0, lookup, target=target, budget=100, selection=selection)
+        flops = CoordinateExpansion(space, target=target, selection=selection)
         chosen = flops.chosen(flops_run.history)
         target_us = latency(chosen)
-        latency_run = run_strategy(space, "coordinate", 0, lookup, target_macs=target_us, budget=100, cost=latency, selection=selection)
-        timed_strategy = CoordinateExpansion(space, target_macs=target_us, cost=latency, selection=selection)
+        latency_run = run_strategy(space, "coordinate", 0, lookup, target=target_us, budget=100, cost=latency, selection=selection)
+        timed_strategy = CoordinateExpansion(space, target=target_us, cost=latency, selection=selection)
         for label, strategy, run in (("flops", flops, flops_run), ("latency", timed_strategy, latency_run)):
             steps = strategy.expansion_path(run.history)
             paths[f"{label}/{selection}"] = {
-                "target": f"{target_macs / 1e9:g} GMACs" if label == "flops" else f"{target_us / 1000:.3f} ms",
+                "target": f"{target / 1e9:g} GMACs" if label == "flops" else f"{target_us / 1000:.3f} ms",
                 "steps": [{"step": s.step, "axis": s.operation or "-", "role": s.role, "point": s.point.key,
                            "gmacs": space.complexity(s.point).macs / 1e9, "ms": latency(s.point) / 1000} for s in steps],
                 "trained": len(run.points)}

@@ -132,9 +132,9 @@ def simulated_part(table_path: str, seeds: int) -> list[dict[str, Any]]:
             results = []
             for seed in range(seeds):
                 lookup = TableLookup(table, bench_seed=seed, predictor=predictor)
-                coordinate_models = simulate(space, get_strategy_class("coordinate")(space, target_macs=target, seed=seed),
+                coordinate_models = simulate(space, get_strategy_class("coordinate")(space, target=target, seed=seed),
                                              lookup, workers=1, budget=None).trained
-                strategy = get_strategy_class(name)(space, target_macs=target, seed=seed)
+                strategy = get_strategy_class(name)(space, target=target, seed=seed)
                 results.append(simulate(space, strategy, lookup, workers=workers,
                                         budget=None if strategy.terminates else coordinate_models))
             rows.append({"strategy": name, "workers": workers, "models": sum(r.trained for r in results) / seeds,

@@ -5,6 +5,7 @@
     print(result.chosen["point"], result.chosen["proxy_accuracy"])
     again = nas.load(result.study, storage=result.storage)      # the same search, read back (also after a kill)
     table = nas.compare(strategies="coordinate,random", seeds=2, out=None)
+    built = nas.build_table("table.h5", points=20, seeds="0,1", time_limit="1h")  # resumable, as nas bench build
 
 Every keyword is a field of :class:`~nas.config.SearchConfig` and goes through
 the checks the command line's flags do, so a bad value raises one
@@ -117,6 +118,20 @@ def _stopped(report) -> str:
     budget = report.ledger.attr("budget")
     done = sum(1 for r in report.runs if r.state == COMPLETE)
     return "finished" if budget is not None and done >= budget else "unfinished"
+
+
+def build_table(out: str, *, progress: bool = False, **settings: Any) -> dict[str, Any]:
+    """Train a region of a space into the HDF5 benchmark file ``out`` (resumable), as ``nas bench build`` does.
+
+    Keywords are :class:`~nas.tabular_build.BuildConfig`'s (``points``, ``seeds``, ``space``, ``data``,
+    ``target_gflops``, ``epochs``, ``time_limit``, ...).  Returns ``{"path", "points", "runs_now", "stopped", "seconds"}``.
+    """
+    from .progress import SearchProgress
+    from .tabular_build import BuildConfig
+    from .tabular_build import build_table as build
+
+    shown = SearchProgress(bars=None) if progress else SearchProgress(stream=io.StringIO(), bars=False)
+    return build(BuildConfig(out=out, **settings), shown)
 
 
 def compare(table: str | None = None, *, strategies: str = "coordinate,random", seeds: int = 20,

@@ -72,7 +72,7 @@ def compare(args: CompareConfig) -> dict[str, Any]:
     meta = table.meta
     space = get_space(meta["space"], **meta["space_settings"])
     target, cost, unit = _target_and_cost(args, space, int(meta["target_macs"]))
-    budget = args.budget if args.budget is not None else len(CoordinateExpansion(space, target_macs=target, cost=cost).planned_costs([]))
+    budget = args.budget if args.budget is not None else len(CoordinateExpansion(space, target=target, cost=cost).planned_costs([]))
     if budget < 1:
         raise NasError(f"--budget must be at least 1, got {budget}")
     points, targets = table_targets(table, space)
@@ -82,10 +82,10 @@ def compare(args: CompareConfig) -> dict[str, Any]:
     runs = _run_all(space, names, lookups, target, budget, cost)
     # The best known within the target under each seed's draws: the table's best, or a better point some run found.
     optimum = {seed: max([_table_optimum(table, space, lookup, target, cost),
-                          *(a for r in runs if r.seed == seed for a, m in zip(r.accuracies, r.macs) if a is not None and m <= target)])
+                          *(a for r in runs if r.seed == seed for a, m in zip(r.accuracies, r.costs) if a is not None and m <= target)])
                for seed, lookup in lookups.items()}
     budgets = _budgets(budget)
-    rows = summarise(runs, target_macs=target, optimum=optimum.__getitem__, budgets=budgets, epsilon=args.epsilon,
+    rows = summarise(runs, target=target, optimum=optimum.__getitem__, budgets=budgets, epsilon=args.epsilon,
                      reference=(target / unit.scale, 0.0), scale=unit.scale)
     header = {"table": str(args.table), "table_points": len(table.entries), "seeds": args.seeds, "budget": budget,
               "target": unit.show(target), "cost": unit.label,
@@ -131,7 +131,7 @@ def _run_all(space, names, lookups, target: int, budget: int, cost) -> list:
     with tqdm(total=len(names) * len(lookups), desc="runs", unit="run", leave=False, disable=not sys.stderr.isatty()) as bar:
         for name in names:
             for seed, lookup in lookups.items():
-                runs.append(run_strategy(space, name, seed, lookup, target_macs=target, budget=budget, cost=cost))
+                runs.append(run_strategy(space, name, seed, lookup, target=target, budget=budget, cost=cost))
                 bar.update()
     return runs
 
@@ -240,7 +240,7 @@ def _plots(runs, optimum, target: int, out: Path, unit) -> None:
     finish(figure, axes, "anytime regret (mean ± SEM over benchmark seeds)", out / "anytime.png")
     figure, axes = new_figure()
     for index, name in enumerate(strategies):
-        pooled = [(m / unit.scale, a) for r in runs if r.strategy == name for m, a in zip(r.macs, r.accuracies)
+        pooled = [(m / unit.scale, a) for r in runs if r.strategy == name for m, a in zip(r.costs, r.accuracies)
                   if a is not None and m <= target]
         front = pareto_points(pooled)
         if front:

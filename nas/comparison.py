@@ -37,15 +37,15 @@ class Run:
     seed: int
     points: list[Point] = field(default_factory=list)
     accuracies: list[float | None] = field(default_factory=list)  # None: failed in training
-    macs: list[int] = field(default_factory=list)
+    costs: list[int] = field(default_factory=list)  # in the strategy's unit: MACs, or whole µs under latency
     seconds: list[float] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # what answered: "table", "predictor", ...
     history: list[TrialRecord] = field(default_factory=list)  # every record, failed-for-free ones too (a strategy replays it)
 
-    def add(self, point: Point, accuracy: float | None, macs: int, seconds: float, source: str = "") -> None:
+    def add(self, point: Point, accuracy: float | None, cost: int, seconds: float, source: str = "") -> None:
         self.points.append(point)
         self.accuracies.append(accuracy)
-        self.macs.append(macs)
+        self.costs.append(cost)
         self.seconds.append(seconds)
         self.sources.append(source)
 
@@ -54,16 +54,16 @@ class Run:
         return sum(s == "table" for s in self.sources) / len(self.sources) if self.sources else math.nan
 
 
-def run_strategy(space: SearchSpace, name: str, seed: int, estimator: Estimator, *, target_macs: int, budget: int,
+def run_strategy(space: SearchSpace, name: str, seed: int, estimator: Estimator, *, target: int, budget: int,
                  cost: Callable[[Point], int] | None = None, **options: Any) -> Run:
     """Let ``name`` propose until it has trained ``budget`` models (or is finished); points that fail for free cost nothing.
 
     The run loop is the live search's (:class:`nas.loop.RunLoop`), with the
-    trials in memory, one at a time.  ``cost`` and ``target_macs`` are in one
+    trials in memory, one at a time.  ``cost`` and ``target`` are in one
     unit (MACs by default; microseconds with a latency cost); ``options`` go to
     the strategy (``selection`` for coordinate).
     """
-    strategy = get_strategy_class(name)(space, target_macs=target_macs, seed=seed, cost=cost, **options)
+    strategy = get_strategy_class(name)(space, target=target, seed=seed, cost=cost, **options)
     trials = MemoryTrials(strategy.cost_of)
     loop = RunLoop(strategy, estimator_evaluate(space, estimator), trials,
                    LoopSettings(budget=budget, max_proposals=50 * budget))
@@ -79,23 +79,23 @@ def run_of(name: str, seed: int, records: list[TrialRecord]) -> Run:
     run = Run(name, seed, history=list(records))
     for record in records:
         if record.attrs.get("trained", True):  # a point the data cannot serve fails for free
-            run.add(record.point, record.accuracy, record.macs, record.attrs["seconds"], record.attrs["source"])
+            run.add(record.point, record.accuracy, record.cost, record.attrs["seconds"], record.attrs["source"])
     return run
 
 
-def within_target(run: Run, target_macs: int) -> list[float | None]:
+def within_target(run: Run, target: int) -> list[float | None]:
     """The run's accuracies, with models over the target (coordinate's overshoot) counted as no result."""
-    return [a if m <= target_macs else None for a, m in zip(run.accuracies, run.macs)]
+    return [a if m <= target else None for a, m in zip(run.accuracies, run.costs)]
 
 
-def best_after(run: Run, target_macs: int, models: int) -> float:
-    curve = best_so_far(within_target(run, target_macs))
+def best_after(run: Run, target: int, models: int) -> float:
+    curve = best_so_far(within_target(run, target))
     if not curve:
         return math.nan
     return curve[min(models, len(curve)) - 1]
 
 
-def summarise(runs: Sequence[Run], *, target_macs: int, optimum: Callable[[int], float], budgets: Sequence[int],
+def summarise(runs: Sequence[Run], *, target: int, optimum: Callable[[int], float], budgets: Sequence[int],
               epsilon: float, reference: tuple[float, float], baseline: str = "random", scale: float = 1e9) -> list[dict[str, Any]]:
     """One row per strategy: best accuracy after each budget, models/time to within epsilon, hypervolume, Wilcoxon vs baseline.
 
@@ -107,22 +107,22 @@ def summarise(runs: Sequence[Run], *, target_macs: int, optimum: Callable[[int],
     for run in runs:
         by_strategy.setdefault(run.strategy, []).append(run)
     final_budget = max(budgets)
-    finals = {name: [best_after(r, target_macs, final_budget) for r in sorted(rs, key=lambda r: r.seed)]
+    finals = {name: [best_after(r, target, final_budget) for r in sorted(rs, key=lambda r: r.seed)]
               for name, rs in by_strategy.items()}
     rows = []
     for name, strategy_runs in by_strategy.items():
         strategy_runs = sorted(strategy_runs, key=lambda r: r.seed)
         row: dict[str, Any] = {"strategy": name, "seeds": len(strategy_runs)}
         for budget in budgets:
-            mean, sem = mean_and_sem([best_after(r, target_macs, budget) for r in strategy_runs])
+            mean, sem = mean_and_sem([best_after(r, target, budget) for r in strategy_runs])
             row[f"best@{budget}"], row[f"best@{budget}_sem"] = mean, sem
-        reach = [models_to_reach(within_target(r, target_macs), optimum(r.seed) - epsilon) for r in strategy_runs]
+        reach = [models_to_reach(within_target(r, target), optimum(r.seed) - epsilon) for r in strategy_runs]
         reached = [n for n in reach if n is not None]
         row["reached"] = len(reached)
         row["models_to_eps"], row["models_to_eps_sem"] = mean_and_sem([float(n) for n in reached]) if reached else (math.nan, math.nan)
         times = [sum(r.seconds[:n]) for r, n in zip(strategy_runs, reach) if n is not None]
         row["hours_to_eps"], row["hours_to_eps_sem"] = (v / 3600 for v in mean_and_sem(times)) if times else (math.nan, math.nan)
-        volumes = [hypervolume([(m / scale, a) for m, a in zip(r.macs, r.accuracies) if a is not None and m <= target_macs], reference)
+        volumes = [hypervolume([(m / scale, a) for m, a in zip(r.costs, r.accuracies) if a is not None and m <= target], reference)
                    for r in strategy_runs]
         row["hypervolume"], row["hypervolume_sem"] = mean_and_sem(volumes)
         row["models_trained"] = mean_and_sem([float(len(r.points)) for r in strategy_runs])[0]

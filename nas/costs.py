@@ -51,6 +51,7 @@ class LatencyCost:
         from estimators.latency_table import LayerLatencyPredictor
 
         self.space = space
+        self.unit = MILLISECONDS  # costs are whole microseconds, shown in ms
         self.settings = dict(settings)
         self.predictor = LayerLatencyPredictor(LatencySettings(**self.settings, batch=1))
         self._memo: dict[Point, int] = {}
@@ -149,6 +150,16 @@ def cost_from_config(space: SearchSpace, config: Mapping[str, Any]) -> Callable[
         raise NasError(f"this machine would predict other latencies than the search's ({', '.join(differs)} differ: "
                        f"{ {k: recorded['identity'].get(k) for k in differs} }); run it where the search runs")
     return cost
+
+
+def target_key(cost: Callable[[Point], int] | None) -> str:
+    """The study config's key for the target, naming its unit: ``target_macs``, or ``target_us`` under latency."""
+    return "target_us" if isinstance(cost, LatencyCost) else "target_macs"
+
+
+def target_of(config: Mapping[str, Any]) -> int:
+    """A study's target in its cost's unit (see :func:`target_key`)."""
+    return int(config["target_us"] if "target_us" in config else config["target_macs"])
 
 
 def unit_of(config: Mapping[str, Any] | None) -> Unit:

@@ -17,7 +17,7 @@ from typing import Any
 from spaces.errors import NasError
 
 from .config import SearchConfig
-from .costs import cost_config, resolve_target
+from .costs import cost_config, resolve_target, target_key
 from .values import parse_options
 
 #: Proxy epochs of a space that sets none.
@@ -109,15 +109,18 @@ def data_spec(text: str) -> str:
     return text if is_synthetic(text) else os.path.abspath(text)
 
 
-def study_config(config: SearchConfig, space, strategy, estimator, target_macs: int) -> dict[str, Any]:
-    """The study's identity: the same settings resume it, others are refused.  ``target_macs`` is in the cost's unit."""
+def study_config(config: SearchConfig, space, strategy, estimator, target: int) -> dict[str, Any]:
+    """The study's identity: the same settings resume it, others are refused.
+
+    ``target`` is in the cost's unit, and stored under a key naming it: ``target_macs`` or ``target_us``.
+    """
     coordinate = strategy.name == "coordinate"
     ties = ({"tie_rule": config.tie_rule, "tie_sigmas": config.tie_sigmas, "tie_max_runs": config.tie_max_runs}
             if coordinate else {})
     return {**cost_config(strategy.cost), "space": space.name, "space_version": space.version,
             "space_code": space.code_digest(), "space_settings": space.describe().get("settings"),
             "strategy": strategy.name, "selection": config.selection if coordinate else None, **ties,
-            "repeats": config.repeats, "target_macs": target_macs, "seed": config.seed,
+            "repeats": config.repeats, target_key(strategy.cost): target, "seed": config.seed,
             "estimator": estimator.fingerprint(), "estimator_settings": estimator.settings()}
 
 
@@ -159,7 +162,7 @@ def build_search(config: SearchConfig) -> Search:
     target, cost = resolve_target(config, space, defaults.get("target_gflops"))
     selection = ({"selection": config.selection, "tie_rule": config.tie_rule, "tie_sigmas": config.tie_sigmas,
                   "tie_max_runs": config.tie_max_runs} if config.strategy == "coordinate" else {})
-    strategy = strategy_class(space, target_macs=target, seed=config.seed, cost=cost, **selection)
+    strategy = strategy_class(space, target=target, seed=config.seed, cost=cost, **selection)
     device = resolve_device(config.device)
     url = storage_url(config.storage)
     check_storage(url)  # every check above runs before the data is built or the ledger written
@@ -169,9 +172,9 @@ def build_search(config: SearchConfig) -> Search:
         from .strategies.coordinate import CoordinateExpansion
 
         # The same number of trained models as the coordinate search plans under this target: equal budgets.
-        plan = CoordinateExpansion(space, target_macs=strategy.target_macs, cost=cost).planned_costs([])
+        plan = CoordinateExpansion(space, target=strategy.target, cost=cost).planned_costs([])
         config = replace(config, budget=len(plan) * config.repeats)  # a budget counts trainings: each seed is one
-    identity = study_config(config, space, strategy, estimator, strategy.target_macs)
+    identity = study_config(config, space, strategy, estimator, strategy.target)
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:8]
     ledger = Ledger(url, config.study or f"{space.name}-{strategy.name}-{digest}", space, **options)
     ledger.open(identity, {"data": data_spec(config.data), "budget": config.budget,  # what 'nas worker' reads

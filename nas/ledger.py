@@ -230,7 +230,7 @@ class Ledger:
             attrs.setdefault("fail_reason", STALE_REASON)
         accuracy = trial.values[0] if trial.values else None
         return TrialRecord(point=self.space.point(trial.params), state=_STATES[trial.state.name], accuracy=accuracy,
-                           macs=int(attrs.get("cost", attrs.get("macs", 0))), attrs={**attrs, "number": trial.number})
+                           cost=int(attrs.get("cost", attrs.get("macs", 0))), attrs={**attrs, "number": trial.number})
 
     def record(self, handle: TrialHandle) -> TrialRecord:
         return self.record_of(self._do(lambda: self.storage.get_trial(handle.trial_id)))

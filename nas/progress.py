@@ -1,8 +1,8 @@
 """Live progress of a search: a bar per training (epoch, clips/s, ETA) and a line per finished trial.
 
 The search's ETA is a forecast, not an average: the seconds each trial took
-are fitted against its MACs (``seconds = a + b * MACs``, so per-model overhead
-counts), and applied to the compute of the trainings the strategy still plans.
+are fitted against its cost (``seconds = a + b * cost``, in the search's unit: MACs or µs; so per-model
+overhead counts), and applied to the cost of the trainings the strategy still plans.
 On a terminal the bars redraw in place; elsewhere (logs, CI) only the
 per-trial lines are written.  The lines are log records of ``nas.progress``
 (see :mod:`nas.logs`); a stream given explicitly gets them printed instead.
@@ -21,18 +21,18 @@ LOG = logging.getLogger("nas.progress")
 
 
 def forecast_seconds(done: Sequence[tuple[int, float]], planned: Sequence[int]) -> float | None:
-    """Seconds for ``planned`` MACs given ``done`` (MACs, seconds) pairs; None before any trial finished."""
+    """Seconds for ``planned`` costs given ``done`` (cost, seconds) pairs; None before any trial finished."""
     if not done:
         return None
     if len(done) == 1 or len({m for m, _ in done}) == 1:
-        macs, seconds = done[-1]
-        return sum(seconds * max(p, 1) / max(macs, 1) for p in planned) if len(done) == 1 else seconds * len(planned)
+        cost, seconds = done[-1]
+        return sum(seconds * max(p, 1) / max(cost, 1) for p in planned) if len(done) == 1 else seconds * len(planned)
     n = len(done)
-    mean_m = sum(m for m, _ in done) / n
+    mean_c = sum(m for m, _ in done) / n
     mean_s = sum(s for _, s in done) / n
-    var = sum((m - mean_m) ** 2 for m, _ in done)
-    slope = max(0.0, sum((m - mean_m) * (s - mean_s) for m, s in done) / var)
-    intercept = max(0.0, mean_s - slope * mean_m)
+    var = sum((m - mean_c) ** 2 for m, _ in done)
+    slope = max(0.0, sum((m - mean_c) * (s - mean_s) for m, s in done) / var)
+    intercept = max(0.0, mean_s - slope * mean_c)
     return sum(intercept + slope * p for p in planned)
 
 
@@ -65,8 +65,8 @@ class SearchProgress:
         else:
             print(text, file=self.stream, flush=True)
 
-    def trial_started(self, index: int, total: int, label: str, planned_after: Sequence[int], macs: int) -> None:
-        eta = forecast_seconds(self.done, [macs, *planned_after])
+    def trial_started(self, index: int, total: int, label: str, planned_after: Sequence[int], cost: int) -> None:
+        eta = forecast_seconds(self.done, [cost, *planned_after])
         self._label = f"[{index}/{total}] {label}"
         if self.bars:
             from tqdm import tqdm
@@ -90,11 +90,11 @@ class SearchProgress:
         self._bar.bar_format = BAR_FORMAT + text.replace("{", "{{").replace("}", "}}")
         self._bar.refresh()
 
-    def trial_finished(self, macs: int, seconds: float, outcome: str, planned_after: Sequence[int]) -> None:
+    def trial_finished(self, cost: int, seconds: float, outcome: str, planned_after: Sequence[int]) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        self.done.append((macs, seconds))
+        self.done.append((cost, seconds))
         eta = forecast_seconds(self.done, planned_after)
         elapsed = time.monotonic() - self.started
         self.message(f"{self._label}: {outcome}  ({seconds:.0f} s; elapsed {format_duration(elapsed)}, "

@@ -95,7 +95,7 @@ def latency_of(strategy: Strategy, point) -> dict[str, float]:
     return {"latency_ms": strategy.cost(point) / MICROSECONDS_PER_MS} if isinstance(strategy.cost, LatencyCost) else {}
 
 
-def pareto_front(records: Sequence[TrialRecord], cost: Callable[[TrialRecord], int] = lambda r: r.macs) -> list[TrialRecord]:
+def pareto_front(records: Sequence[TrialRecord], cost: Callable[[TrialRecord], int] = lambda r: r.cost) -> list[TrialRecord]:
     """Completed trials no other beats on both accuracy (higher) and ``cost`` (lower; the search's cost by default), by increasing cost."""
     from .metrics import pareto
 
@@ -104,7 +104,7 @@ def pareto_front(records: Sequence[TrialRecord], cost: Callable[[TrialRecord], i
 
 def macs_of(record: TrialRecord) -> int:
     """A trial's multiply-adds: its ``macs`` attribute (a record's ``macs`` is the search's cost, microseconds under latency)."""
-    return int(record.attrs.get("macs", record.macs))
+    return int(record.attrs.get("macs", record.cost))
 
 
 def trial_rows(report: StudyReport) -> list[dict[str, Any]]:

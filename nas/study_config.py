@@ -13,7 +13,7 @@ from typing import Any
 
 from spaces import SearchSpace
 
-from .costs import cost_from_config
+from .costs import cost_from_config, target_of
 from .strategies.base import Strategy
 
 #: Coordinate options stored in the study (each only where the search set it).
@@ -31,7 +31,7 @@ def strategy_from_config(space: SearchSpace, config: Mapping[str, Any]) -> Strat
     """The strategy a stored search ran, with its target, seed, cost and options."""
     from .strategies.registry import get_strategy_class
 
-    return get_strategy_class(config["strategy"])(space, target_macs=int(config["target_macs"]),
+    return get_strategy_class(config["strategy"])(space, target=target_of(config),
                                                   seed=int(config.get("seed", 0)),
                                                   cost=cost_from_config(space, config), **strategy_options(config))
 

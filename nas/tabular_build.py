@@ -15,12 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 from estimators.base import Measurement
 from estimators.proxy import CandidateFailed, ProxyAccuracy
 from estimators.tabular import Table, TableError, add_run, create_table
 from spaces import Point, SearchSpace
+from spaces.errors import NasError
 
 from .loop import LoopSettings, RunLoop, WallClock
 from .progress import SearchProgress
@@ -36,12 +38,12 @@ IDENTITY = ("space", "space_version", "space_code", "code", "space_settings", "d
 class TableBuilder:
     """Fills ``path`` with runs of ``estimators`` (one per training seed, same schedule otherwise)."""
 
-    def __init__(self, path: str, space: SearchSpace, estimators: dict[int, ProxyAccuracy], *, target_macs: int,
+    def __init__(self, path: str, space: SearchSpace, estimators: dict[int, ProxyAccuracy], *, target: int,
                  region_seed: int = 0, meta: dict[str, Any] | None = None, progress: SearchProgress | None = None,
                  order: list[Point] | None = None) -> None:
         self.path, self.space, self.estimators = path, space, estimators
         self.order = order  # a fixed list of points instead of the coordinate-then-random order
-        self.target_macs, self.region_seed = target_macs, region_seed
+        self.target, self.region_seed = target, region_seed
         self.extra_meta = meta or {}
         self.progress = progress or SearchProgress()
         self.reference = estimators[min(estimators)]
@@ -59,7 +61,7 @@ class TableBuilder:
         return {"space": self.space.name, "space_version": str(self.space.version), "space_code": self.space.code_digest(),
                 "code": code_digest(), "space_settings": self.space.settings(),
                 "data": settings["data"], "schedule": schedule, "seeds": sorted(self.estimators),
-                "target_macs": self.target_macs, "region_seed": self.region_seed, "device": settings["device"],
+                "target_macs": self.target, "region_seed": self.region_seed, "device": settings["device"],
                 "shortest_clip": self.reference.shortest_clip(),
                 "toolkit_version": __version__, "torch_version": torch.__version__.split("+")[0], **self.extra_meta}
 
@@ -70,7 +72,7 @@ class TableBuilder:
 
         wanted = self.meta()
         if self.order is None:
-            CoordinateExpansion(self.space, target_macs=self.target_macs)  # a target no search can use fails before a file exists
+            CoordinateExpansion(self.space, target=self.target)  # a target no search can use fails before a file exists
         if not os.path.exists(self.path):
             create_table(self.path, wanted)
         table = Table(self.path)
@@ -151,14 +153,14 @@ class BuildOrder:
         known = list(dict.fromkeys(r.point for r in history))
         if builder.order is not None:
             return next((p for p in builder.order[:self.points] if p not in known), None)
-        coordinate = CoordinateExpansion(self.space, target_macs=builder.target_macs)
+        coordinate = CoordinateExpansion(self.space, target=builder.target)
         proposals = coordinate.propose([r for r in history if repeat_of(r) == 0], 1)
         if proposals:
             return proposals[0].point
         if len(known) >= self.points:
             return None
-        region = RandomSearch(self.space, target_macs=builder.target_macs, seed=builder.region_seed,
-                              cost=lambda p: self.cost(p) if builder.servable(p) else builder.target_macs + 1)
+        region = RandomSearch(self.space, target=builder.target, seed=builder.region_seed,
+                              cost=lambda p: self.cost(p) if builder.servable(p) else builder.target + 1)
         proposals = region.propose([TrialRecord(p, COMPLETE, 0.0) for p in known], 1)
         return proposals[0].point if proposals else None
 
@@ -234,6 +236,55 @@ class TableTrials:
         return handle["record"]
 
 
+@dataclass
+class BuildConfig:
+    """What ``nas bench build`` (and :func:`nas.build_table`) is asked: defaults are nas search's for the space."""
+
+    out: str
+    points: int = 150
+    seeds: str | list[int] = "0,1"
+    space: str = "x3d"
+    data: str | None = None
+    target_gflops: float | None = None
+    epochs: float | None = None
+    region_seed: int = 0
+    time_limit: str | float | None = None
+    threads: int = 2
+    device: str = "auto"
+    space_options: dict[str, Any] = field(default_factory=dict)
+    command: str | None = None
+
+
+def build_table(config: BuildConfig, progress: SearchProgress | None = None) -> dict[str, Any]:
+    """Train the region into ``config.out`` (resumable); every setting is checked before data or the file is made."""
+    from estimators.proxy import ProxySchedule, resolve_device
+    from spaces import get_space
+
+    from .engine import open_data, plan_data, proxy_defaults, proxy_schedule
+    from .values import parse_duration
+
+    seeds = config.seeds if isinstance(config.seeds, list) else seeds_argument(config.seeds)
+    if config.points < 1:
+        raise NasError(f"--points must be at least 1, got {config.points}")
+    defaults = proxy_defaults(config.space)
+    target = config.target_gflops if config.target_gflops is not None else defaults.get("target_gflops")
+    if target is None or not target > 0:
+        raise NasError(f"give a positive --target-gflops for space {config.space!r} (got {target})")
+    schedule = proxy_schedule(defaults, config.epochs, None)
+    time_limit = config.time_limit if isinstance(config.time_limit, float | int) else parse_duration(config.time_limit)
+    existing, synth_settings, classes = plan_data(config.data or defaults["data"])
+    space = get_space(config.space, **{**defaults.get("space", {}), **config.space_options, "num_classes": classes})
+    CoordinateExpansion(space, target=round(target * 1e9))  # a target no search can use fails before any data is built
+    device = resolve_device(config.device)
+    cache = open_data(existing, synth_settings)
+    estimators = {seed: ProxyAccuracy(cache, ProxySchedule(**schedule, seed=seed, threads=config.threads, curve=True),
+                                      device=device) for seed in seeds}
+    builder = TableBuilder(config.out, space, estimators, target=round(target * 1e9), region_seed=config.region_seed,
+                           meta={"command": config.command or "nas bench build", "epochs": schedule["epochs"]},
+                           progress=progress or SearchProgress())
+    return builder.build(config.points, time_limit)
+
+
 def runs_summary(table: Table) -> dict[str, Any]:
     """Counts and spread of a table: what ``nas bench info`` prints."""
     import statistics
@@ -265,8 +316,6 @@ def fidelity_correlation(short: Table, long: Table, space: SearchSpace) -> dict[
 
 
 def seeds_argument(text: str) -> list[int]:
-    from spaces.errors import NasError
-
     try:
         seeds = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:

@@ -6,7 +6,7 @@ import pytest
 
 from estimators.data.synthetic import SynthSettings
 from spaces import get_space, list_spaces, register_space, unregister_space
-from tests.examples.plugin import PLUGIN_SPACE, install_plugin
+from tests.examples.plugin import PLUGIN_SPACE, PLUGIN_STRATEGY, install_plugin
 from tests.spaces.toy_space import ToySpace
 
 #: The tiny synthetic clip cache of the data, training and search tests.
@@ -48,6 +48,20 @@ def space_for(request: pytest.FixtureRequest, name: str):
     if name == PLUGIN_SPACE:
         request.getfixturevalue("plugin_space")
     return get_space(name)
+
+
+def all_strategy_names() -> list[str]:
+    """Every registered strategy plus the example plugin's: the strategy conformance suite runs on each."""
+    from nas.strategies import list_strategies
+
+    return sorted(set(list_strategies()) | {PLUGIN_STRATEGY})
+
+
+def strategy_for(request: pytest.FixtureRequest, name: str) -> str:
+    """The strategy ``name``, installing the example plugin first when it is the plugin's."""
+    if name == PLUGIN_STRATEGY:
+        request.getfixturevalue("plugin_space")
+    return name
 
 
 @pytest.fixture(params=all_space_names())

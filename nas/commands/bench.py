@@ -62,36 +62,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from estimators.proxy import ProxyAccuracy, ProxySchedule, resolve_device
-    from spaces import get_space
+    from ..tabular_build import BuildConfig, build_table
+    from ..values import parse_options
 
-    from ..engine import open_data, plan_data, proxy_defaults, proxy_schedule
-    from ..progress import SearchProgress
-    from ..strategies.coordinate import CoordinateExpansion
-    from ..tabular_build import TableBuilder, seeds_argument
-    from ..values import parse_duration, parse_options
-
-    seeds = seeds_argument(args.seeds)
-    if args.points < 1:
-        raise NasError(f"--points must be at least 1, got {args.points}")
-    defaults = proxy_defaults(args.space)
-    args.data = args.data or defaults["data"]
-    target = args.target_gflops if args.target_gflops is not None else defaults.get("target_gflops")
-    if target is None or not target > 0:
-        raise NasError(f"give a positive --target-gflops for space {args.space!r} (got {target})")
-    schedule = proxy_schedule(defaults, args.epochs, None)
-    time_limit = parse_duration(args.time_limit)
-    existing, synth_settings, classes = plan_data(args.data)
-    space = get_space(args.space, **{**defaults.get("space", {}), **parse_options(args.space_option), "num_classes": classes})
-    CoordinateExpansion(space, target_macs=round(target * 1e9))  # a target no search can use fails before any data is built
-    device = resolve_device(args.device)
-    cache = open_data(existing, synth_settings)
-    estimators = {seed: ProxyAccuracy(cache, ProxySchedule(**schedule, seed=seed, threads=args.threads, curve=True), device=device)
-                  for seed in seeds}
     command = "nas " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("nas") else None
-    builder = TableBuilder(args.out, space, estimators, target_macs=round(target * 1e9), region_seed=args.region_seed,
-                           meta={"command": command or "nas bench build", "epochs": schedule["epochs"]}, progress=SearchProgress())
-    outcome = builder.build(args.points, time_limit)
+    outcome = build_table(BuildConfig(out=args.out, points=args.points, seeds=args.seeds, space=args.space, data=args.data,
+                                      target_gflops=args.target_gflops, epochs=args.epochs, region_seed=args.region_seed,
+                                      time_limit=args.time_limit, threads=args.threads, device=args.device,
+                                      space_options=parse_options(args.space_option), command=command))
     print(f"{outcome['points']} points in {outcome['path']} ({outcome['runs_now']} runs in this build, "
           f"{outcome['seconds']:.0f} s){'; the time limit was reached: re-run to go on' if outcome['stopped'] == 'time limit' else ''}")
     if args.json:
@@ -218,7 +196,7 @@ def run_fidelity(args: argparse.Namespace) -> int:
     schedule = {k: v for k, v in meta["schedule"].items() if k in ("batch_size", "optimizer", "lr", "weight_decay", "channels_last")}
     estimators = {s: ProxyAccuracy(cache, ProxySchedule(**schedule, epochs=args.epochs, seed=s, threads=args.threads, curve=True),
                                    device=resolve_device(args.device)) for s in seeds}
-    builder = TableBuilder(args.out, space, estimators, target_macs=int(meta["target_macs"]), order=order,
+    builder = TableBuilder(args.out, space, estimators, target=int(meta["target_macs"]), order=order,
                            meta={"command": "nas bench fidelity", "short_table": str(args.table)}, progress=SearchProgress())
     outcome = builder.build(args.points, parse_duration(args.time_limit))
     result = {**fidelity_correlation(short, Table(args.out), space), "long_epochs": args.epochs,

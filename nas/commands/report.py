@@ -17,7 +17,7 @@ from typing import Any
 from estimators.files import output_folder, safe_file_name
 from spaces.errors import NasError
 
-from ..costs import GMACS, unit_of
+from ..costs import GMACS, target_of, unit_of
 from ..values import STUDY, storage
 from .common import print_path, print_table, write_text_atomically
 
@@ -67,7 +67,7 @@ def _comparison_row(report) -> dict[str, Any]:
     from ..report import macs_of
     from ..strategies.base import best_within
 
-    best = best_within(report.history, report.config["target_macs"])
+    best = best_within(report.history, target_of(report.config))
     chosen = report.chosen()
     final = report.final_of(chosen)
     seconds = sum(float(r.attrs.get("train_seconds", 0.0)) for r in [*report.history, *report.finals])
@@ -97,7 +97,7 @@ def _list(url: str, as_json: bool) -> int:
         chosen = report.chosen()
         final = report.final_of(chosen)
         rows.append({"study": name, "space": report.config["space"], "strategy": report.config["strategy"],
-                     "target": unit_of(report.config).show(report.config["target_macs"]), "trials": len(report.history),
+                     "target": unit_of(report.config).show(target_of(report.config)), "trials": len(report.history),
                      "chosen": chosen.point.key if chosen else "", "proxy top-1": round(chosen.accuracy, 4) if chosen else "",
                      "final top-1": round(final.accuracy, 4) if final else ""})
     if as_json:
@@ -120,7 +120,7 @@ def _report_one(report, out: Path, as_json: bool) -> dict[str, Any]:
     chosen = report.chosen()
     final = report.final_of(chosen)
     unit = unit_of(report.config)
-    target = report.config["target_macs"] / 1e9 if unit is GMACS else None  # the path plot's target line is in GMACs
+    target = target_of(report.config) / 1e9 if unit is GMACS else None  # the path plot's target line is in GMACs
     path_png = None
     if path:
         path_png = out / f"{safe_file_name(report.name)}-path.png"
@@ -132,7 +132,7 @@ def _report_one(report, out: Path, as_json: bool) -> dict[str, Any]:
                                                       "proxy_top1": chosen.accuracy,
                                                       "final_top1": final.accuracy if final else None}}
     if not as_json:
-        print(f"study {report.name!r}: {report.config['space']} by {report.config['strategy']}, target {unit.show(report.config['target_macs'])}, "
+        print(f"study {report.name!r}: {report.config['space']} by {report.config['strategy']}, target {unit.show(target_of(report.config))}, "
               f"{len(report.history)} trials")
         print_table(rows, COLUMNS)
         if path:
@@ -160,14 +160,14 @@ def _write_pareto(reports, out: Path) -> Path:
     strategies = [r.config["strategy"] for r in reports]
     units = {unit_of(r.config) for r in reports}
     unit = units.pop() if len(units) == 1 else GMACS  # studies of mixed costs share the one cost they all have: MACs
-    cost = (lambda record: record.macs) if unit is not GMACS else macs_of  # a record's macs is its search's cost
+    cost = (lambda record: record.cost) if unit is not GMACS else macs_of
     studies = []
     for report in reports:
         label = report.config["strategy"] if strategies.count(report.config["strategy"]) == 1 else report.name
         complete = report.complete()
         studies.append({"label": label, "points": [(cost(r) / unit.scale, r.accuracy) for r in complete],
                         "front": [(cost(r) / unit.scale, r.accuracy) for r in pareto_front(complete, cost)]})
-    targets = {r.config["target_macs"] for r in reports if unit_of(r.config) is unit}
+    targets = {target_of(r.config) for r in reports if unit_of(r.config) is unit}
     path = out / ("pareto.png" if len(reports) > 1 else f"{safe_file_name(reports[0].name)}-pareto.png")
     plot_pareto(studies, out=path, target=targets.pop() / unit.scale if len(targets) == 1 else None, latency=unit is not GMACS)
     return path

@@ -174,7 +174,7 @@ def _print_start(search) -> None:
     unit = unit_of(ledger.config())
     logging.getLogger("nas.cli").info(f"{'resuming' if resumed else 'starting'} study {ledger.study_name!r} in {ledger.url}"
           f"{f' ({resumed} trials so far)' if resumed else ''}: {search.space.name} by {search.strategy.name}, target "
-          f"{unit.show(search.strategy.target_macs)}, {estimator.schedule.epochs:g} epochs per candidate on "
+          f"{unit.show(search.strategy.target)}, {estimator.schedule.epochs:g} epochs per candidate on "
           f"{estimator.cache.path} ({estimator.device})")
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from spaces import Point, SearchSpace
 from spaces.errors import NasError
 
+from ..costs import GMACS, Unit
+
 #: Trial states as the ledger reports them.
 COMPLETE, FAILED, RUNNING = "complete", "failed", "running"
 
@@ -27,7 +29,7 @@ class TrialRecord:
     point: Point
     state: str
     accuracy: float | None = None
-    macs: int = 0  # the search's cost of the point: MACs, or microseconds when the cost is latency (attrs["macs"] are MACs)
+    cost: int = 0  # the search's cost of the point, in the strategy's unit (MACs, or whole µs under latency); attrs["macs"] are MACs
     attrs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -45,7 +47,7 @@ class Proposal:
 
 
 def best_within(records: Sequence[TrialRecord], max_cost: float,
-                cost: Callable[[TrialRecord], float] = lambda r: r.macs) -> TrialRecord | None:
+                cost: Callable[[TrialRecord], float] = lambda r: r.cost) -> TrialRecord | None:
     """The most accurate completed trial whose ``cost`` (the search's by default) is at most ``max_cost`` (ties: the cheaper).
 
     The one "best within the target" of the toolkit: strategies' choice, ``nas export --gflops``, reports.
@@ -129,12 +131,12 @@ def _merge(point: Point, runs: Sequence[TrialRecord], repeats: int) -> TrialReco
     attrs = {**first.attrs, "runs": len(accuracies), "accuracy_runs": accuracies, "pending_repeats": pending,
              "repeats_done": [repeat_of(r) for r in complete]}
     if failed is not None:
-        return TrialRecord(point, FAILED, None, failed.macs, {**failed.attrs, **{k: attrs[k] for k in ("runs", "accuracy_runs")}})
+        return TrialRecord(point, FAILED, None, failed.cost, {**failed.attrs, **{k: attrs[k] for k in ("runs", "accuracy_runs")}})
     done = {repeat_of(r) for r in complete}
     if not all(k in done for k in range(repeats)):
-        return TrialRecord(point, RUNNING, None, first.macs, attrs)
+        return TrialRecord(point, RUNNING, None, first.cost, attrs)
     attrs["accuracy_se"] = combined_se(accuracies, validation_se)
-    return TrialRecord(point, COMPLETE, sum(accuracies) / len(accuracies), first.macs, attrs)
+    return TrialRecord(point, COMPLETE, sum(accuracies) / len(accuracies), first.cost, attrs)
 
 
 def owed_runs(history: Sequence[TrialRecord], repeats: int, *, after_failure: bool = False) -> list[Proposal]:
@@ -189,41 +191,40 @@ def interrupted_first(history: Sequence[TrialRecord], taken: set[Point], n: int)
 
 
 class Strategy(ABC):
-    """Proposes points of ``space`` whose compute stays within ``target_macs``."""
+    """Proposes points of ``space`` whose compute stays within ``target``."""
 
     name: str = ""
     #: False for open-ended strategies (random, samplers): a search with them needs a budget.
     terminates: bool = True
 
-    def __init__(self, space: SearchSpace, *, target_macs: int, seed: int = 0,
+    def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None) -> None:
         self.space = space
         self.seed = seed
         self.cost = cost or (lambda point: space.complexity(point).macs)
+        #: How a cost of this strategy reads: GMACs for multiply-adds, else the cost's own (ms for latency in µs).
+        self.unit: Unit = getattr(self.cost, "unit", GMACS)
         check = getattr(self.cost, "check_target", None)
         if check is not None:  # a cost in other units (latency) knows how to bound itself cheaply
-            check(target_macs)
+            check(target)
         else:
-            self._check_compute_target(target_macs)
-        self.target_macs = target_macs
+            self._check_compute_target(target)
+        self.target = target
         self._costs: dict[Point, int] = {}
 
-    def _check_compute_target(self, target_macs: int) -> None:
+    def _check_compute_target(self, target: int) -> None:
         """The target must lie between the base network's cost and the space's largest network's."""
         space = self.space
-        base_cost = self.cost(space.base)
-        if target_macs < base_cost:
-            raise NasError(
-                f"the compute target ({target_macs / 1e9:.4g} GMACs) is below the base network's "
-                f"({base_cost / 1e9:.4g} GMACs at {space.base.key}); raise --target-gflops"
-            )
+        base_cost, show = self.cost(space.base), self.unit.show
+        option = "--target-gflops" if self.unit is GMACS else "the target"
+        if target < base_cost:
+            raise NasError(f"the compute target ({show(target)}) is below the base network's ({show(base_cost)} at "
+                           f"{space.base.key}); raise {option}")
         largest = space.largest
         largest_cost = self.cost(largest)
-        if target_macs > largest_cost:
-            raise NasError(
-                f"the compute target ({target_macs / 1e9:.4g} GMACs) is above this space's largest network "
-                f"({largest_cost / 1e9:.4g} GMACs at {largest.key}): no search can reach it; lower --target-gflops"
-            )
+        if target > largest_cost:
+            raise NasError(f"the compute target ({show(target)}) is above this space's largest network "
+                           f"({show(largest_cost)} at {largest.key}): no search can reach it; lower {option}")
 
     def cost_of(self, point: Point) -> int:
         """The point's cost, computed once per strategy (a measured latency cost may be slow)."""
@@ -233,7 +234,7 @@ class Strategy(ABC):
 
     def fits(self, point: Point) -> bool:
         """Within the compute target."""
-        return self.cost_of(point) <= self.target_macs
+        return self.cost_of(point) <= self.target
 
     @abstractmethod
     def propose(self, history: Sequence[TrialRecord], n: int = 1) -> list[Proposal]:
@@ -260,4 +261,4 @@ class Strategy(ABC):
 
     def best(self, history: Sequence[TrialRecord]) -> TrialRecord | None:
         """The most accurate completed point within the compute target."""
-        return best_within(history, self.target_macs)
+        return best_within(history, self.target)

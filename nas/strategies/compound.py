@@ -87,9 +87,9 @@ def ladder_value(axis: Axis, index: float) -> float:
 class CompoundScaling(Strategy):
     name = "compound"
 
-    def __init__(self, space: SearchSpace, *, target_macs: int, seed: int = 0,
+    def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None, resolution: int = 2) -> None:
-        super().__init__(space, target_macs=target_macs, seed=seed, cost=cost)
+        super().__init__(space, target=target, seed=seed, cost=cost)
         if isinstance(resolution, bool) or not isinstance(resolution, int) or not 1 <= resolution <= 4:
             raise NasError(f"compound scaling's resolution must be a whole number from 1 to 4, got {resolution!r}")
         self.resolution = resolution
@@ -168,7 +168,7 @@ class CompoundScaling(Strategy):
         """The φ = 1 points, one per direction that reaches about twice the base's cost (distinct points)."""
         if self._grid is None:
             base_cost = self.cost_of(self.space.base)
-            goal = base_cost * min(UNIT_RATIO, self.target_macs / base_cost)
+            goal = base_cost * min(UNIT_RATIO, self.target / base_cost)
             grid: dict[Point, GridPoint] = {}
             for direction in self.directions():
                 unit = self._unit_point(direction, goal)
@@ -184,13 +184,13 @@ class CompoundScaling(Strategy):
         (X3D's crops 112, 160, 224, 312), and a latency cost is not MACs.
         """
         points, base_cost, phi = [winner.point], self.cost_of(self.space.base), 2
-        while (goal := base_cost * UNIT_RATIO**phi) < self.target_macs:
+        while (goal := base_cost * UNIT_RATIO**phi) < self.target:
             unit = self._unit_point(winner.direction, goal)
             if unit is None:
                 break  # the direction's ladders end before this much compute
             points.append(unit.point)
             phi += 1
-        low, _ = self._bracket(winner.direction, self.target_macs)
+        low, _ = self._bracket(winner.direction, self.target)
         last = self.along(winner.direction, low)
         if last is not None and self.fits(last):
             points.append(last)
@@ -227,10 +227,10 @@ class CompoundScaling(Strategy):
         costs = [self.cost_of(p.point) for p in plan.proposals]
         if plan.winner is None and not plan.finished:
             step = UNIT_RATIO * UNIT_RATIO * self.cost_of(self.space.base)
-            while step < self.target_macs:
+            while step < self.target:
                 costs.append(int(step))
                 step *= UNIT_RATIO
-            costs.append(self.target_macs)
+            costs.append(self.target)
         return costs
 
     # -- replaying the search --------------------------------------------------------------

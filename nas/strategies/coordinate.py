@@ -95,10 +95,10 @@ MIN_GROWTH_PER_STEP = 1.1
 class CoordinateExpansion(Strategy):
     name = "coordinate"
 
-    def __init__(self, space: SearchSpace, *, target_macs: int, seed: int = 0,
+    def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None, selection: str = "accuracy", tie_rule: str = "reseed",
                  tie_sigmas: float = DEFAULT_TIE_SIGMAS, tie_max_runs: int = DEFAULT_TIE_MAX_RUNS) -> None:
-        super().__init__(space, target_macs=target_macs, seed=seed, cost=cost)
+        super().__init__(space, target=target, seed=seed, cost=cost)
         self._cost_doubles = cost is None  # MACs: every X3D expansion about doubles them, by design of the axes
         if selection not in SELECTION_RULES:
             raise NasError(f"unknown selection rule {selection!r}; choose one of: {', '.join(SELECTION_RULES)}")
@@ -136,10 +136,10 @@ class CoordinateExpansion(Strategy):
         else:
             return costs  # a contraction: the last training
         operations = len(self.space.operations)
-        while step_cost <= self.target_macs:
+        while step_cost <= self.target:
             step_cost *= growth
             costs += [step_cost] * operations
-        costs.append(self.target_macs)
+        costs.append(self.target)
         return costs
 
     def _growth_per_step(self, point: Point) -> float:
@@ -196,12 +196,12 @@ class CoordinateExpansion(Strategy):
             if operation is None:
                 return _Replay(path, [], True)  # every candidate failed
             winner = candidates[operation]
-            if self.cost(winner) <= self.target_macs:
+            if self.cost(winner) <= self.target:
                 path.append(PathStep(step, operation, winner, "expansion", candidates, decision))
                 current = winner
                 continue
             path.append(PathStep(step, operation, winner, "overshoot", candidates, decision))
-            fitting = next((p for p in self.space.contractions(winner, operation) if self.cost(p) <= self.target_macs), current)
+            fitting = next((p for p in self.space.contractions(winner, operation) if self.cost(p) <= self.target), current)
             if fitting == current:
                 return _Replay(path, [], True)  # no point between the two fits: keep the current model
             if fitting not in settled:
@@ -222,7 +222,7 @@ class CoordinateExpansion(Strategy):
             if self.selection == "accuracy":
                 scored.append((record.accuracy, se, op))
             else:
-                added = max(record.macs - base_record.macs, 1)
+                added = max(record.cost - base_record.cost, 1)
                 base_se = accuracy_se(base_record)
                 both = None if se is None or base_se is None else (se**2 + base_se**2) ** 0.5
                 scored.append(((record.accuracy - (base_record.accuracy or 0.0)) / added,
@@ -238,7 +238,7 @@ class CoordinateExpansion(Strategy):
 
         def rank(item: tuple[float, float | None, str]) -> tuple:
             score, _, op = item
-            return (score, -settled[candidates[op]].macs, -order.get(op, 0))
+            return (score, -settled[candidates[op]].cost, -order.get(op, 0))
 
         scored.sort(key=rank, reverse=True)
         best = scored[0]
@@ -260,7 +260,7 @@ class CoordinateExpansion(Strategy):
         if self.tie_rule == "best":
             return Decision(best[2], margin, noise, tied, self.tie_rule, "best of tied")
         score_of = {op: score for score, _, op in scored}
-        cheapest = min(tied, key=lambda op: (settled[candidates[op]].macs, -score_of[op], order.get(op, 0)))
+        cheapest = min(tied, key=lambda op: (settled[candidates[op]].cost, -score_of[op], order.get(op, 0)))
         return Decision(cheapest, margin, noise, tied, self.tie_rule, "cheaper of tied")
 
     def _more_runs(self, tied: Sequence[str], candidates: Mapping[str, Point],

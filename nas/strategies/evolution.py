@@ -36,13 +36,13 @@ class RegularisedEvolution(Strategy):
     name = "evolution"
     terminates = False
 
-    def __init__(self, space: SearchSpace, *, target_macs: int, seed: int = 0,
+    def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None, population: int = 10, sample: int = 3) -> None:
-        super().__init__(space, target_macs=target_macs, seed=seed, cost=cost)
+        super().__init__(space, target=target, seed=seed, cost=cost)
         if population < 2 or not 1 <= sample <= population:
             raise NasError(f"evolution needs population >= 2 and 1 <= sample <= population, got {population}, {sample}")
         self.population, self.sample = population, sample
-        self._random = RandomSearch(space, target_macs=target_macs, seed=seed, cost=self.cost)
+        self._random = RandomSearch(space, target=target, seed=seed, cost=self.cost)
 
     def mutate(self, parent: Point, rng: random.Random) -> Point | None:
         """The parent with one axis moved one ladder level up or down (None if that leaves the ladder)."""
@@ -76,7 +76,7 @@ class RegularisedEvolution(Strategy):
 
     def _child(self, population: list[TrialRecord], taken: set[Point], rng: random.Random, step: int) -> Proposal | None:
         for _ in range(MAX_MUTATIONS):
-            parent = max(rng.sample(population, self.sample), key=lambda r: (r.accuracy, -r.macs))
+            parent = max(rng.sample(population, self.sample), key=lambda r: (r.accuracy, -r.cost))
             child = self.mutate(parent.point, rng)
             if child is not None and child not in taken and self.fits(child):
                 return Proposal(child, {"step": step, "role": "child", "parent": parent.point.key})

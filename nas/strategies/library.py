@@ -45,10 +45,10 @@ class LibrarySamplerStrategy(Strategy):
 
     terminates = False
 
-    def __init__(self, space: SearchSpace, *, target_macs: int, seed: int = 0,
+    def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None) -> None:
-        super().__init__(space, target_macs=target_macs, seed=seed, cost=cost)
-        self._fallback = RandomSearch(space, target_macs=target_macs, seed=seed, cost=self.cost)
+        super().__init__(space, target=target, seed=seed, cost=cost)
+        self._fallback = RandomSearch(space, target=target, seed=seed, cost=self.cost)
 
     @abstractmethod
     def open_session(self, settled: Sequence[TrialRecord]) -> SamplerSession:

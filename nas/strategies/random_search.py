@@ -25,9 +25,9 @@ class RandomSearch(Strategy):
     name = "random"
     terminates = False  # it would go on until the ladder grid is exhausted: the runner's budget stops it
 
-    def __init__(self, space: SearchSpace, *, target_macs: int, seed: int = 0,
+    def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None) -> None:
-        super().__init__(space, target_macs=target_macs, seed=seed, cost=cost)
+        super().__init__(space, target=target, seed=seed, cost=cost)
         self._sequence: list[Point] = []
         self._rng = random.Random(seed)
         self._exhausted = False

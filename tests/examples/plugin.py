@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "examples" / "plugin_space"
 #: The space the example registers under the ``nas.spaces`` entry point.
 PLUGIN_SPACE = "r2plus1d"
+#: The strategy it registers under the ``nas.strategies`` entry point.
+PLUGIN_STRATEGY = "hill-climb"
 
 
 def install_plugin(workdir: Path) -> Path:

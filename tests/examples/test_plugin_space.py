@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from spaces import get_space, list_spaces
-from tests.examples.plugin import PLUGIN_SPACE
+from tests.examples.plugin import PLUGIN_SPACE, PLUGIN_STRATEGY
 
 #: 32-frame videos: the plugin's base clip (4 frames at stride 8) spans 32 frames.
 TINY_DATA = "synth:classes=4,clips_per_class=6,frames=32,size=32,seed=3,val_fraction=0.15,test_fraction=0.15"
@@ -72,3 +72,18 @@ def test_nas_search_runs_on_the_plugin_space_with_its_own_defaults(plugin_space,
     assert summary["study"].startswith(f"{PLUGIN_SPACE}-coordinate-") and summary["trained"] == 7
     assert summary["stopped"] == "budget" and summary["path"][0]["role"] == "base"
     assert "target 0.06 GMACs" in done.stderr
+
+
+def test_a_strategy_from_the_plugin_package_searches_a_built_in_space(plugin_space, tmp_path):
+    """The hill-climbing strategy reaches ``nas search`` only through the installed ``nas.strategies`` entry point."""
+    done = nas(plugin_space, tmp_path, "search", "--space", "x3d", "--strategy", PLUGIN_STRATEGY, "--data", TINY_DATA,
+               "--space-option", "base_crop=16", "--space-option", "base_stride=16", "--space-option", "head_width=32",
+               "--target-gflops", "0.0009", "--epochs", "0.5", "--final-epochs", "0", "--threads", "1",
+               "--storage", f"sqlite:///{tmp_path / 'nas.db'}", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["study"].startswith(f"x3d-{PLUGIN_STRATEGY}-") and summary["stopped"] == "finished"
+    assert summary["trained"] >= 2 and summary["chosen"] is not None
+    without = subprocess.run([sys.executable, "-m", "nas", "search", "--strategy", PLUGIN_STRATEGY, "--budget", "1"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert without.returncode == 2 and f"unknown strategy {PLUGIN_STRATEGY!r}" in without.stderr  # not installed here

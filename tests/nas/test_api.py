@@ -89,3 +89,20 @@ def test_a_comparison_from_python_on_the_installed_table(folder):
     result = nas.compare(strategies="coordinate,random", seeds=2)
     assert [row["strategy"] for row in result["rows"]] == ["coordinate", "random"]
     assert result["seeds"] == 2 and result["rows"][0]["seeds"] == 2 and list(folder.iterdir()) == []
+
+
+def test_a_table_build_from_python_resumes_and_refuses_bad_settings_before_writing(folder, capsys):
+    from estimators.tabular import Table
+
+    settings = {"data": TINY_DATA, "space_options": TINY["space_options"], "target_gflops": 0.0009, "epochs": 0.5,
+                "threads": 1, "seeds": "0,1"}
+    with pytest.raises(nas.NasError, match="--points must be at least 1, got 0"):
+        nas.build_table(str(folder / "t.h5"), points=0, **settings)
+    assert not (folder / "t.h5").exists()
+    built = nas.build_table(str(folder / "t.h5"), points=1, **settings)
+    assert capsys.readouterr().err == "", "the library printed although progress was not asked for"
+    table = Table(folder / "t.h5")
+    assert built["stopped"] == "done" and built["points"] == len(table.entries) >= 1
+    assert built["runs_now"] == 2 * len(table.entries) and all(table.complete(k) for k in table.entries)
+    again = nas.build_table(str(folder / "t.h5"), points=1, **settings)
+    assert again["runs_now"] == 0 and again["points"] == built["points"]

@@ -245,7 +245,7 @@ def test_open_ended_strategies_get_the_coordinate_searchs_budget():
     from nas.strategies.coordinate import CoordinateExpansion
 
     space = get_space("x3d", num_classes=12, base_crop=48, base_stride=8, stage_blocks=(1, 1, 2, 1), head_width=256)
-    assert len(CoordinateExpansion(space, target_macs=25_000_000).planned_costs([])) == 26  # the default run's 26 models
+    assert len(CoordinateExpansion(space, target=25_000_000).planned_costs([])) == 26  # the default run's 26 models
 
 
 def test_the_image_space_searches_on_its_own_default_data(tmp_path):

@@ -70,7 +70,7 @@ def _run(strategy: str, seed: int, accuracies, macs=None) -> Run:
 def test_summary_by_hand():
     runs = [_run("a", s, [0.1, 0.3 + 0.01 * s, 0.2]) for s in range(6)]
     runs += [_run("random", s, [0.1, 0.2, 0.25], macs=[10, 10, 99]) for s in range(6)]  # its 3rd model is over the target
-    rows = {r["strategy"]: r for r in summarise(runs, target_macs=50, optimum=lambda seed: 0.355, budgets=[1, 3],
+    rows = {r["strategy"]: r for r in summarise(runs, target=50, optimum=lambda seed: 0.355, budgets=[1, 3],
                                                 epsilon=0.02, reference=(50 / 1e9, 0.0))}
     a, baseline = rows["a"], rows["random"]
     assert a["best@1"] == pytest.approx(0.1) and a["best@1_sem"] == pytest.approx(0.0, abs=1e-12)

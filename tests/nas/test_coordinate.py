@@ -52,7 +52,7 @@ def run_to_end(strategy, history=None, batch=1, limit=200):
 
 
 def test_paper_order_then_temporal_contraction_onto_the_target():
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET)
+    strategy = CoordinateExpansion(SPACE, target=TARGET)
     history = run_to_end(strategy)
     path = strategy.expansion_path(history)
     assert [s.operation for s in path] == [None, "bottleneck", "fast", "spatial", "depth", "temporal", "temporal", "temporal", "temporal"]
@@ -66,7 +66,7 @@ def test_paper_order_then_temporal_contraction_onto_the_target():
 
 
 def test_no_point_is_trained_twice_and_every_step_is_recorded():
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET)
+    strategy = CoordinateExpansion(SPACE, target=TARGET)
     history = run_to_end(strategy, batch=6)
     points = [r.point for r in history]
     assert len(points) == len(set(points)) == 1 + 7 * 6 + 1
@@ -76,15 +76,15 @@ def test_no_point_is_trained_twice_and_every_step_is_recorded():
 
 
 def test_resuming_from_any_prefix_gives_the_same_search():
-    full = run_to_end(CoordinateExpansion(SPACE, target_macs=TARGET))
+    full = run_to_end(CoordinateExpansion(SPACE, target=TARGET))
     rng = random.Random(0)
     for cut in sorted(rng.sample(range(1, len(full)), 5)):
-        resumed = run_to_end(CoordinateExpansion(SPACE, target_macs=TARGET), history=full[:cut])
+        resumed = run_to_end(CoordinateExpansion(SPACE, target=TARGET), history=full[:cut])
         assert [r.point for r in resumed] == [r.point for r in full]
 
 
 def test_running_trials_are_not_proposed_again_and_interrupted_ones_are_retried():
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET)
+    strategy = CoordinateExpansion(SPACE, target=TARGET)
     base = strategy.propose([], 1)[0].point
     assert strategy.propose([TrialRecord(base, RUNNING)], 6) == []
     interrupted = TrialRecord(base, FAILED, attrs={"retry": True})
@@ -94,7 +94,7 @@ def test_running_trials_are_not_proposed_again_and_interrupted_ones_are_retried(
 
 
 def test_a_failed_candidate_is_skipped_and_the_search_goes_on():
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET)
+    strategy = CoordinateExpansion(SPACE, target=TARGET)
     history = [evaluate(p) for p in strategy.propose([], 1)]
     first_step = strategy.propose(history, 6)
     history += [TrialRecord(p.point, FAILED, attrs=dict(p.attrs)) if p.attrs["operation"] == "bottleneck" else evaluate(p)
@@ -106,7 +106,7 @@ def test_a_failed_candidate_is_skipped_and_the_search_goes_on():
 @pytest.mark.parametrize("rule, winner", [("accuracy", "bottleneck"), ("gain_per_compute", "width")])
 def test_selection_rules_disagree_where_they_should(rule, winner):
     """Bottleneck: most accurate (0.6 for +200 MACs); width: most accurate per added MAC (0.5 for +50)."""
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET, selection=rule)
+    strategy = CoordinateExpansion(SPACE, target=TARGET, selection=rule)
     history = [TrialRecord(SPACE.base, COMPLETE, 0.0, 100)]
     measured = {"bottleneck": (0.6, 300), "width": (0.5, 150)}
     for proposal in strategy.propose(history, 6):
@@ -117,9 +117,9 @@ def test_selection_rules_disagree_where_they_should(rule, winner):
 
 def test_bad_settings_are_refused():
     with pytest.raises(NasError, match="below the base network"):
-        CoordinateExpansion(SPACE, target_macs=1000)
+        CoordinateExpansion(SPACE, target=1000)
     with pytest.raises(NasError, match="selection rule"):
-        CoordinateExpansion(SPACE, target_macs=TARGET, selection="vibes")
+        CoordinateExpansion(SPACE, target=TARGET, selection="vibes")
 
 
 def test_registry_lists_and_loads_coordinate():
@@ -133,7 +133,7 @@ def test_the_plan_follows_a_cost_that_grows_slower_than_macs():
     """Under a cost that grows by about sqrt(2) where MACs double (as latency does), the plan still counts the trainings."""
     cost = lambda point: int(SPACE.complexity(point).macs ** 0.5)  # noqa: E731
     target = 8 * cost(SPACE.base)
-    strategy = CoordinateExpansion(SPACE, target_macs=target, cost=cost)
+    strategy = CoordinateExpansion(SPACE, target=target, cost=cost)
     trained = len(run_to_end(strategy))
     planned = len(strategy.planned_costs([]))
     doubling_plan = 1 + len(SPACE.operations) * 4 + 1  # 2x per step: three steps to 8x, a fourth overshoots

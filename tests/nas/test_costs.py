@@ -50,10 +50,10 @@ def latency_cost(tmp_path, monkeypatch, toy_space_registered):
 def test_the_latency_target_must_lie_between_the_base_and_the_largest_network(latency_cost):
     base = latency_cost(latency_cost.space.base)
     with pytest.raises(NasError, match="below the base network's predicted"):
-        CoordinateExpansion(latency_cost.space, target_macs=base - 1, cost=latency_cost)
+        CoordinateExpansion(latency_cost.space, target=base - 1, cost=latency_cost)
     with pytest.raises(NasError, match="above the largest network .* channels=64,layers=4,resolution=32"):
-        CoordinateExpansion(latency_cost.space, target_macs=10**12, cost=latency_cost)
-    strategy = CoordinateExpansion(latency_cost.space, target_macs=2 * base, cost=latency_cost)
+        CoordinateExpansion(latency_cost.space, target=10**12, cost=latency_cost)
+    strategy = CoordinateExpansion(latency_cost.space, target=2 * base, cost=latency_cost)
     assert strategy.propose([])[0].point == latency_cost.space.base and strategy.fits(latency_cost.space.base)
 
 
@@ -82,7 +82,7 @@ def test_a_latency_search_records_its_cost_and_reports_in_ms(tmp_path, monkeypat
     assert summary["cost"] == "ms" and "target 50 ms" in search.stderr
     study = optuna.load_study(study_name=summary["study"], storage=storage)
     config = json.loads(study.user_attrs["nas_config"])
-    assert config["cost"]["kind"] == "latency" and config["target_macs"] == 50 * MICROSECONDS_PER_MS
+    assert config["cost"]["kind"] == "latency" and config["target_us"] == 50 * MICROSECONDS_PER_MS and "target_macs" not in config
     trial = study.get_trials()[0]
     assert trial.user_attrs["macs"] < 10**7 and trial.user_attrs["cost"] != trial.user_attrs["macs"]  # MACs and microseconds apart
     report = subprocess.run(nas_command("report", "--storage", storage), env=env, capture_output=True, text=True, timeout=120)
@@ -96,3 +96,29 @@ def test_a_latency_search_records_its_cost_and_reports_in_ms(tmp_path, monkeypat
     costs_ms = sorted(cost for cost, _ in plotted["studies"][0]["points"])
     recorded = sorted(t.user_attrs["cost"] / MICROSECONDS_PER_MS for t in study.get_trials() if t.value is not None)
     assert costs_ms == recorded
+
+
+class ThousandsOfMacs:
+    """A cost in another unit than MACs, which it names (thousands of MACs, shown as 'kMACs')."""
+
+    from nas.costs import Unit
+
+    unit = Unit("kMACs", 1)
+
+    def __init__(self, space) -> None:
+        self.space = space
+
+    def __call__(self, point) -> int:
+        return self.space.complexity(point).macs // 1000
+
+
+def test_messages_and_records_carry_the_costs_own_unit():
+    space = get_space("x3d")
+    cost = ThousandsOfMacs(space)
+    with pytest.raises(NasError, match=r"compute target \(1 kMACs\) is below the base network.s \([\d.e+]+ kMACs") as error:
+        CoordinateExpansion(space, target=1, cost=cost)
+    assert "GMACs" not in str(error.value) and "--target-gflops" not in str(error.value)
+    strategy = CoordinateExpansion(space, target=cost(space.base) * 40, cost=cost)
+    assert strategy.unit is ThousandsOfMacs.unit and strategy.propose([], 1)[0].point == space.base
+    with pytest.raises(NasError, match=r"GMACs\) is below .*raise --target-gflops"):
+        CoordinateExpansion(space, target=1)  # MACs name themselves as GMACs

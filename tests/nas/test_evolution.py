@@ -25,7 +25,7 @@ def grow(strategy, count):
 
 
 def test_a_mutation_moves_one_axis_one_ladder_level():
-    strategy = RegularisedEvolution(SPACE, target_macs=TARGET)
+    strategy = RegularisedEvolution(SPACE, target=TARGET)
     rng = random.Random(0)
     for _ in range(50):
         child = strategy.mutate(SPACE.preset("XS"), rng)
@@ -38,11 +38,11 @@ def test_a_mutation_moves_one_axis_one_ladder_level():
 
 
 def test_children_come_from_the_living_population_and_fit_the_target():
-    strategy = RegularisedEvolution(SPACE, target_macs=TARGET, population=6, sample=2)
+    strategy = RegularisedEvolution(SPACE, target=TARGET, population=6, sample=2)
     history = grow(strategy, 30)
     assert [r.attrs["role"] for r in history[:6]] == ["initial"] * 6
     for index, record in enumerate(history[6:], start=6):
-        assert record.attrs["role"] == "child" and record.macs <= TARGET
+        assert record.attrs["role"] == "child" and record.cost <= TARGET
         living = {r.point.key for r in history[index - 6:index]}
         assert record.attrs["parent"] in living  # aged-out members are never parents
     assert max(r.accuracy for r in history[6:]) >= max(r.accuracy for r in history[:6])
@@ -50,4 +50,4 @@ def test_children_come_from_the_living_population_and_fit_the_target():
 
 def test_bad_population_settings_are_refused():
     with pytest.raises(NasError, match="population"):
-        RegularisedEvolution(SPACE, target_macs=TARGET, population=3, sample=5)
+        RegularisedEvolution(SPACE, target=TARGET, population=3, sample=5)

@@ -49,16 +49,16 @@ def test_the_ledger_and_memory_trials_train_the_same_points_in_the_same_order(tm
     live, simulated = TimedObjective(), TimedObjective()
     ledger = Ledger(storage_url(str(tmp_path / "ledger.db")), "s", SPACE)
     ledger.open({"test": 1})
-    strategy = get_strategy_class(name)(SPACE, target_macs=TARGET, seed=3)
+    strategy = get_strategy_class(name)(SPACE, target=TARGET, seed=3)
     SearchRunner(SPACE, strategy, live, ledger, budget=budget, progress=SearchProgress(bars=False)).run()
-    run = run_strategy(SPACE, name, 3, simulated, target_macs=TARGET, budget=budget)
+    run = run_strategy(SPACE, name, 3, simulated, target=TARGET, budget=budget)
     assert live.calls == simulated.calls == run.points and len(run.points) <= budget
     assert [r.accuracy for r in ledger.records()] == run.accuracies
 
 
 def test_the_simulated_clock_runs_workers_in_parallel_and_the_time_limit_reads_it():
     def simulate(workers: int, time_limit: float | None = None) -> tuple[str, MemoryTrials]:
-        strategy = get_strategy_class("random")(SPACE, target_macs=TARGET, seed=0)
+        strategy = get_strategy_class("random")(SPACE, target=TARGET, seed=0)
         trials = MemoryTrials(strategy.cost_of, workers=workers)
         loop = RunLoop(strategy, estimator_evaluate(SPACE, TimedObjective()), trials,
                        LoopSettings(budget=8, time_limit=time_limit))

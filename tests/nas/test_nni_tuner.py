@@ -32,18 +32,18 @@ def history_of(strategy, length: int) -> list[TrialRecord]:
 
 def test_evolution_does_not_depend_on_or_disturb_the_global_random_state():
     random.seed(1)
-    first = [p.point for p in NNIEvolutionSearch(SPACE, target_macs=EVERYTHING, seed=3).propose([], 3)]
+    first = [p.point for p in NNIEvolutionSearch(SPACE, target=EVERYTHING, seed=3).propose([], 3)]
     after_first = random.random()
     random.seed(99)
-    again = [p.point for p in NNIEvolutionSearch(SPACE, target_macs=EVERYTHING, seed=3).propose([], 3)]
+    again = [p.point for p in NNIEvolutionSearch(SPACE, target=EVERYTHING, seed=3).propose([], 3)]
     random.seed(1)
-    NNIEvolutionSearch(SPACE, target_macs=EVERYTHING, seed=3).propose([], 3)
+    NNIEvolutionSearch(SPACE, target=EVERYTHING, seed=3).propose([], 3)
     assert first == again and random.random() == after_first
-    assert first != [p.point for p in NNIEvolutionSearch(SPACE, target_macs=EVERYTHING, seed=4).propose([], 3)]
+    assert first != [p.point for p in NNIEvolutionSearch(SPACE, target=EVERYTHING, seed=4).propose([], 3)]
 
 
 def test_evolution_after_its_initial_population_mutates_one_axis_of_a_measured_point():
-    strategy = NNIEvolutionSearch(SPACE, target_macs=EVERYTHING, seed=0)
+    strategy = NNIEvolutionSearch(SPACE, target=EVERYTHING, seed=0)
     history = history_of(strategy, 14)
     (proposal,) = strategy.propose(history, 1)
     assert proposal.attrs["sampler"] == "nni-evolution"
@@ -53,12 +53,12 @@ def test_evolution_after_its_initial_population_mutates_one_axis_of_a_measured_p
 
 
 def test_tpe_takes_the_history_and_never_repeats_it():
-    strategy = NNITPESearch(SPACE, target_macs=EVERYTHING, seed=0)
+    strategy = NNITPESearch(SPACE, target=EVERYTHING, seed=0)
     history = history_of(strategy, 12)
     assert len({r.point for r in history}) == 12
     later = [p.point for p in strategy.propose(history, 4)]
     assert len(set(later)) == 4 and not set(later) & {r.point for r in history}
-    assert later == [p.point for p in NNITPESearch(SPACE, target_macs=EVERYTHING, seed=0).propose(history, 4)]
+    assert later == [p.point for p in NNITPESearch(SPACE, target=EVERYTHING, seed=0).propose(history, 4)]
 
 
 class StuckTuner(NNITunerStrategy):
@@ -84,7 +84,7 @@ class StuckTuner(NNITunerStrategy):
 
 
 def test_a_tuner_stuck_on_a_measured_point_falls_back_to_random_order():
-    (proposal,) = StuckTuner(SPACE, target_macs=EVERYTHING).propose([measured(SPACE.base, 0.5)], 1)
+    (proposal,) = StuckTuner(SPACE, target=EVERYTHING).propose([measured(SPACE.base, 0.5)], 1)
     assert proposal.point != SPACE.base and proposal.attrs["sampler"] == "random-fallback"
 
 
@@ -97,6 +97,6 @@ def test_seeded_global_random_restores_the_callers_state():
 
 
 def test_evolution_asked_for_more_than_its_population_falls_back_instead_of_failing():
-    proposals = NNIEvolutionSearch(SPACE, target_macs=EVERYTHING, seed=0).propose([], 12)
+    proposals = NNIEvolutionSearch(SPACE, target=EVERYTHING, seed=0).propose([], 12)
     assert len({p.point for p in proposals}) == 12
     assert [p.attrs["sampler"] for p in proposals].count("random-fallback") >= 2

@@ -20,7 +20,7 @@ class StuckOn(OptunaSamplerStrategy):
     name = "stuck"
 
     def __init__(self, point, **kwargs) -> None:
-        super().__init__(SPACE, target_macs=TARGET, **kwargs)
+        super().__init__(SPACE, target=TARGET, **kwargs)
         self.point = point
 
     def make_sampler(self, seed):
@@ -47,15 +47,15 @@ def test_a_sampler_stuck_over_the_target_never_gets_that_point_trained():
 
 def test_tpe_is_reproducible_and_learns_from_the_history():
     history = [measured(p) for p in (SPACE.base, SPACE.preset("XS"))]
-    first = [p.point for p in TPESearch(SPACE, target_macs=TARGET, seed=4).propose(history, 3)]
-    assert first == [p.point for p in TPESearch(SPACE, target_macs=TARGET, seed=4).propose(history, 3)]
+    first = [p.point for p in TPESearch(SPACE, target=TARGET, seed=4).propose(history, 3)]
+    assert first == [p.point for p in TPESearch(SPACE, target=TARGET, seed=4).propose(history, 3)]
     assert len(set(first)) == 3 and not set(first) & {SPACE.base, SPACE.preset("XS")}
 
 
 def test_nsga2_sees_the_generations_a_sequential_run_would_have_written():
     from nas.strategies.optuna_sampler import NSGA2Search
 
-    strategy = NSGA2Search(SPACE, target_macs=TARGET, seed=1)
+    strategy = NSGA2Search(SPACE, target=TARGET, seed=1)
     history = []
     for _ in range(17):
         (proposal,) = strategy.propose(history, 1)

@@ -24,7 +24,7 @@ from tests.nas.test_runner import ObjectiveEstimator
 def search(db, strategy_name: str, budget: int | None = None) -> str:
     """Run a search as ``nas search`` records it (the same study config) and return the study name."""
     estimator = ObjectiveEstimator()
-    strategy = get_strategy_class(strategy_name)(SPACE, target_macs=TARGET, seed=0)
+    strategy = get_strategy_class(strategy_name)(SPACE, target=TARGET, seed=0)
     study = f"x3d-{strategy_name}"
     ledger = Ledger(storage_url(str(db)), study, SPACE)
     ledger.open({"space": SPACE.name, "space_version": SPACE.version, "space_settings": SPACE.settings(),
@@ -112,7 +112,7 @@ def test_export_rebuilds_the_chosen_model_in_one_call(ledger_path, tmp_path):
     assert yaml.safe_load(text) == {"format": "nas-export/1", "space": exported.space_name,
                                     "space_version": exported.space_version, "settings": dict(exported.settings),
                                     "point": dict(exported.values), **exported.info}  # the same values for any YAML reader
-    strategy = get_strategy_class("coordinate")(SPACE, target_macs=TARGET)
+    strategy = get_strategy_class("coordinate")(SPACE, target=TARGET)
     report_ledger = Ledger(storage_url(str(ledger_path)), "x3d-coordinate", SPACE)
     chosen = strategy.chosen(report_ledger.records(ObjectiveEstimator().fingerprint()))
     assert exported.point() == chosen and exported.info["final_top1"] is not None
@@ -135,7 +135,7 @@ def test_pareto_front_and_best_within_by_hand():
         return TrialRecord(SPACE.base, state, accuracy, macs)
 
     records = [record(10, 0.2), record(5, 0.1), record(20, 0.15), record(30, 0.4), record(30, 0.3), record(7, 0.9, "failed")]
-    assert [(r.macs, r.accuracy) for r in pareto_front(records)] == [(5, 0.1), (10, 0.2), (30, 0.4)]
+    assert [(r.cost, r.accuracy) for r in pareto_front(records)] == [(5, 0.1), (10, 0.2), (30, 0.4)]
     assert best_within(records, 25).accuracy == 0.2 and best_within(records, 4) is None
 
 

@@ -42,7 +42,7 @@ class ObjectiveEstimator(Estimator):
 def make_runner(tmp_path, estimator=None, study="s", **options):
     ledger = Ledger(storage_url(str(tmp_path / "ledger.db")), study, SPACE)
     ledger.open({"test": 1})
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET)
+    strategy = CoordinateExpansion(SPACE, target=TARGET)
     return SearchRunner(SPACE, strategy, estimator or ObjectiveEstimator(), ledger,
                         progress=SearchProgress(bars=False), **options)
 
@@ -50,8 +50,8 @@ def make_runner(tmp_path, estimator=None, study="s", **options):
 def test_a_search_records_every_trial_in_an_optuna_study(tmp_path):
     runner = make_runner(tmp_path)
     outcome = runner.run()
-    reference = run_to_end(CoordinateExpansion(SPACE, target_macs=TARGET))
-    assert outcome.stopped == "finished" and outcome.chosen == CoordinateExpansion(SPACE, target_macs=TARGET).chosen(reference)
+    reference = run_to_end(CoordinateExpansion(SPACE, target=TARGET))
+    assert outcome.stopped == "finished" and outcome.chosen == CoordinateExpansion(SPACE, target=TARGET).chosen(reference)
     assert runner.estimator.calls == [r.point for r in reference]  # same order, each point once
     study = optuna.load_study(study_name="s", storage=storage_url(str(tmp_path / "ledger.db")))
     trials = study.get_trials()
@@ -85,10 +85,10 @@ def test_a_failed_candidate_is_recorded_and_the_search_goes_on(tmp_path):
 def test_a_point_the_data_cannot_serve_costs_no_budget(tmp_path):
     from nas.strategies.random_search import RandomSearch
 
-    unservable = [p.point for p in RandomSearch(SPACE, target_macs=TARGET, seed=0).propose([], 3)]
+    unservable = [p.point for p in RandomSearch(SPACE, target=TARGET, seed=0).propose([], 3)]
     ledger = Ledger(storage_url(str(tmp_path / "ledger.db")), "s", SPACE)
     ledger.open({"test": 1})
-    runner = SearchRunner(SPACE, RandomSearch(SPACE, target_macs=TARGET, seed=0), ObjectiveEstimator(unservable=unservable),
+    runner = SearchRunner(SPACE, RandomSearch(SPACE, target=TARGET, seed=0), ObjectiveEstimator(unservable=unservable),
                           ledger, budget=5, progress=SearchProgress(bars=False))
     outcome = runner.run()
     failed = [r for r in outcome.history if r.state == "failed"]
@@ -129,7 +129,7 @@ def test_a_study_resumed_with_other_settings_is_refused(tmp_path):
     ledger = Ledger(storage_url(str(tmp_path / "l.db")), "s", SPACE)
     ledger.open({"target_macs": 1})
     again = Ledger(storage_url(str(tmp_path / "l.db")), "s", SPACE)
-    with pytest.raises(NasError, match=r"different settings \(target_macs\)"):
+    with pytest.raises(NasError, match=r"different settings \(target\)"):
         again.open({"target_macs": 2})
 
 
@@ -149,7 +149,7 @@ def test_the_eta_fits_per_model_overhead_and_per_mac_cost():
 
 
 def test_coordinate_plans_the_remaining_steps():
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET)
+    strategy = CoordinateExpansion(SPACE, target=TARGET)
     history = run_to_end(strategy)
     assert strategy.planned_costs(history) == []
     planned = strategy.planned_costs([])

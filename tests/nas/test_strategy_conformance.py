@@ -14,10 +14,9 @@ from nas.strategies import (
     RUNNING,
     TrialRecord,
     get_strategy_class,
-    list_strategies,
 )
 from spaces import NasError
-from tests.conftest import all_space_names, space_for
+from tests.conftest import all_space_names, all_strategy_names, space_for, strategy_for
 
 BUDGET = 30
 
@@ -33,7 +32,7 @@ def target_for(space) -> int:
 
 
 def make(name: str, space, seed: int = 0):
-    return get_strategy_class(name)(space, target_macs=target_for(space), seed=seed)
+    return get_strategy_class(name)(space, target=target_for(space), seed=seed)
 
 
 def run(strategy, space, history=(), batch: int = 1, budget: int = BUDGET) -> list[TrialRecord]:
@@ -47,9 +46,9 @@ def run(strategy, space, history=(), batch: int = 1, budget: int = BUDGET) -> li
     return history
 
 
-@pytest.fixture(params=list_strategies())
+@pytest.fixture(params=all_strategy_names())
 def strategy_name(request):
-    return request.param
+    return strategy_for(request, request.param)
 
 
 @pytest.fixture(params=all_space_names())
@@ -64,7 +63,7 @@ def test_proposals_are_valid_within_the_target_and_never_repeated(strategy_name,
     assert len(points) == len(set(points)), "a point was proposed twice"
     for point in points:
         assert space.validate(point) == point
-        assert space.complexity(point).macs <= strategy.target_macs or any(
+        assert space.complexity(point).macs <= strategy.target or any(
             r.point == point and r.attrs.get("role") == "candidate" for r in history)  # coordinate's overshooting step
 
 
@@ -100,9 +99,9 @@ def test_it_ends_or_stops_at_the_budget(strategy_name, space):
     if strategy.terminates:
         assert strategy.is_finished(run(strategy, space, budget=10_000))
     best = strategy.best(history)
-    assert best is not None and best.macs <= strategy.target_macs
+    assert best is not None and best.cost <= strategy.target
 
 
 def test_a_target_below_the_base_is_refused(strategy_name, space):
     with pytest.raises(NasError, match="below the base network"):
-        get_strategy_class(strategy_name)(space, target_macs=space.complexity(space.base).macs - 1)
+        get_strategy_class(strategy_name)(space, target=space.complexity(space.base).macs - 1)

@@ -114,10 +114,10 @@ def test_info_and_a_missing_or_foreign_file(table_path, tmp_path, capsys):
 def test_the_coordinate_path_is_complete_once_enough_points_exist(tiny_cache, tmp_path):
     sp = space()
     estimators = {0: ProxyAccuracy(tiny_cache, ProxySchedule(epochs=0.5, seed=0, threads=1, curve=True), device="cpu")}
-    builder = TableBuilder(str(tmp_path / "t.h5"), sp, estimators, target_macs=900_000)
+    builder = TableBuilder(str(tmp_path / "t.h5"), sp, estimators, target=900_000)
     builder.build(points=1)
     table = Table(tmp_path / "t.h5")
-    assert CoordinateExpansion(sp, target_macs=900_000).is_finished(builder.coordinate_history(table))
+    assert CoordinateExpansion(sp, target=900_000).is_finished(builder.coordinate_history(table))
 
 
 def test_fidelity_retrains_a_seeded_sample_on_a_longer_schedule(table_path, tiny_cache, tmp_path, capsys):

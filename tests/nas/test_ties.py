@@ -92,7 +92,7 @@ def test_a_point_is_taken_until_its_repeats_are_done_and_the_missing_ones_are_ow
 
 
 def test_a_clear_winner_is_separated_and_recorded_with_its_margin():
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET)
+    strategy = CoordinateExpansion(SPACE, target=TARGET)
     history = search(strategy)
     step = strategy.expansion_path(aggregate_runs(history))[2]
     assert step.operation == "temporal" and step.decision.outcome == "separated" and not step.decision.tied
@@ -101,7 +101,7 @@ def test_a_clear_winner_is_separated_and_recorded_with_its_margin():
 
 
 def test_a_tie_is_retrained_under_more_seeds_up_to_the_cap_then_the_cheaper_wins():
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET, tie_max_runs=3)
+    strategy = CoordinateExpansion(SPACE, target=TARGET, tie_max_runs=3)
     runs = search(strategy)
     first = strategy.expansion_path(aggregate_runs(runs))[1]
     assert first.decision.tie and set(first.decision.tied) == {"fast", "temporal"}
@@ -115,7 +115,7 @@ def test_a_tie_is_retrained_under_more_seeds_up_to_the_cap_then_the_cheaper_wins
 
 @pytest.mark.parametrize("rule, outcome", [("cheaper", "cheaper of tied"), ("best", "best of tied")])
 def test_the_other_tie_rules_decide_at_once_without_more_seeds(rule, outcome):
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET, tie_rule=rule)
+    strategy = CoordinateExpansion(SPACE, target=TARGET, tie_rule=rule)
     runs = search(strategy)
     assert all(repeat_of(r) == 0 for r in runs)
     first = strategy.expansion_path(aggregate_runs(runs))[1]
@@ -126,20 +126,20 @@ def test_the_other_tie_rules_decide_at_once_without_more_seeds(rule, outcome):
 
 
 def test_records_without_a_measured_error_are_never_tied():
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET)
+    strategy = CoordinateExpansion(SPACE, target=TARGET)
     history = []
     while not strategy.is_finished(history):
         proposal = strategy.propose(history, 1)[0]
         record = measure(proposal)
-        history.append(TrialRecord(record.point, COMPLETE, record.accuracy, record.macs,
+        history.append(TrialRecord(record.point, COMPLETE, record.accuracy, record.cost,
                                    {k: v for k, v in record.attrs.items() if k != "accuracy_se"}))
     assert not any(step.decision.tied for step in strategy.expansion_path(history)[1:] if step.decision)
 
 
 def test_the_same_runs_give_the_same_path_and_a_resumed_search_repeats_nothing():
-    whole = search(CoordinateExpansion(SPACE, target_macs=TARGET), repeats=2)
+    whole = search(CoordinateExpansion(SPACE, target=TARGET), repeats=2)
     half = whole[: len(whole) // 2]
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET)
+    strategy = CoordinateExpansion(SPACE, target=TARGET)
     rest = []
     for _ in range(400):
         runs = half + rest
@@ -161,12 +161,12 @@ def test_the_same_runs_give_the_same_path_and_a_resumed_search_repeats_nothing()
 ])
 def test_bad_tie_settings_name_the_value(options, message):
     with pytest.raises(NasError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        CoordinateExpansion(SPACE, target_macs=TARGET, **options)
+        CoordinateExpansion(SPACE, target=TARGET, **options)
 
 
 def test_equally_cheap_tied_candidates_go_to_the_higher_mean_not_the_operation_order():
     """fast and temporal cost the same MACs; temporal's mean is higher, so the cheaper rule takes it."""
-    strategy = CoordinateExpansion(SPACE, target_macs=TARGET, tie_rule="cheaper")
+    strategy = CoordinateExpansion(SPACE, target=TARGET, tie_rule="cheaper")
     base = TrialRecord(SPACE.base, COMPLETE, 0.3, SPACE.complexity(SPACE.base).macs, {"accuracy_se": SE, "step": 0})
     history = [base]
     for op, point in SPACE.expansions(SPACE.base).items():

@@ -149,3 +149,47 @@ def test_a_worker_without_wait_on_a_missing_ledger_file_creates_nothing(tmp_path
     done = subprocess.run(nas_command("worker", "--storage", str(ledger), "--study", "x", "--wait", "0"),
                           env=_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "no ledger at" in done.stderr and not ledger.exists()
+
+
+@pytest.fixture
+def small_study(tmp_path):
+    """A one-model study of the tiny search: what the refused workers try to join."""
+    storage = str(tmp_path / "small.db")
+    done = subprocess.run(nas_command("search", *TINY, "--budget", "1", "--final-epochs", "0", "--storage", storage,
+                                      "--study", "refuse"), env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return storage
+
+
+def _trials(storage: str) -> int:
+    return len(optuna.load_study(study_name="refuse", storage=f"sqlite:///{storage}").get_trials())
+
+
+@pytest.mark.parametrize("extra, env, message", [
+    (["--data", TINY[1].replace("classes=4", "classes=3")], {}, "has 3 classes, the search's model 4"),
+    (["--data", TINY[1].replace("seed=3", "seed=4")], {}, "would train differently from the search (data differ)"),
+    ([], {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}, "nas worker trains each candidate in one process"),
+])
+def test_a_worker_refuses_other_data_and_torchrun_in_one_line_and_trains_nothing(small_study, tmp_path, extra, env,
+                                                                                 message):
+    before = _trials(small_study)
+    done = subprocess.run(nas_command("worker", "--storage", small_study, "--study", "refuse", "--wait", "0", *extra),
+                          env={**_env(tmp_path), **env}, capture_output=True, text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()  # other synthetic data is built (an info line) before it is compared
+    assert done.returncode == 2 and lines[-1].startswith("nas: error:") and message in lines[-1], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and all(line.startswith("building ") for line in lines[:-1])
+    assert _trials(small_study) == before
+
+
+def test_a_worker_with_another_torch_version_refuses_in_one_line(small_study, tmp_path, monkeypatch, capsys):
+    import torch
+
+    from nas.cli import main
+
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(torch, "__version__", "9.9.9+cpu")
+    before = _trials(small_study)
+    assert main(["worker", "--storage", small_study, "--study", "refuse", "--wait", "0"]) == 2
+    error = capsys.readouterr().err
+    assert "would train differently from the search" in error and "the same torch version" in error
+    assert _trials(small_study) == before
