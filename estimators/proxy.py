@@ -181,14 +181,19 @@ class ProxyAccuracy(Estimator):
 
     def follow(self, space: SearchSpace) -> int:
         """On a rank other than 0: train every point rank 0 announces, until it releases us; the trainings done."""
-        from .distributed import broadcast
+        import logging
 
+        from .distributed import broadcast, current
+
+        log, rank = logging.getLogger("estimators.distributed"), current().rank
         done = 0
         while (job := broadcast()) is not None:
             try:
-                self._measure(space, job["point"], job["fidelity"], None, job.get("repeat", 0))
-            except CandidateFailed:
-                pass  # rank 0 met the same failure at the same step and records it
+                measured = self._measure(space, job["point"], job["fidelity"], None, job.get("repeat", 0))
+                outcome = f"top-1 {measured.metrics['accuracy']:.6f}"
+            except CandidateFailed as error:
+                outcome = f"failed: {error}"  # rank 0 met the same failure at the same step and records it
+            log.info(f"rank {rank} trained {job['point'].key} (run {job.get('repeat', 0)}): {outcome}")
             done += 1
         return done
 

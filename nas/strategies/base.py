@@ -196,6 +196,8 @@ class Strategy(ABC):
     name: str = ""
     #: False for open-ended strategies (random, samplers): a search with them needs a budget.
     terminates: bool = True
+    #: True where the strategy trains points over the target on purpose (X3D's last expansion step, before contracting).
+    overshoots: bool = False
 
     def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,10 @@ def test_torchrun_search_trains_each_candidate_on_both_ranks_and_writes_the_ledg
     assert config["estimator_settings"]["processes"] == 2
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert summary["trained"] == 3 and len(complete) >= 2 and all(t.user_attrs["clips"] > 0 for t in complete)
+    followed = re.findall(r"rank 1 trained (\S+) \(run 0\): top-1 ([0-9.]+)", done.stderr)
+    recorded = [(get_space("x3d").point(t.params).key, t.value) for t in complete]
+    assert [key for key, _ in followed] == [key for key, _ in recorded], done.stderr[-3000:]  # rank 1 trained each too
+    assert all(float(top1) == pytest.approx(value, abs=1e-6) for (_, top1), (_, value) in zip(followed, recorded))
 
 
 @pytest.mark.slow

@@ -203,11 +203,17 @@ def test_a_study_without_trials_reports_and_exports_cleanly(tmp_path, capsys):
     assert "no chosen model yet" in capsys.readouterr().err and not (tmp_path / "x.yaml").exists()
 
 
-def test_an_export_never_carries_a_database_password():
-    from nas.storage import redacted
+def test_an_export_never_carries_a_database_password(postgres_url, tmp_path, capsys):
+    """A real export of a study on a password-protected PostgreSQL: the file and the output name the storage, not its password."""
+    from tests.pg_cluster import PASSWORD
 
-    assert redacted("postgresql://nas:s3cret@db.example:5432/search") == "postgresql://nas:***@db.example:5432/search"
-    assert redacted("sqlite:///nas.db") == "sqlite:///nas.db"
+    assert PASSWORD in postgres_url
+    study = search(postgres_url, "coordinate")
+    out = tmp_path / "chosen.yaml"
+    assert main(["export", "--storage", postgres_url, "--study", study, "--out", str(out)]) == 0
+    written, shown = out.read_text(), capsys.readouterr()
+    assert "storage:" in written and ":***@127.0.0.1" in written
+    assert PASSWORD not in written and PASSWORD not in shown.out and PASSWORD not in shown.err
 
 
 @pytest.mark.parametrize("hostile", ["../../escape", "../a/b\nc ünï" + "x" * 400])
