@@ -198,6 +198,9 @@ class Strategy(ABC):
     terminates: bool = True
     #: True where the strategy trains points over the target on purpose (X3D's last expansion step, before contracting).
     overshoots: bool = False
+    #: True where several workers sharing a ledger train the same points, and choose the same, as one process with the
+    #: same seed: proposals that depend only on settled steps, never on which trials happened to finish first.
+    worker_invariant: bool = False
 
     def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None) -> None:

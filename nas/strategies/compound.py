@@ -86,6 +86,7 @@ def ladder_value(axis: Axis, index: float) -> float:
 
 class CompoundScaling(Strategy):
     name = "compound"
+    worker_invariant = True  # the grid step is settled whole before the scaling is chosen
 
     def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None, resolution: int = 2) -> None:

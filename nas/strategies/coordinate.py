@@ -95,6 +95,7 @@ MIN_GROWTH_PER_STEP = 1.1
 class CoordinateExpansion(Strategy):
     name = "coordinate"
     overshoots = True  # the step that crosses the target is trained, then contracted back onto it
+    worker_invariant = True  # a step's candidates are all settled before the next step is proposed
 
     def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None, selection: str = "accuracy", tie_rule: str = "reseed",

@@ -24,6 +24,7 @@ MAX_DRAWS_PER_POINT = 20_000
 class RandomSearch(Strategy):
     name = "random"
     terminates = False  # it would go on until the ladder grid is exhausted: the runner's budget stops it
+    worker_invariant = True  # one seeded sequence of points, whatever the results
 
     def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None) -> None:

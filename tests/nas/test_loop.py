@@ -19,7 +19,7 @@ from nas.progress import SearchProgress
 from nas.runner import SearchRunner
 from nas.storage import storage_url
 from nas.strategies.base import Proposal, TrialRecord
-from nas.strategies.registry import get_strategy_class
+from nas.strategies.registry import get_strategy_class, list_strategies
 from tests.nas.test_coordinate import SPACE, TARGET, objective
 
 
@@ -135,3 +135,21 @@ def test_every_seed_keeps_a_failed_points_other_seeds_owed_and_the_default_does_
                 LoopSettings(repeats=3, every_seed=every_seed), view=lambda runs: runs).run()
         assert estimator.calls.count(SPACE.base) == expected
         assert all(isinstance(r, TrialRecord) for r in trials.done)
+
+
+@pytest.mark.parametrize("name", list_strategies())
+def test_exactly_the_worker_invariant_strategies_take_the_single_process_path_under_four_workers(name):
+    """Four simulated workers sharing the history (running trials taken) against one process, seeds 0 and 1."""
+    def simulate(workers: int, seed: int) -> tuple[set, object]:
+        strategy = get_strategy_class(name)(SPACE, target=TARGET, seed=seed)
+        trials = MemoryTrials(strategy.cost_of, workers=workers)
+        RunLoop(strategy, estimator_evaluate(SPACE, TimedObjective()), trials,
+                LoopSettings(budget=None if strategy.terminates else 20)).run()
+        trials.drain()
+        return {r.point for r in trials.done}, strategy.chosen(trials.done)
+
+    same = [simulate(1, seed) == simulate(4, seed) for seed in (0, 1)]
+    if get_strategy_class(name).worker_invariant:
+        assert all(same), f"{name} declares worker_invariant but took another path under 4 workers"
+    else:
+        assert not all(same), f"{name} takes the single-process path under 4 workers: declare it worker_invariant"

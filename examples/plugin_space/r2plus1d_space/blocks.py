@@ -11,7 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from spaces import Complexity
-from spaces.complexity import Shape3d, batchnorm_complexity, conv3d_complexity, linear_complexity
+from spaces.complexity import (
+    Shape3d,
+    batchnorm_complexity,
+    conv3d_complexity,
+    linear_complexity,
+)
 
 from .network import R2Plus1DArchitecture, StageSpec
 
@@ -156,9 +161,9 @@ def stage_complexity(arch: R2Plus1DArchitecture, stage: StageSpec, in_shape: Sha
 
 # -- head and network -------------------------------------------------------------------
 def create_head(arch: R2Plus1DArchitecture) -> "nn.Module":
-    from .modules import PoolHead
-
     from torch import nn
+
+    from .modules import PoolHead
 
     return PoolHead(dropout=arch.dropout, classifier=nn.Linear(arch.stages[-1].out_width, arch.num_classes))
 

@@ -21,6 +21,7 @@ from spaces import Point
 class HillClimbing(Strategy):
     name = "hill-climb"
     terminates = True
+    worker_invariant = True  # a step's candidates are all settled before the climb moves on
 
     def _climb(self, history: Sequence[TrialRecord]) -> tuple[Point, list[Point], int]:
         """Replay the climb: the current point, its step's candidates, the step number."""

@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from spaces import Axis, AxisStep, ClipSpec, Complexity, InvalidPointError, Operation, Point, SearchSpace
+from spaces import (
+    Axis,
+    AxisStep,
+    ClipSpec,
+    Complexity,
+    InvalidPointError,
+    Operation,
+    Point,
+    SearchSpace,
+)
 from spaces.x3d.space import clip_operations
 
 from .blocks import r2plus1d_complexity, r2plus1d_complexity_parts
