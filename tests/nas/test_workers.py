@@ -161,7 +161,7 @@ def small_study(tmp_path):
     return storage
 
 
-def _trials(storage: str) -> int:
+def _trial_count(storage: str) -> int:
     return len(optuna.load_study(study_name="refuse", storage=f"sqlite:///{storage}").get_trials())
 
 
@@ -172,13 +172,13 @@ def _trials(storage: str) -> int:
 ])
 def test_a_worker_refuses_other_data_and_torchrun_in_one_line_and_trains_nothing(small_study, tmp_path, extra, env,
                                                                                  message):
-    before = _trials(small_study)
+    before = _trial_count(small_study)
     done = subprocess.run(nas_command("worker", "--storage", small_study, "--study", "refuse", "--wait", "0", *extra),
                           env={**_env(tmp_path), **env}, capture_output=True, text=True, timeout=120)
     lines = done.stderr.strip().splitlines()  # other synthetic data is built (an info line) before it is compared
     assert done.returncode == 2 and lines[-1].startswith("nas: error:") and message in lines[-1], done.stderr[-2000:]
     assert "Traceback" not in done.stderr and all(line.startswith("building ") for line in lines[:-1])
-    assert _trials(small_study) == before
+    assert _trial_count(small_study) == before
 
 
 def test_a_worker_with_another_torch_version_refuses_in_one_line(small_study, tmp_path, monkeypatch, capsys):
@@ -188,8 +188,54 @@ def test_a_worker_with_another_torch_version_refuses_in_one_line(small_study, tm
 
     monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(torch, "__version__", "9.9.9+cpu")
-    before = _trials(small_study)
+    before = _trial_count(small_study)
     assert main(["worker", "--storage", small_study, "--study", "refuse", "--wait", "0"]) == 2
     error = capsys.readouterr().err
     assert "would train differently from the search" in error and "the same torch version" in error
-    assert _trials(small_study) == before
+    assert _trial_count(small_study) == before
+
+
+def test_three_processes_on_a_journal_file(single, tmp_path):
+    """The journal storage: appends under a file lock, no heartbeats (dead processes are found by pid)."""
+    _run_and_check(single, tmp_path, str(tmp_path / "shared.journal"), workers=3)
+
+
+def test_a_worker_stopped_past_the_heartbeat_grace_loses_its_trial_and_drops_its_late_result(single, tmp_path,
+                                                                                              postgres_url):
+    """SIGSTOP: alive (its pid is there) but silent, so only the heartbeat can tell; after SIGCONT it finishes a
+    training whose trial another worker failed and retried, and drops the result."""
+    search, helpers = _start(tmp_path, postgres_url, workers=3)
+    victim = helpers[0]
+    stopped, deadline = None, time.monotonic() + 240
+    while stopped is None and time.monotonic() < deadline:
+        try:
+            running = [t for t in _trials(postgres_url) if t.state == optuna.trial.TrialState.RUNNING
+                       and t.user_attrs["owner"]["pid"] == victim.pid and not t.user_attrs.get("withdrawn")]
+        except KeyError:  # the study does not exist yet
+            running = []
+        if running:
+            victim.send_signal(signal.SIGSTOP)
+            stopped = running[0].number
+        time.sleep(0.05)
+    assert stopped is not None, "the worker never trained"
+    try:
+        while time.monotonic() < deadline:  # the others fail it once it is silent for 3 heartbeats (6 s)
+            (trial,) = [t for t in _trials(postgres_url) if t.number == stopped]
+            if trial.state == optuna.trial.TrialState.FAIL:
+                break
+            time.sleep(0.5)
+        assert trial.state == optuna.trial.TrialState.FAIL, "the silent worker's trial was never failed"
+        # failed by Optuna's heartbeat check (which writes no attributes: the ledger reads it as stale, for retry),
+        # not by the pid check, which would have written "died mid-trial"
+        assert "fail_reason" not in trial.user_attrs and trial.user_attrs.get("retry", True) is True
+    finally:
+        victim.send_signal(signal.SIGCONT)
+    summary, reports = _finish(search, helpers)
+    assert comparable(summary) == comparable(single), "the stopped worker changed the search's path"
+    trials = _trials(postgres_url)
+    _check_each_point_trained_once(trials)
+    assert [t.number for t in trials if t.user_attrs.get("retry_of") == stopped], "the silent worker's point was not retried"
+    (log,) = [p for p in tmp_path.glob("worker0.log")]
+    assert "its result is dropped and the point retried" in log.read_text()
+    (final,) = [t for t in _trials(postgres_url) if t.number == stopped]
+    assert final.state == optuna.trial.TrialState.FAIL, "the late result overwrote the failed trial"
