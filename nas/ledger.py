@@ -303,9 +303,13 @@ class Ledger:
             self.set_attrs(handle, attrs)
             return self.fail(handle, f"accuracy is {accuracy}", retry=False)
 
+        pause = _completion_pause()
+
         def write() -> None:
             for key, value in _clean(attrs).items():
                 self.storage.set_trial_user_attr(handle.trial_id, key, value)
+                if pause:
+                    time.sleep(pause)  # tests only: widen the window in which a kill lands inside this write
             self.storage.set_trial_state_values(handle.trial_id, optuna.trial.TrialState.COMPLETE, [float(accuracy)])
 
         return self._finishing(write)
@@ -353,6 +357,17 @@ class Ledger:
     def running(self) -> list[Any]:
         """RUNNING trials (after :meth:`fail_stale`: those of live workers)."""
         return [t for t in self.trials() if t.state.name == "RUNNING" and not t.user_attrs.get("withdrawn")]
+
+
+#: Seconds to pause after each attribute of a trial's completion write: for tests that kill a search inside that write.
+COMPLETION_PAUSE_VARIABLE = "NAS_TEST_COMPLETION_PAUSE"
+
+
+def _completion_pause() -> float:
+    try:
+        return max(0.0, float(os.environ.get(COMPLETION_PAUSE_VARIABLE, "0") or 0))
+    except ValueError:
+        return 0.0
 
 
 def _clean(attrs: Mapping[str, Any]) -> dict[str, Any]:
