@@ -8,7 +8,6 @@ from Python with the same message, naming the parameter.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -25,6 +24,7 @@ from .values import (
     MAX_SECONDS,
     SEED,
     THREADS,
+    BadValue,
     Real,
     Whole,
     new_study,
@@ -104,14 +104,14 @@ class SearchConfig:
             raise NasError(f"space_options must be a mapping of base-network settings, got {self.space_options!r}")
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace, space_options: Mapping[str, Any]) -> "SearchConfig":
-        """The config of parsed ``nas search`` (or ``nas bench``) arguments: every field of the same name."""
-        given = {f.name: getattr(args, f.name) for f in fields(cls) if f.name != "space_options" and hasattr(args, f.name)}
+    def from_options(cls, options: Any, space_options: Mapping[str, Any]) -> "SearchConfig":
+        """The config of any object with attributes named like the fields (parsed ``nas search`` arguments)."""
+        given = {f.name: getattr(options, f.name) for f in fields(cls) if f.name != "space_options" and hasattr(options, f.name)}
         return cls(**given, space_options=dict(space_options))
 
 
 def _checked(name: str, check: Any, text: str) -> None:
     try:
         check(text)
-    except argparse.ArgumentTypeError as error:
+    except BadValue as error:
         raise NasError(f"{name}: {error}") from None

@@ -15,6 +15,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+
+class BadValue(argparse.ArgumentTypeError):
+    """A value out of its range or malformed: argparse shows its message as the option's error; the Python API
+    (:class:`nas.config.SearchConfig`) turns it into a :class:`~spaces.errors.NasError` naming the parameter."""
+
 #: Seeds are handed to numpy and torch, which take unsigned 32-bit values.
 MAX_SEED = 2**32 - 1
 #: Limits that no run on any machine needs to pass, but that keep a typo from allocating terabytes or looping forever.
@@ -36,9 +41,9 @@ class Whole:
         try:
             value = int(str(text).strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give one {self.describe()}") from None
+            raise BadValue(f"{text!r} is not a whole number; give one {self.describe()}") from None
         if not self.low <= value <= self.high:
-            raise argparse.ArgumentTypeError(f"{value} is out of range; give a whole number {self.describe()}")
+            raise BadValue(f"{value} is out of range; give a whole number {self.describe()}")
         return value
 
     def describe(self) -> str:
@@ -59,9 +64,9 @@ class Real:
         try:
             value = float(str(text).strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number; give one {self.describe()}") from None
+            raise BadValue(f"{text!r} is not a number; give one {self.describe()}") from None
         if not math.isfinite(value) or value > self.high or value < self.low or (self.low_open and value == self.low):
-            raise argparse.ArgumentTypeError(f"{text.strip()} is out of range; give a number {self.describe()}")
+            raise BadValue(f"{text.strip()} is out of range; give a number {self.describe()}")
         return value
 
     def describe(self) -> str:
@@ -85,7 +90,7 @@ class Duration:
         match = _DURATION.match(str(text))
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else math.nan
         if not (0 < seconds <= self.high):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a duration {self.describe()}; write e.g. 900, 90s, 15m or 2h")
+            raise BadValue(f"{text!r} is not a duration {self.describe()}; write e.g. 900, 90s, 15m or 2h")
         return seconds
 
     def describe(self) -> str:
@@ -116,7 +121,7 @@ def parse_duration(text: str | float | None, option: str = "--time-limit") -> fl
         text = str(text)
     try:
         return Duration()(text)
-    except argparse.ArgumentTypeError as error:
+    except BadValue as error:
         raise NasError(f"{option} {error}") from None
 
 
@@ -137,7 +142,7 @@ class PathArgument:
         try:
             getattr(files, self.kind)(text, option="", example=self.example, **extra)
         except NasError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
+            raise BadValue(str(error)) from None
         return text
 
 
@@ -172,7 +177,7 @@ def text(what: str, example: str):
 
     def parse(value: str) -> str:
         if not value.strip() or "\x00" in value:
-            raise argparse.ArgumentTypeError(f"{value!r} is empty or holds a NUL; give {what}, e.g. {example}, "
+            raise BadValue(f"{value!r} is empty or holds a NUL; give {what}, e.g. {example}, "
                                              "or leave the option out for the default")
         return value
 
@@ -183,7 +188,7 @@ def storage(value: str) -> str:
     """An argparse type for ``--storage``: not empty, and not an in-memory database that a re-run could not resume."""
     text("a storage URL or file", "sqlite:///nas.db")(value)
     if _IN_MEMORY.match(value.strip()):
-        raise argparse.ArgumentTypeError(f"{value!r} is an in-memory database: everything would be lost when the command "
+        raise BadValue(f"{value!r} is an in-memory database: everything would be lost when the command "
                                          "ends; give a file, e.g. sqlite:///nas.db")
     return value
 
@@ -191,7 +196,7 @@ def storage(value: str) -> str:
 def new_study(value: str) -> str:
     """An argparse type for a study ``nas search`` creates: a name safe in file names and URLs."""
     if not _NEW_STUDY.match(value):
-        raise argparse.ArgumentTypeError(f"{value[:60]!r}{'...' if len(value) > 60 else ''} is not a study name this "
+        raise BadValue(f"{value[:60]!r}{'...' if len(value) > 60 else ''} is not a study name this "
                                          "command creates: use 1 to 128 letters, digits and . _ + = : @ -, starting "
                                          "with a letter or digit")
     return value

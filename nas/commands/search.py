@@ -114,7 +114,7 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
 
 def config_of(args: argparse.Namespace) -> SearchConfig:
     """The validated search config of ``nas search`` arguments (the same object ``nas.search()`` builds)."""
-    return SearchConfig.from_args(args, parse_options(args.space_option))
+    return SearchConfig.from_options(args, parse_options(args.space_option))
 
 
 def run(args: argparse.Namespace) -> int:
