@@ -105,11 +105,17 @@ def _rebuild(ledger: Any, args: argparse.Namespace):
     if wanted_classes is not None and classes != wanted_classes:
         raise NasError(f"the data {spec} has {classes} classes, the search's model {wanted_classes}; "
                        "give --data the clip cache the search uses")
+    wanted_source = (config["estimator_settings"].get("data") or {}).get("source_fingerprint")
+    if synth_settings is not None and wanted_source and synth_settings.fingerprint() != wanted_source:
+        _refuse(["data"])  # before building synthetic data the search does not use
     estimator = proxy_estimator(open_data(existing, synth_settings), config["estimator_settings"]["schedule"], device)
     if estimator.fingerprint() != config["estimator"]:
         wanted = config["estimator_settings"]
         have = estimator.settings()
-        differs = sorted(k for k in set(wanted) | set(have) if wanted.get(k) != have.get(k)) or ["torch version"]
-        raise NasError(f"this worker would train differently from the search ({', '.join(differs)} differ); give --data "
-                       "a copy of the search's clip cache, the same --device kind and the same torch version")
+        _refuse(sorted(k for k in set(wanted) | set(have) if wanted.get(k) != have.get(k)) or ["torch version"])
     return strategy, estimator
+
+
+def _refuse(differs: list[str]) -> None:
+    raise NasError(f"this worker would train differently from the search ({', '.join(differs)} differ); give --data "
+                   "a copy of the search's clip cache, the same --device kind and the same torch version")
