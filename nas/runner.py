@@ -91,15 +91,17 @@ class LedgerTrials:
 
     def start(self, point: Point, attrs: dict[str, Any], repeat: int, budget: int | None) -> TrialHandle | None:
         cost = self.space.complexity(point)
-        with deferred():  # the trial exists and is guarded, or does not exist: never stranded RUNNING
-            handle = self.ledger.start(point, {**attrs, "fingerprint": self.fingerprint, "macs": cost.macs,
-                                               "params": cost.params,
-                                               "input_shape": list(self.space.input_shape(point))})
-            try:
+        handle = None
+        try:
+            with deferred():  # the trial exists and is guarded, or does not exist: never stranded RUNNING
+                handle = self.ledger.start(point, {**attrs, "fingerprint": self.fingerprint, "macs": cost.macs,
+                                                   "params": cost.params,
+                                                   "input_shape": list(self.space.input_shape(point))})
                 claimed = self.ledger.claim(handle, point, self.fingerprint, budget=budget, repeat=repeat)
-            except BaseException as error:
+        except BaseException as error:  # a failed claim, or a Ctrl-C/SIGTERM deferred to the end of the block
+            if handle is not None:
                 self.interrupt(handle, error)
-                raise
+            raise
         return handle if claimed else None
 
     def evaluating(self, handle: TrialHandle) -> Any:

@@ -129,7 +129,7 @@ def test_a_study_resumed_with_other_settings_is_refused(tmp_path):
     ledger = Ledger(storage_url(str(tmp_path / "l.db")), "s", SPACE)
     ledger.open({"target_macs": 1})
     again = Ledger(storage_url(str(tmp_path / "l.db")), "s", SPACE)
-    with pytest.raises(NasError, match=r"different settings \(target\)"):
+    with pytest.raises(NasError, match=r"different settings \(target_macs\)"):
         again.open({"target_macs": 2})
 
 
@@ -170,3 +170,35 @@ def test_the_progress_bar_shows_epoch_rate_and_etas():
     shown = stream.getvalue()
     assert "[3/9] step 1 fast frames=2" in shown and "25%" in shown and "epoch 1, 160 clips/s, loss 2.50" in shown
     assert "search ETA 0:01" in shown.splitlines()[-1]  # 0.4 s for 500 MACs -> 0.8 s for 1,000
+
+
+def test_a_signal_arriving_while_a_trial_is_claimed_marks_that_trial_for_retry(tmp_path, monkeypatch):
+    """A Ctrl-C or SIGTERM during the start-and-claim block is raised when the block ends: the trial it made exists
+    by then and must be failed for retry, not left RUNNING (a regression of the one run loop, caught by CI-like load)."""
+    import signal
+
+    from nas import interrupts
+
+    runner = make_runner(tmp_path)
+    real_claim = runner.ledger.claim
+    calls = []
+
+    def claim_then_signal(*args, **kwargs):
+        claimed = real_claim(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGTERM)  # delivered inside the deferred block: noted, raised at its end
+        return claimed
+
+    monkeypatch.setattr(runner.ledger, "claim", claim_then_signal)
+    previous = signal.signal(signal.SIGTERM, interrupts.handle)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    trials = runner.ledger.trials()
+    assert len(trials) == 3 and not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    last = trials[-1]
+    assert last.state == optuna.trial.TrialState.FAIL and last.user_attrs["retry"] is True
+    assert last.user_attrs["fail_reason"] == "interrupted"
