@@ -61,9 +61,9 @@ class LedgerTrials:
     processes (marked for retry), as a re-run does on start.
     """
 
-    def __init__(self, ledger: Ledger, space: SearchSpace, fingerprint: str, *, progress: Any,
+    def __init__(self, ledger: Ledger, space: SearchSpace, fingerprint: str, *,
                  roles_excluded: tuple[str, ...] = ("final",)) -> None:
-        self.ledger, self.space, self.fingerprint, self.progress = ledger, space, fingerprint, progress
+        self.ledger, self.space, self.fingerprint = ledger, space, fingerprint
         self.roles_excluded = roles_excluded
         self.clock = WallClock()
         self.retried: list[int] = []
@@ -141,7 +141,7 @@ class SearchRunner:
         self.progress = progress or SearchProgress()
         self.fingerprint = estimator.fingerprint()
         self.settings = LoopSettings(budget=budget, time_limit=time_limit, repeats=check_repeats(repeats))
-        self.trials = LedgerTrials(ledger, space, self.fingerprint, progress=self.progress)
+        self.trials = LedgerTrials(ledger, space, self.fingerprint)
         self.loop = RunLoop(strategy, estimator_evaluate(space, estimator, on_step=self.progress.on_step),
                             self.trials, self.settings, progress=self.progress)
 
@@ -180,7 +180,7 @@ class SearchRunner:
     def final_training(self, point: Point) -> TrialRecord | None:
         """Train the chosen point with the final schedule, once: a re-run (or another search process) finds it."""
         fingerprint = self.estimator.fingerprint(self.final_epochs)
-        trials = LedgerTrials(self.ledger, self.space, fingerprint, progress=self.progress, roles_excluded=())
+        trials = LedgerTrials(self.ledger, self.space, fingerprint, roles_excluded=())
         final = RunLoop(self.strategy, estimator_evaluate(self.space, self.estimator, fidelity=self.final_epochs,
                                                           on_step=self.progress.on_step),
                         trials, progress=self.progress)

@@ -128,6 +128,10 @@ class BuildOrder:
 
     def __init__(self, builder: TableBuilder, points: int) -> None:
         self.builder, self.points, self.space = builder, points, builder.space
+        # Built once: the region's seeded sequence (and its servability checks) is drawn once, not every round.
+        self.coordinate = CoordinateExpansion(self.space, target=builder.target)
+        self.region = RandomSearch(self.space, target=builder.target, seed=builder.region_seed,
+                                   cost=lambda p: self.cost(p) if builder.servable(p) else builder.target + 1)
 
     def cost(self, point: Point) -> int:
         return self.space.complexity(point).macs
@@ -153,15 +157,12 @@ class BuildOrder:
         known = list(dict.fromkeys(r.point for r in history))
         if builder.order is not None:
             return next((p for p in builder.order[:self.points] if p not in known), None)
-        coordinate = CoordinateExpansion(self.space, target=builder.target)
-        proposals = coordinate.propose([r for r in history if repeat_of(r) == 0], 1)
+        proposals = self.coordinate.propose([r for r in history if repeat_of(r) == 0], 1)
         if proposals:
             return proposals[0].point
         if len(known) >= self.points:
             return None
-        region = RandomSearch(self.space, target=builder.target, seed=builder.region_seed,
-                              cost=lambda p: self.cost(p) if builder.servable(p) else builder.target + 1)
-        proposals = region.propose([TrialRecord(p, COMPLETE, 0.0) for p in known], 1)
+        proposals = self.region.propose([TrialRecord(p, COMPLETE, 0.0) for p in known], 1)
         return proposals[0].point if proposals else None
 
 

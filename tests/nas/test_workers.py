@@ -97,21 +97,26 @@ def test_three_processes_on_sqlite(single, tmp_path):
     _run_and_check(single, tmp_path, str(tmp_path / "shared.db"), workers=3)
 
 
-def test_a_worker_sigkilled_mid_trial_has_its_trial_retried_on_postgresql(single, tmp_path, postgres_url):
-    search, helpers = _start(tmp_path, postgres_url, workers=4)
-    victim = helpers[0]
-    deadline = time.monotonic() + 240
-    killed = None
-    while killed is None and time.monotonic() < deadline:
+def _signal_when_training(victim: subprocess.Popen, storage: str, signum: int, deadline: float) -> int | None:
+    """Send ``signum`` to ``victim`` at once when it holds a running trial (a training lasts about a second);
+    that trial's number, or None if it never trained before ``deadline``."""
+    while time.monotonic() < deadline:
         try:
-            running = [t for t in _trials(postgres_url) if t.state == optuna.trial.TrialState.RUNNING
+            running = [t for t in _trials(storage) if t.state == optuna.trial.TrialState.RUNNING
                        and t.user_attrs["owner"]["pid"] == victim.pid and not t.user_attrs.get("withdrawn")]
         except KeyError:  # the study does not exist yet
             running = []
         if running:
-            victim.send_signal(signal.SIGKILL)  # at once: a training lasts about a second
-            killed = running[0].number
+            victim.send_signal(signum)
+            return running[0].number
         time.sleep(0.05)
+    return None
+
+
+def test_a_worker_sigkilled_mid_trial_has_its_trial_retried_on_postgresql(single, tmp_path, postgres_url):
+    search, helpers = _start(tmp_path, postgres_url, workers=4)
+    victim = helpers[0]
+    killed = _signal_when_training(victim, postgres_url, signal.SIGKILL, time.monotonic() + 240)
     assert killed is not None, "the worker never trained"
     summary, _ = _finish(search, helpers)
     assert comparable(summary) == comparable(single)
@@ -205,18 +210,8 @@ def test_a_worker_stopped_past_the_heartbeat_grace_loses_its_trial_and_drops_its
     """SIGSTOP: alive (its pid is there) but silent, so only the heartbeat can tell; after SIGCONT it finishes a
     training whose trial another worker failed and retried, and drops the result."""
     search, helpers = _start(tmp_path, postgres_url, workers=3)
-    victim = helpers[0]
-    stopped, deadline = None, time.monotonic() + 240
-    while stopped is None and time.monotonic() < deadline:
-        try:
-            running = [t for t in _trials(postgres_url) if t.state == optuna.trial.TrialState.RUNNING
-                       and t.user_attrs["owner"]["pid"] == victim.pid and not t.user_attrs.get("withdrawn")]
-        except KeyError:  # the study does not exist yet
-            running = []
-        if running:
-            victim.send_signal(signal.SIGSTOP)
-            stopped = running[0].number
-        time.sleep(0.05)
+    victim, deadline = helpers[0], time.monotonic() + 240
+    stopped = _signal_when_training(victim, postgres_url, signal.SIGSTOP, deadline)
     assert stopped is not None, "the worker never trained"
     try:
         while time.monotonic() < deadline:  # the others fail it once it is silent for 3 heartbeats (6 s)
