@@ -27,7 +27,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .harness import emit_json, machine, parse_args
+from .harness import (
+    emit_json,
+    machine,
+    markdown_header,
+    markdown_table,
+    parse_args,
+    write_markdown,
+)
 
 RESULTS = Path(__file__).parent / "results" / "stability.json"
 
@@ -115,10 +122,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
           f"{figures['ties']} of {figures['steps']} steps were ties")
     if not args.quick:
         Path(args.out).write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
-        print(f"wrote {args.out}")
+        write_markdown(Path(args.out).with_suffix(".md"), markdown(figures))
+        print(f"wrote {args.out} and its .md")
     if args.json:
         emit_json(figures)
     return figures
+
+
+def _decision(step: dict[str, Any]) -> str:
+    sigmas = step["margin"] / step["noise"] if step.get("noise") else float("inf")
+    text = f"{step['axis']} +{step['margin']:.3f} = {sigmas:.1f} SE"
+    return f"**tie** {text} → {step['outcome']}" if step["tie"] else text
+
+
+def markdown(figures: dict[str, Any]) -> str:
+    """The results page: per seed the path, each step's margin in standard errors and tie outcome, the chosen point."""
+    rows = [(run["seed"], " > ".join(run["path"]), "; ".join(_decision(step) for step in run["steps"]), f"`{run['chosen']}`",
+             run["trained"], run["stopped"]) for run in figures["seeds"]]
+    return "\n".join([
+        markdown_header("Does the default search take the same path under other seeds?", figures),
+        f"Each seed: `{figures['search']}`.", "",
+        markdown_table(["seed", "path", "steps (margin over the runner-up, in standard errors of it)", "chosen",
+                        "trained", "stopped"], rows), "",
+        f"**same_path = {figures['same_path']:.2f}** over {figures['finished']} finished seeds; "
+        f"{figures['ties']} of {figures['steps']} steps were ties.",
+    ])
 
 
 if __name__ == "__main__":

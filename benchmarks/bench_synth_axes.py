@@ -25,7 +25,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .harness import emit_json, machine, parse_args
+from .harness import (
+    emit_json,
+    machine,
+    markdown_header,
+    markdown_table,
+    parse_args,
+    write_markdown,
+)
 
 RESULTS = Path(__file__).parent / "results" / "synth_axes.json"
 
@@ -127,7 +134,25 @@ def run(quick: bool, seed: int, seconds: float | None, cache_path: str | None) -
         "shuffled_minus_ordered": round(by_name["shuffled frames 8x4"] - by_name["8x4 @48"], 4),
         "axis_spread": spreads, "cache": str(cache.path), "machine": machine(), "date": date.today().isoformat(),
         "data": cache.meta.get("source_fingerprint"),
+        "command": "python -m benchmarks.bench_synth_axes " + " ".join(sys.argv[1:]),
     }
+
+
+def markdown(figures: dict) -> str:
+    """The results page: each setting's top-1, epochs in the time given and its axis's class pairs; the checks."""
+    pairs = key_classes(list(figures["rows"][0]["per_class_top1"]))
+    rows = [(row["group"], row["setting"], f"**{100 * row['top1']:.1f} %**", f"{row['epochs']:.1f}",
+             *(f"{_class_top1(row, pair):.2f}" for pair in pairs)) for row in figures["rows"]]
+    spreads = ", ".join(f"{axis} {100 * spread:.1f}" for axis, spread in figures["axis_spread"].items())
+    return "\n".join([
+        markdown_header("Does every axis matter on the synthetic data?", figures),
+        f"Data `{figures.get('data')}`, {figures['seconds_per_setting']:.0f} s of training per setting, "
+        f"chance {100 * figures['chance']:.1f} %.", "",
+        markdown_table(["group", "setting", "top-1", f"epochs in {figures['seconds_per_setting']:.0f} s", *pairs], rows), "",
+        f"- a single frame: **{figures['single_frame_over_chance']:.1f}× chance** (target ≥ 3×);",
+        f"- shuffled frames against ordered: **{100 * figures['shuffled_minus_ordered']:+.1f} points** (target: a cost);",
+        f"- best − worst setting per axis, in points: **{spreads}** (target ≥ 5 each).",
+    ])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{axis}: best - worst = {spread:+.3f}")
     if not args.quick:
         RESULTS.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
-        print(f"wrote {RESULTS}")
+        write_markdown(RESULTS.with_suffix(".md"), markdown(figures))
+        print(f"wrote {RESULTS} and its .md")
     if args.json:
         emit_json(figures)
     return 0

@@ -30,7 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from .bench_stability import run_seed
-from .harness import emit_json, machine, parse_args
+from .harness import (
+    cpu,
+    emit_json,
+    machine,
+    markdown_header,
+    markdown_table,
+    parse_args,
+    write_markdown,
+)
 
 RESULTS = Path(__file__).parent / "results" / "vs_random.json"
 #: How a search that did all its work stops: coordinate plans its own end, open-ended strategies stop at their budget.
@@ -76,7 +84,8 @@ def run_record(strategy: str, seed: int, summary: dict[str, Any]) -> dict[str, A
     return {"strategy": strategy, "seed": seed, "stopped": summary["stopped"], "study": summary["study"],
             "trained": summary["trained"], "wall_seconds": summary["wall_seconds"],
             "chosen": chosen.get("point"), "gmacs": chosen.get("gmacs"),
-            "proxy_accuracy": chosen.get("proxy_accuracy"), "final_accuracy": chosen.get("final_accuracy")}
+            "proxy_accuracy": chosen.get("proxy_accuracy"), "final_accuracy": chosen.get("final_accuracy"),
+            "date": date.today().isoformat(), "cpu": cpu()}  # runs resumed on other days can run on other hosts
 
 
 def mean_sem(values: Sequence[float]) -> dict[str, Any]:
@@ -183,10 +192,36 @@ def _figures(args, argv, runs, strategies) -> dict[str, Any]:
 
 
 def _write(path: Path, figures: dict[str, Any]) -> None:
-    """Write through a temporary file, so a kill never leaves half a results file."""
+    """Write through a temporary file, so a kill never leaves half a results file; the Markdown page beside it."""
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
     partial.replace(path)
+    write_markdown(path.with_suffix(".md"), markdown(figures))
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def markdown(figures: dict[str, Any]) -> str:
+    """The results page: every run (chosen point, trainings, final top-1) and each strategy's mean ± SEM."""
+    runs = [(r["strategy"], r["seed"], r["trained"], f"`{r['chosen']}`", f"{r['gmacs'] or 0:.4f}",
+             _percent(r["proxy_accuracy"]), f"**{_percent(r['final_accuracy'])}**", r.get("date", "?"),
+             f"{r['wall_seconds'] / 60:.1f}") for r in figures["runs"]]
+    summary = figures["summary"]
+    means = [(strategy, stats["n"], _percent(stats["mean"]), _percent(stats["sem"]))
+             for strategy, stats in summary.items() if isinstance(stats, dict)]
+    welch = summary.get("welch_p")
+    return "\n".join([
+        markdown_header("Does coordinate expansion beat random search on the same budget?", figures),
+        f"Each run: `{figures['search']}`; the final top-1 is after the chosen model's final training.", "",
+        markdown_table(["strategy", "seed", "trainings", "chosen", "GMACs", "proxy top-1", "final top-1", "date",
+                        "minutes"], runs), "",
+        markdown_table(["strategy", "seeds", "final top-1, mean", "SEM"], means), "",
+        f"Welch's t-test between the two: p = {welch:.3g}." if welch is not None else
+        "Welch's t-test: not yet (it needs two finished seeds of each).", "",
+        "![Final top-1 of each seed's chosen model, by strategy](vs_random.png)",
+    ])
 
 
 if __name__ == "__main__":

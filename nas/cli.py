@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from spaces._version import __version__
 from spaces.errors import NasError
@@ -72,6 +73,33 @@ def iter_commands(parser: argparse.ArgumentParser | None = None, prefix: tuple[s
         return
     for name, child in subcommands[0].choices.items():
         yield from iter_commands(child, (*prefix, name))
+
+
+@dataclass(frozen=True)
+class OptionHelp:
+    """One argument of a command as its ``--help`` shows it: for the generated command-line reference."""
+
+    flags: tuple[str, ...]
+    invocation: str
+    help: str
+    required: bool
+
+
+def options_of(parser: argparse.ArgumentParser) -> list[OptionHelp]:
+    """Every argument of ``parser`` with the help text ``--help`` prints (ranges and defaults expanded).
+
+    Reads ``_actions`` and the formatter's ``_format_action_invocation`` and ``_expand_help``: private, kept here
+    with :func:`iter_commands` (tests/nas/test_cli_reference.py fails if they change).
+    """
+    formatter = parser._get_formatter()
+    found = []
+    for action in parser._actions:
+        if action.help == argparse.SUPPRESS:
+            continue
+        text = formatter._expand_help(action) if action.help else ""
+        found.append(OptionHelp(tuple(action.option_strings) or (action.dest,), formatter._format_action_invocation(action),
+                                " ".join(text.split()), bool(action.required or not action.option_strings)))
+    return found
 
 
 def one_line(message: str) -> str:

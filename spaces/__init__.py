@@ -12,11 +12,23 @@ or rebuild a model ``nas export`` wrote with ``build_exported("best.yaml")``.
 
 from .axis import Axis
 from .complexity import Complexity
+from .errors import (
+    ExpansionError,
+    InvalidPointError,
+    NasError,
+    SpaceError,
+    UnknownNameError,
+)
 from .exported import ExportedModel, build_exported, load_exported
-from .errors import ExpansionError, InvalidPointError, NasError, SpaceError, UnknownNameError
 from .operations import AxisStep, Operation
 from .point import Point
-from .registry import ENTRY_POINT_GROUP, get_space, list_spaces, register_space, unregister_space
+from .registry import (
+    ENTRY_POINT_GROUP,
+    get_space,
+    list_spaces,
+    register_space,
+    unregister_space,
+)
 from .space import ClipSpec, SearchSpace
 
 __all__ = [

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from .axis import Axis, Value
 from .complexity import Complexity
-from .errors import ExpansionError, InvalidPointError, SpaceError, UnknownAxisError, unknown_name
+from .errors import (
+    ExpansionError,
+    InvalidPointError,
+    SpaceError,
+    UnknownAxisError,
+    unknown_name,
+)
 from .operations import AxisStep, Operation
 from .point import Point, coerce_mapping
 
@@ -288,7 +294,11 @@ class SearchSpace(ABC):
 
     def to_optuna(self, on_ladder: bool = True) -> dict[str, Any]:
         """Optuna distributions: categorical over ladder levels, or the full range (log-scaled)."""
-        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+        from optuna.distributions import (
+            CategoricalDistribution,
+            FloatDistribution,
+            IntDistribution,
+        )
 
         def distribution(axis: Axis):
             if on_ladder:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .codecs import get_codec
+from .errors import CacheFailure
 from .writer import CacheWriter
 
 
@@ -97,6 +98,19 @@ def run_pipeline(writer: CacheWriter, jobs: Sequence[Job], *, codec: str, fps: f
 
 
 def _run_parallel(jobs: Iterable[Job], codec: str, fps: float, workers: int, store) -> None:
+    """Decode or render the jobs in spawned processes; a pool that dies becomes one line saying why it can."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        _run_in_pool(jobs, codec, fps, workers, store)
+    except BrokenProcessPool:
+        raise CacheFailure(
+            f"the {workers} worker processes building the clip cache stopped abruptly (killed, out of memory, or "
+            "started from a script without an 'if __name__ == \"__main__\":' guard: spawned workers import the "
+            "script that started them); what was stored is kept: fix the cause and run it again to resume") from None
+
+
+def _run_in_pool(jobs: Iterable[Job], codec: str, fps: float, workers: int, store) -> None:
     context = multiprocessing.get_context("spawn")
     jobs = iter(jobs)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:

@@ -11,7 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..complexity import Complexity, Shape2d, batchnorm_complexity, conv_complexity
-from ..x3d.blocks import LayerTypes, PartComplexity, create_network, network_parts, total_complexity
+from ..x3d.blocks import (
+    LayerTypes,
+    PartComplexity,
+    create_network,
+    network_parts,
+    total_complexity,
+)
 from .network import ImageArchitecture
 
 if TYPE_CHECKING:  # pragma: no cover - typing only

@@ -20,9 +20,22 @@ from ..errors import SpaceError
 from ..point import Point
 from ..space import ClipSpec, SearchSpace
 from ..x3d.blocks import LayerTypes, PartComplexity
-from ..x3d.space import (CROP_RANGE, SHORT_SIDE_RANGE_PER_CROP, architecture_rows, build_initialised, check_num_classes,
-                         spatial_axes, spatial_operations, spatial_preset)
-from .blocks import IMAGE_LAYERS, create_image_network, image_complexity, image_complexity_parts
+from ..x3d.space import (
+    CROP_RANGE,
+    SHORT_SIDE_RANGE_PER_CROP,
+    architecture_rows,
+    build_initialised,
+    check_num_classes,
+    spatial_axes,
+    spatial_operations,
+    spatial_preset,
+)
+from .blocks import (
+    IMAGE_LAYERS,
+    create_image_network,
+    image_complexity,
+    image_complexity_parts,
+)
 from .network import ImageArchitecture, ImageBase, derive_image_architecture
 
 #: Presets relative to the base network: crop as a multiple of the base crop, and the three multipliers.

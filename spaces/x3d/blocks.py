@@ -17,7 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..complexity import Complexity, Shape, Shape3d, batchnorm_complexity, conv3d_complexity, conv_complexity, linear_complexity
+from ..complexity import (
+    Complexity,
+    Shape,
+    Shape3d,
+    batchnorm_complexity,
+    conv3d_complexity,
+    conv_complexity,
+    linear_complexity,
+)
 from ..errors import SpaceError
 from .network import BodyArchitecture, StageSpec, X3DArchitecture
 

@@ -10,8 +10,8 @@ that object and never recompute a rounding themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, ClassVar
 
 from ..axis import Value

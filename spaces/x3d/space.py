@@ -22,7 +22,13 @@ from ..errors import InvalidPointError, SpaceError
 from ..operations import AxisStep, Operation
 from ..point import Point
 from ..space import ClipSpec, SearchSpace
-from .blocks import LayerTypes, PartComplexity, create_x3d, x3d_complexity, x3d_complexity_parts
+from .blocks import (
+    LayerTypes,
+    PartComplexity,
+    create_x3d,
+    x3d_complexity,
+    x3d_complexity_parts,
+)
 from .network import BodyArchitecture, X3DArchitecture, X3DBase, derive_architecture
 from .rounding import round_to_multiple
 
