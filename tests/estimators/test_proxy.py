@@ -98,17 +98,22 @@ def test_cuda_training_with_mixed_precision(tiny_cache):
 
 
 def test_an_image_space_trains_above_chance_on_the_synthetic_images(tmp_path):
-    """The proxy serves 2D networks: one-frame clips read as images, a real training that learns."""
+    """The proxy serves 2D networks: one-frame clips read as images, a real training that learns.
+
+    Disks against squares at 64² (no distractors), 60 validation images: two seeds reached 0.87 and 0.92, while the
+    same training at lr 1e-9 (a network that learns nothing) gave 0.50 and 0.48 (2026-12-03). A network at chance
+    passes the 0.7 bar on the mean of two seeds with probability about 5e-6.
+    """
     from estimators.data.ingest import build_synthetic
     from estimators.data.synthetic_images import ImageSynthSettings
 
-    build_synthetic(tmp_path / "images", ImageSynthSettings(classes=2, images_per_class=40, size=32, seed=3))
-    space = get_space("x2d-image", num_classes=2, base_crop=32, stage_blocks=[1, 1, 1, 1], stage_widths=[8, 16, 32, 64],
+    build_synthetic(tmp_path / "images", ImageSynthSettings(classes=2, images_per_class=200, size=64, seed=3, distractors=0))
+    space = get_space("x2d-image", num_classes=2, base_crop=64, stage_blocks=[1, 1, 1, 1], stage_widths=[8, 16, 32, 64],
                       stem_width=8, head_width=32, dropout=0.0)
     accuracies = []
-    for seed in (0, 2):
-        estimator = ProxyAccuracy(tmp_path / "images", ProxySchedule(epochs=12, batch_size=8, threads=1, seed=seed), device="cpu")
+    for seed in (0, 1):
+        estimator = ProxyAccuracy(tmp_path / "images", ProxySchedule(epochs=8, batch_size=8, threads=1, seed=seed), device="cpu")
         result = estimator.evaluate(space, space.base)
-        assert result.info["clips"] == 12 * 8 * 7  # 56 training images, 7 batches an epoch
+        assert result.info["clips"] == 8 * 8 * 35 and result.metrics["val_clips"] == 60  # 280 training images
         accuracies.append(result.metrics["accuracy"])
-    assert sum(accuracies) / 2 > 0.6, accuracies  # chance: 0.5 (12 validation images)
+    assert sum(accuracies) / 2 > 0.7, accuracies  # chance: 0.5 on 60 validation images

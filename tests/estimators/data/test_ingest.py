@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +105,27 @@ def test_folder_layout_with_split_folders(tmp_path):
 def test_no_videos_is_a_clear_error(tmp_path):
     with pytest.raises(IngestError, match="no videos found"):
         build_from_videos(tmp_path, tmp_path / "c", IngestSettings())
+
+
+@pytest.mark.slow
+def test_a_worker_pool_that_dies_is_one_line_naming_the_likely_causes(tmp_path):
+    """A script without a main guard that builds a cache in worker processes: the spawned workers import the script
+    and die; the build says why in one line (CacheFailure) instead of a BrokenProcessPool traceback."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from estimators.data.errors import CacheFailure\n"
+        "from estimators.data.ingest import build_synthetic\n"
+        "from estimators.data.synthetic import SynthSettings\n"
+        "try:\n"
+        f"    build_synthetic({str(tmp_path / 'cache')!r}, SynthSettings(classes=2, clips_per_class=4, frames=8, size=16),"
+        " workers=2)\n"
+        "except CacheFailure as error:\n"
+        "    print('CacheFailure:', error)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[3])
+    line = [row for row in done.stdout.splitlines() if row.startswith("CacheFailure:")]
+    assert len(line) == 1, (done.stdout[-2000:], done.stderr[-2000:])
+    assert "if __name__ == \"__main__\":" in line[0] and "run it again to resume" in line[0]
