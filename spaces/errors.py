@@ -46,6 +46,10 @@ class ExpansionError(SpaceError):
     """An expansion or contraction that cannot be applied at this point."""
 
 
+class InheritanceError(SpaceError):
+    """A parent's trained weights cannot become a candidate's by a function-preserving rule: train it from scratch."""
+
+
 def unknown_name(
     kind: str,
     name: object,

@@ -22,6 +22,7 @@ from .axis import Axis, Value
 from .complexity import Complexity
 from .errors import (
     ExpansionError,
+    InheritanceError,
     InvalidPointError,
     SpaceError,
     UnknownAxisError,
@@ -379,6 +380,21 @@ class SearchSpace(ABC):
     @abstractmethod
     def build(self, point: Point, num_classes: int | None = None) -> "torch.nn.Module":
         """The ``nn.Module`` the point describes (torch is imported only here)."""
+
+    #: How a candidate starts from its parent's trained weights, per operation: ``copy`` (the same network: only
+    #: the input changes), ``widen`` or ``deepen`` (grown without changing what it computes). An operation not
+    #: listed, and every operation of a space that lists none, trains its candidates from scratch.
+    weight_transfer: Mapping[str, str] = MappingProxyType({})
+
+    def grow_weights(self, parent: Point, parent_state: "Mapping[str, torch.Tensor]", child: "torch.nn.Module", *,
+                     seed: int = 0) -> "dict[str, torch.Tensor]":
+        """``child``'s initial state dict grown from the trained ``parent_state`` of ``parent``.
+
+        Raises :class:`~spaces.errors.InheritanceError` where no function-preserving rule applies (a contraction
+        that narrows or drops layers, or a space without rules): that candidate trains from scratch.
+        """
+        raise InheritanceError(f"space {self.name!r} cannot grow trained weights into a candidate; it trains from "
+                               "scratch")
 
     @abstractmethod
     def input_shape(self, point: Point, batch: int = 1) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ is the embedded synthetic image set (``synth-image``).
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from ..axis import Value
@@ -20,6 +21,7 @@ from ..errors import SpaceError
 from ..point import Point
 from ..space import ClipSpec, SearchSpace
 from ..x3d.blocks import LayerTypes, PartComplexity
+from ..x3d.inherit import X3D_WEIGHT_TRANSFER, grow_into
 from ..x3d.space import (
     CROP_RANGE,
     SHORT_SIDE_RANGE_PER_CROP,
@@ -96,6 +98,12 @@ class X2DImageSpace(SearchSpace):
     def summary_rows(self, point: Point, num_classes: int | None = None) -> list[dict[str, Any]]:
         arch = self.architecture(point, num_classes)
         return architecture_rows(arch, image_complexity_parts(arch))
+
+    weight_transfer = MappingProxyType({op: rule for op, rule in X3D_WEIGHT_TRANSFER.items() if op not in ("fast", "temporal")})
+
+    def grow_weights(self, parent: Point, parent_state, child, *, seed: int = 0):
+        """Net2Net: crop copies the parent; width and bottleneck widen it, depth deepens it."""
+        return grow_into(self, parent, parent_state, child, seed=seed)
 
     def build(self, point: Point, num_classes: int | None = None, layers: LayerTypes = IMAGE_LAYERS):
         """A plain ``nn.Module`` of 2D layers taking ``(batch, 3, crop, crop)`` images."""

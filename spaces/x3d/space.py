@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from ..axis import Axis, Value
@@ -29,6 +30,7 @@ from .blocks import (
     x3d_complexity,
     x3d_complexity_parts,
 )
+from .inherit import X3D_WEIGHT_TRANSFER, grow_into
 from .network import BodyArchitecture, X3DArchitecture, X3DBase, derive_architecture
 from .rounding import round_to_multiple
 
@@ -278,6 +280,12 @@ class X3DSpace(SearchSpace):
     def summary_rows(self, point: Point, num_classes: int | None = None) -> list[dict[str, Any]]:
         arch = self.architecture(point, num_classes)
         return architecture_rows(arch, x3d_complexity_parts(arch))
+
+    weight_transfer = MappingProxyType(X3D_WEIGHT_TRANSFER)
+
+    def grow_weights(self, parent: Point, parent_state, child, *, seed: int = 0):
+        """Net2Net: frames, stride and crop copy the parent; width and bottleneck widen it, depth deepens it."""
+        return grow_into(self, parent, parent_state, child, seed=seed)
 
     def build(self, point: Point, num_classes: int | None = None, layers: LayerTypes = LayerTypes()):
         arch = self.architecture(point, num_classes)
