@@ -5,10 +5,11 @@ from __future__ import annotations
 import optuna
 import pytest
 
-pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 from nas.strategies import COMPLETE, TrialRecord
 from nas.strategies.optuna_sampler import OptunaSamplerStrategy, TPESearch
 from spaces import get_space
+
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 
 SPACE = get_space("x3d")
 TARGET = 2_000_000_000
