@@ -26,14 +26,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .harness import (
-    emit_json,
-    machine,
-    markdown_header,
-    markdown_table,
-    parse_args,
-    write_markdown,
-)
+from . import results_page
+from .harness import emit_json, machine, parse_args
 
 RESULTS = Path(__file__).parent / "results" / "fidelity.json"
 
@@ -79,7 +73,7 @@ def _save(path: Path, figures: dict[str, Any]) -> None:
     partial.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
     partial.replace(path)
     if "per_point" in figures:
-        write_markdown(path.with_suffix(".md"), markdown(figures))
+        results_page.write(path.with_suffix(".md"), markdown(figures))
 
 
 def markdown(figures: dict[str, Any]) -> str:
@@ -88,14 +82,14 @@ def markdown(figures: dict[str, Any]) -> str:
             for p in sorted(figures["per_point"], key=lambda p: -p["long"])]
     carried = figures.get("carried")
     return "\n".join([
-        markdown_header("Does the proxy rank like longer training?", figures),
+        results_page.header("Does the proxy rank like longer training?", figures),
         f"**{figures['points']} of {figures['sampled']} sampled points** with both trainings: "
         f"**Kendall τ {figures['kendall_tau']:.2f}, Spearman ρ {figures['spearman_rho']:.2f}** between "
         f"{figures['short_epochs']:g}-epoch and {figures['long_epochs']:g}-epoch top-1 (same initial weights, "
         f"seed {figures['seed']}).", "",
         *([f"Carried: {carried['pairs']} pairs from fingerprint `{carried['from_fingerprint']}` ({carried['why']})", ""]
           if carried else []),
-        markdown_table(["point", "GMACs", f"top-1 after {figures['short_epochs']:g} epochs",
+        results_page.table(["point", "GMACs", f"top-1 after {figures['short_epochs']:g} epochs",
                         f"after {figures['long_epochs']:g}"], rows),
     ])
 

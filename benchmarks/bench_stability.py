@@ -27,14 +27,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .harness import (
-    emit_json,
-    machine,
-    markdown_header,
-    markdown_table,
-    parse_args,
-    write_markdown,
-)
+from . import results_page
+from .harness import emit_json, machine, parse_args
 
 RESULTS = Path(__file__).parent / "results" / "stability.json"
 
@@ -122,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
           f"{figures['ties']} of {figures['steps']} steps were ties")
     if not args.quick:
         Path(args.out).write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
-        write_markdown(Path(args.out).with_suffix(".md"), markdown(figures))
+        results_page.write(Path(args.out).with_suffix(".md"), markdown(figures))
         print(f"wrote {args.out} and its .md")
     if args.json:
         emit_json(figures)
@@ -140,9 +134,9 @@ def markdown(figures: dict[str, Any]) -> str:
     rows = [(run["seed"], " > ".join(run["path"]), "; ".join(_decision(step) for step in run["steps"]), f"`{run['chosen']}`",
              run["trained"], run["stopped"]) for run in figures["seeds"]]
     return "\n".join([
-        markdown_header("Does the default search take the same path under other seeds?", figures),
+        results_page.header("Does the default search take the same path under other seeds?", figures),
         f"Each seed: `{figures['search']}`.", "",
-        markdown_table(["seed", "path", "steps (margin over the runner-up, in standard errors of it)", "chosen",
+        results_page.table(["seed", "path", "steps (margin over the runner-up, in standard errors of it)", "chosen",
                         "trained", "stopped"], rows), "",
         f"**same_path = {figures['same_path']:.2f}** over {figures['finished']} finished seeds; "
         f"{figures['ties']} of {figures['steps']} steps were ties.",

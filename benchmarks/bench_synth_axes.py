@@ -25,14 +25,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .harness import (
-    emit_json,
-    machine,
-    markdown_header,
-    markdown_table,
-    parse_args,
-    write_markdown,
-)
+from . import results_page
+from .harness import emit_json, machine, parse_args
 
 RESULTS = Path(__file__).parent / "results" / "synth_axes.json"
 
@@ -145,10 +139,10 @@ def markdown(figures: dict) -> str:
              *(f"{_class_top1(row, pair):.2f}" for pair in pairs)) for row in figures["rows"]]
     spreads = ", ".join(f"{axis} {100 * spread:.1f}" for axis, spread in figures["axis_spread"].items())
     return "\n".join([
-        markdown_header("Does every axis matter on the synthetic data?", figures),
+        results_page.header("Does every axis matter on the synthetic data?", figures),
         f"Data `{figures.get('data')}`, {figures['seconds_per_setting']:.0f} s of training per setting, "
         f"chance {100 * figures['chance']:.1f} %.", "",
-        markdown_table(["group", "setting", "top-1", f"epochs in {figures['seconds_per_setting']:.0f} s", *pairs], rows), "",
+        results_page.table(["group", "setting", "top-1", f"epochs in {figures['seconds_per_setting']:.0f} s", *pairs], rows), "",
         f"- a single frame: **{figures['single_frame_over_chance']:.1f}× chance** (target ≥ 3×);",
         f"- shuffled frames against ordered: **{100 * figures['shuffled_minus_ordered']:+.1f} points** (target: a cost);",
         f"- best − worst setting per axis, in points: **{spreads}** (target ≥ 5 each).",
@@ -169,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{axis}: best - worst = {spread:+.3f}")
     if not args.quick:
         RESULTS.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
-        write_markdown(RESULTS.with_suffix(".md"), markdown(figures))
+        results_page.write(RESULTS.with_suffix(".md"), markdown(figures))
         print(f"wrote {RESULTS} and its .md")
     if args.json:
         emit_json(figures)

@@ -29,16 +29,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from . import results_page
 from .bench_stability import run_seed
-from .harness import (
-    cpu,
-    emit_json,
-    machine,
-    markdown_header,
-    markdown_table,
-    parse_args,
-    write_markdown,
-)
+from .harness import cpu, emit_json, machine, parse_args
 
 RESULTS = Path(__file__).parent / "results" / "vs_random.json"
 #: How a search that did all its work stops: coordinate plans its own end, open-ended strategies stop at their budget.
@@ -196,7 +189,7 @@ def _write(path: Path, figures: dict[str, Any]) -> None:
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
     partial.replace(path)
-    write_markdown(path.with_suffix(".md"), markdown(figures))
+    results_page.write(path.with_suffix(".md"), markdown(figures))
 
 
 def _percent(value: float | None) -> str:
@@ -213,11 +206,11 @@ def markdown(figures: dict[str, Any]) -> str:
              for strategy, stats in summary.items() if isinstance(stats, dict)]
     welch = summary.get("welch_p")
     return "\n".join([
-        markdown_header("Does coordinate expansion beat random search on the same budget?", figures),
+        results_page.header("Does coordinate expansion beat random search on the same budget?", figures),
         f"Each run: `{figures['search']}`; the final top-1 is after the chosen model's final training.", "",
-        markdown_table(["strategy", "seed", "trainings", "chosen", "GMACs", "proxy top-1", "final top-1", "date",
+        results_page.table(["strategy", "seed", "trainings", "chosen", "GMACs", "proxy top-1", "final top-1", "date",
                         "minutes"], runs), "",
-        markdown_table(["strategy", "seeds", "final top-1, mean", "SEM"], means), "",
+        results_page.table(["strategy", "seeds", "final top-1, mean", "SEM"], means), "",
         f"Welch's t-test between the two: p = {welch:.3g}." if welch is not None else
         "Welch's t-test: not yet (it needs two finished seeds of each).", "",
         "![Final top-1 of each seed's chosen model, by strategy](vs_random.png)",
