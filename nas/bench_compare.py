@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -77,7 +78,7 @@ def compare(args: CompareConfig) -> dict[str, Any]:
         raise NasError(f"--budget must be at least 1, got {budget}")
     points, targets = table_targets(table, space)
     predictor = AccuracyPredictor(space, random_state=0).fit(points, targets)
-    quality = held_out_rank_quality(points, targets, space, held_out=0.25, seed=0)
+    quality = held_out_rank_quality(points, targets, space, seed=0)
     lookups = {seed: TableLookup(table, bench_seed=seed, predictor=predictor) for seed in range(args.seeds)}
     runs = _run_all(space, names, lookups, target, budget, cost)
     # The best known within the target under each seed's draws: the table's best, or a better point some run found.
@@ -100,7 +101,48 @@ def compare(args: CompareConfig) -> dict[str, Any]:
         write_text_atomically(out / "compare.csv", _csv(rows))
         _plots(runs, optimum, target, out, unit)
         write_text_atomically(out / "compare.md", _markdown(rows, budgets, header))
+        write_text_atomically(out / "compare.json", json.dumps(verdict_json(rows, budgets, header), indent=1,
+                                                                sort_keys=True) + "\n")
     return {"rows": rows, "budgets": budgets, **header}
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def verdict_json(rows: list[dict[str, Any]], budgets: list[int], header: dict[str, Any]) -> dict[str, Any]:
+    """``compare.json``: the header, and per strategy what the verdict rests on (None where a figure is undefined)."""
+    final = max(budgets)
+    strategies = {
+        row["strategy"]: {key: _finite(value) for key, value in {
+            "from_table_fraction": row["from_table"], "final_best_mean": row[f"best@{final}"],
+            "final_best_sem": row[f"best@{final}_sem"], "rank_mean": row["rank_mean"],
+            "p_vs_random": row.get("wilcoxon_p_vs_random"), "p_holm_vs_random": row.get("p_holm_vs_random"),
+            "beats_random": row.get("beats_random"), "models_to_epsilon": row["models_to_eps"],
+            "seconds_to_epsilon": row["hours_to_eps"] * 3600, "seeds_within_epsilon": row["reached"],
+            "seeds": row["seeds"]}.items()}
+        for row in rows}
+    return {**{k: v for k, v in header.items() if k != "seconds"}, "budgets": budgets, "strategies": strategies}
+
+
+def verdict_rows(result: dict[str, Any]) -> list[dict[str, str]]:
+    """The verdict as one table: final best, average rank, Holm-corrected test against random search, and the models
+    and simulated seconds each strategy needs to come within epsilon of the best point within the target."""
+    final = max(result["budgets"])
+    shown = []
+    for row in result["rows"]:
+        p = row.get("p_holm_vs_random")
+        reached = f"({row['reached']}/{row['seeds']} seeds)"
+        shown.append({
+            "strategy": row["strategy"],
+            f"final best top-1 ({final} models)": f"{row[f'best@{final}']:.3f} ± {row[f'best@{final}_sem']:.3f}",
+            "mean rank": "-" if math.isnan(row["rank_mean"]) else f"{row['rank_mean']:.2f}",
+            "p vs random (Holm)": "-" if p is None else f"{p:.3g}",
+            "beats random": "yes" if row.get("beats_random") else "no",
+            "models to within eps": ("-" if math.isnan(row["models_to_eps"]) else f"{row['models_to_eps']:.1f}") + f" {reached}",
+            "seconds to within eps": "-" if math.isnan(row["hours_to_eps"]) else f"{row['hours_to_eps'] * 3600:.0f}",
+        })
+    return shown
 
 
 def display_rows(result: dict[str, Any]) -> list[dict[str, str]]:
@@ -195,13 +237,25 @@ def _markdown(rows, budgets, header) -> str:
              f"- command: `{header['command']}`", f"- run {header['date']}, {header['seconds']:.0f} s",
              f"- {header['table_points']} table points; {header['seeds']} benchmark seeds per strategy; budget "
              f"{header['budget']} trained models; target {header['target']}; epsilon {header['epsilon']}",
-             f"- predictor (random forest) on held-out table points: Kendall tau {header['predictor']['kendall_tau']:.3f}, "
-             f"Spearman rho {header['predictor']['spearman_rho']:.3f} ({header['predictor']['n_test']} points)",
+             f"- predictor (random forest) on held-out table points, {header['predictor']['folds']}-fold cross-validation "
+             f"repeated {header['predictor']['repeats']} times: Kendall tau {header['predictor']['kendall_tau']:.3f} ± "
+             f"{header['predictor']['kendall_tau_sem']:.3f}, Spearman rho {header['predictor']['spearman_rho']:.3f} "
+             f"({header['predictor']['n_test']} points per fold)",
              f"- mean ± SEM over seeds; hypervolume x 1000 ({header['cost']} x top-1 against the reference (target, 0));"
              " Wilcoxon signed-rank on the final best top-1, paired by seed; from table: share of the trained models"
              " the table answered (the predictor answered the rest)", "",
              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(row[c] for c in columns) + " |" for row in shown]
+    verdict = verdict_rows({"rows": rows, "budgets": budgets})
+    columns = list(verdict[0])
+    lines += ["", "## Verdict", "",
+              "Which strategies beat random search: a Wilcoxon signed-rank test of the final best top-1 against random "
+              "search's, paired by seed, Holm-corrected over the strategies compared; *beats random* needs p < 0.05 "
+              "and a higher mean. Mean rank: each seed ranks the strategies by final best (1 = best). Seconds are "
+              "the table's training seconds of the models trained until within epsilon of the best point within the "
+              "target.", "",
+              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row[c] for c in columns) + " |" for row in verdict]
     return "\n".join(lines) + "\n"
 
 
@@ -238,6 +292,7 @@ def _plots(runs, optimum, target: int, out: Path, unit) -> None:
     axes.set_xlabel("trained models")
     axes.set_ylabel("regret: table's best top-1 within the target - best found")
     finish(figure, axes, "anytime regret (mean ± SEM over benchmark seeds)", out / "anytime.png")
+    _seconds_plot(runs, optimum, target, strategies, out / "anytime_seconds.png")
     figure, axes = new_figure()
     for index, name in enumerate(strategies):
         pooled = [(m / unit.scale, a) for r in runs if r.strategy == name for m, a in zip(r.costs, r.accuracies)
@@ -249,3 +304,38 @@ def _plots(runs, optimum, target: int, out: Path, unit) -> None:
     compute_axis(axes, LATENCY_AXIS if unit.label == "ms" else COMPUTE_AXIS)
     axes.set_ylabel("top-1 (table or predictor)")
     finish(figure, axes, f"accuracy-{'latency' if unit.label == 'ms' else 'compute'} fronts, all seeds pooled", out / "pareto.png")
+
+
+def regret_at(run, optimum: float, target: int, times: list[float]) -> list[float]:
+    """The run's regret at each of ``times`` (simulated training seconds): the best found by models finished by then."""
+    from .comparison import within_target
+    from .metrics import regret_curve
+
+    regrets, finished = regret_curve(within_target(run, target), optimum), []
+    elapsed = 0.0
+    for seconds in run.seconds:
+        elapsed += seconds
+        finished.append(elapsed)
+    return [next((r for t, r in zip(reversed(finished), reversed(regrets)) if t <= moment), math.nan)
+            for moment in times]
+
+
+def _seconds_plot(runs, optimum, target: int, strategies: list[str], path: Path) -> None:
+    """Regret against simulated training time: what a user pays, not how many models were trained."""
+    from .metrics import mean_and_sem
+    from .plots import colour, finish, new_figure
+
+    horizon = max((sum(r.seconds) for r in runs), default=0.0)
+    times = [horizon * (i + 1) / 200 for i in range(200)]
+    figure, axes = new_figure()
+    for index, name in enumerate(strategies):
+        curves = [regret_at(r, optimum[r.seed], target, times) for r in runs if r.strategy == name]
+        stats = [mean_and_sem([c[i] for c in curves]) for i in range(len(times))]
+        minutes = [t / 60 for t in times]
+        means = [m for m, _ in stats]
+        axes.plot(minutes, means, color=colour("", index), label=name)
+        axes.fill_between(minutes, [m - s for m, s in stats], [m + s for m, s in stats], color=colour("", index),
+                          alpha=0.15)
+    axes.set_xlabel("simulated training minutes (the table's training times)")
+    axes.set_ylabel("regret: table's best top-1 within the target - best found")
+    finish(figure, axes, "anytime regret against training time (mean ± SEM; a run counts once it has a model)", path)

@@ -24,7 +24,7 @@ from .loop import (
     StrategyStalled,
     estimator_evaluate,
 )
-from .metrics import best_so_far, hypervolume, mean_and_sem, models_to_reach, wilcoxon_p
+from .metrics import average_ranks, best_so_far, holm, hypervolume, mean_and_sem, models_to_reach, wilcoxon_p
 from .strategies.base import TrialRecord
 from .strategies.registry import get_strategy_class
 
@@ -130,4 +130,21 @@ def summarise(runs: Sequence[Run], *, target: int, optimum: Callable[[int], floa
         row["wilcoxon_p_vs_" + baseline] = (None if name == baseline or baseline not in finals
                                             else wilcoxon_p(finals[name], finals[baseline]))
         rows.append(row)
+    return _with_verdict(rows, finals, baseline)
+
+
+def _with_verdict(rows: list[dict[str, Any]], finals: dict[str, list[float]], baseline: str) -> list[dict[str, Any]]:
+    """Add the average rank of each strategy's final best, Holm's correction of the tests against the baseline, and
+    whether it beats the baseline: significantly (Holm p < 0.05) and with a higher mean."""
+    key = "wilcoxon_p_vs_" + baseline
+    adjusted = holm({row["strategy"]: row[key] for row in rows})
+    comparable = {name: [-math.inf if math.isnan(v) else v for v in values] for name, values in finals.items()}
+    ranks = average_ranks(comparable) if len({len(v) for v in comparable.values()}) == 1 else {}
+    reference = next((mean_and_sem(finals[baseline])[0] for name in finals if name == baseline), math.nan)
+    for row in rows:
+        name = row["strategy"]
+        row["rank_mean"] = ranks.get(name, math.nan)
+        row[f"p_holm_vs_{baseline}"] = adjusted.get(name)
+        p, mean = adjusted.get(name), mean_and_sem(finals[name])[0]
+        row[f"beats_{baseline}"] = bool(p is not None and p < 0.05 and mean > reference)
     return rows

@@ -89,3 +89,39 @@ def wilcoxon_p(first: Sequence[float], second: Sequence[float]) -> float | None:
     if all(a == b for a, b in zip(first, second)):
         return None
     return float(wilcoxon(first, second, zero_method="wilcox", alternative="two-sided").pvalue)
+
+
+def holm(pvalues: dict[str, float | None]) -> dict[str, float | None]:
+    """Holm's step-down adjustment of several p-values (one per comparison against the same baseline).
+
+    The k-th smallest of m p-values is multiplied by m - k + 1, and the adjusted values are made non-decreasing in
+    that order and capped at 1; a comparison that could not be tested (None) stays None and does not count in m.
+    Holm controls the family-wise error rate like Bonferroni and rejects at least as much.
+    """
+    tested = sorted((p, name) for name, p in pvalues.items() if p is not None)
+    adjusted: dict[str, float | None] = {name: None for name, p in pvalues.items() if p is None}
+    running = 0.0
+    for k, (p, name) in enumerate(tested):
+        running = max(running, min(1.0, (len(tested) - k) * p))
+        adjusted[name] = running
+    return adjusted
+
+
+def average_ranks(finals: dict[str, Sequence[float]]) -> dict[str, float]:
+    """Each strategy's rank of its final result under every seed (1 = best; ties share the mean rank), averaged.
+
+    ``finals[name][i]`` is the strategy's result under the i-th seed; every strategy has the same seeds.
+    """
+    from scipy.stats import rankdata
+
+    names = list(finals)
+    seeds = {len(values) for values in finals.values()}
+    if len(seeds) != 1:
+        raise ValueError(f"every strategy needs a result under every seed, got {sorted(seeds)} results")
+    totals = dict.fromkeys(names, 0.0)
+    count = seeds.pop()
+    for seed in range(count):
+        ranks = rankdata([-finals[name][seed] for name in names], method="average")
+        for name, rank in zip(names, ranks):
+            totals[name] += float(rank)
+    return {name: totals[name] / count for name in names} if count else dict.fromkeys(names, math.nan)

@@ -128,17 +128,20 @@ def default_table_text() -> str:
 def run_compare(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
-    from ..bench_compare import CompareConfig, compare, display_rows
+    from ..bench_compare import CompareConfig, compare, display_rows, verdict_rows
     from .common import print_table
 
     args.table = args.table or default_table_text()
     result = compare(CompareConfig(**{f.name: getattr(args, f.name) for f in fields(CompareConfig)}))
     rows = display_rows(result)
     print_table(rows, list(rows[0]))
+    print("\nverdict (Wilcoxon against random search, Holm-corrected; models and simulated seconds to within eps):")
+    verdict = verdict_rows(result)
+    print_table(verdict, list(verdict[0]))
     quality = result["predictor"]
     print(f"predictor on held-out table points: Kendall tau {quality['kendall_tau']:.3f}, Spearman rho "
           f"{quality['spearman_rho']:.3f} ({quality['n_test']} points); wrote {args.out}/compare.csv, compare.md, "
-          "anytime.png, pareto.png")
+          "compare.json, anytime.png, anytime_seconds.png, pareto.png")
     if args.json:
         print(json.dumps(result, sort_keys=True, default=str))
     return 0

@@ -47,9 +47,19 @@ def test_compare_writes_the_same_csv_twice_and_plots(tiny_table, tmp_path, capsy
     assert [r["strategy"] for r in rows] == ["coordinate", "random", "tpe", "nni-evolution"]
     assert all(r["seeds"] == "3" and float(r["models_trained"]) <= 6 for r in rows)
     assert "Kendall tau" in (tmp_path / "a" / "compare.md").read_text()
-    for png in ("anytime.png", "pareto.png"):
+    for png in ("anytime.png", "anytime_seconds.png", "pareto.png"):
         assert (tmp_path / "a" / png).read_bytes()[:4] == b"\x89PNG"
-    assert "Wilcoxon p vs random" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Wilcoxon p vs random" in printed and "p vs random (Holm)" in printed and "seconds to within eps" in printed
+    verdict = json.loads((tmp_path / "a" / "compare.json").read_text())
+    assert set(verdict["strategies"]) == {r["strategy"] for r in rows}
+    for name, figures in verdict["strategies"].items():
+        assert {"from_table_fraction", "final_best_mean", "final_best_sem", "p_holm_vs_random",
+                "seconds_to_epsilon"} <= set(figures)
+        assert figures["final_best_mean"] == pytest.approx(float(next(r for r in rows if r["strategy"] == name)["best@6"]),
+                                                           abs=1e-6)  # the CSV rounds to 6 digits
+    assert verdict["strategies"]["random"]["p_holm_vs_random"] is None
+    assert "## Verdict" in (tmp_path / "a" / "compare.md").read_text()
 
 
 def test_compare_refuses_an_unknown_strategy_or_a_missing_table(tiny_table, tmp_path, capsys):
@@ -81,6 +91,28 @@ def test_summary_by_hand():
     # one model at 1e-8 GMACs: the front (1e-8, best) against the reference (5e-8, 0)
     assert a["hypervolume"] == pytest.approx(sum((50 - 10) / 1e9 * (0.3 + 0.01 * s) for s in range(6)) / 6)
     assert a["wilcoxon_p_vs_random"] == pytest.approx(2 / 64) and baseline["wilcoxon_p_vs_random"] is None
+    # one comparison against random: Holm leaves its p as it is; a wins every seed, so it ranks first everywhere
+    assert a["p_holm_vs_random"] == pytest.approx(2 / 64) and a["beats_random"] and not baseline["beats_random"]
+    assert a["rank_mean"] == 1.0 and baseline["rank_mean"] == 2.0
+
+
+def test_holm_multiplies_by_the_comparisons_left_and_keeps_the_order():
+    runs = [_run(name, s, [0.1, value + 0.001 * s]) for s in range(6)
+            for name, value in (("a", 0.4), ("b", 0.3), ("random", 0.2))]
+    rows = {r["strategy"]: r for r in summarise(runs, target=50, optimum=lambda seed: 0.5, budgets=[2], epsilon=0.02,
+                                                reference=(50 / 1e9, 0.0))}
+    assert rows["a"]["wilcoxon_p_vs_random"] == pytest.approx(2 / 64)
+    assert rows["a"]["p_holm_vs_random"] == pytest.approx(4 / 64) and rows["b"]["p_holm_vs_random"] == pytest.approx(4 / 64)
+    assert not rows["a"]["beats_random"]  # 0.0625 after the correction: not below 0.05
+    assert [rows[n]["rank_mean"] for n in ("a", "b", "random")] == [1.0, 2.0, 3.0]
+
+
+def test_regret_against_simulated_seconds_counts_a_model_once_its_training_ended():
+    from nas.bench_compare import regret_at
+
+    run = _run("a", 0, [0.1, 0.3])  # two models of an hour each
+    assert regret_at(run, 0.5, 50, [1800.0, 3600.0, 5400.0, 7200.0]) == pytest.approx([float("nan"), 0.4, 0.4, 0.2],
+                                                                                        nan_ok=True)
 
 
 def test_compare_under_a_latency_target(tiny_table, tmp_path, capsys, monkeypatch):

@@ -52,3 +52,20 @@ def test_wilcoxon_by_hand():
     assert wilcoxon_p([1, 2], [1, 2]) is None
     with pytest.raises(ValueError, match="same length"):
         wilcoxon_p([1], [1, 2])
+
+
+def test_holm_by_hand():
+    from nas.metrics import holm
+
+    adjusted = holm({"a": 0.01, "b": 0.04, "c": 0.03, "random": None})
+    assert adjusted == {"a": pytest.approx(0.03), "c": pytest.approx(0.06), "b": pytest.approx(0.06), "random": None}
+    assert holm({"a": 0.6, "b": 0.5}) == {"b": pytest.approx(1.0), "a": pytest.approx(1.0)}  # capped at 1, monotone
+
+
+def test_average_ranks_by_hand():
+    from nas.metrics import average_ranks
+
+    ranks = average_ranks({"a": [0.3, 0.1, 0.2], "b": [0.2, 0.2, 0.2], "c": [0.1, 0.3, 0.2]})
+    assert ranks == {"a": pytest.approx((1 + 3 + 2) / 3), "b": pytest.approx((2 + 2 + 2) / 3), "c": pytest.approx(2.0)}
+    with pytest.raises(ValueError, match="every seed"):
+        average_ranks({"a": [0.1], "b": [0.1, 0.2]})
