@@ -84,10 +84,13 @@ def key_classes(classes: Sequence[str]) -> tuple[str, ...]:
 
 def _options(parser) -> None:
     parser.add_argument("--seconds", type=float, default=None, help="training time per setting (default 180, quick 15)")
+    parser.add_argument("--epochs", type=float, default=None,
+                        help="train every setting for this many epochs instead of for equal time: the axes compared at "
+                             "equal training steps, so a costlier setting is not also a shorter-trained one")
     parser.add_argument("--cache", default=None, help="clip cache (default: the embedded synthetic cache, built if needed)")
 
 
-def train_setting(cache, setting: Setting, seconds: float, seed: int) -> dict:
+def train_setting(cache, setting: Setting, seconds: float | None, seed: int, epochs: float | None = None) -> dict:
     from estimators.data.dataset import ClipDataset, ClipSampling
     from estimators.training import TrainSettings, build_seeded, train
     from spaces import get_space
@@ -97,7 +100,8 @@ def train_setting(cache, setting: Setting, seconds: float, seed: int) -> dict:
     sampling = dict(frames=setting.frames, stride=setting.stride, crop=setting.crop, shuffle_frames=setting.shuffle)
     train_set = ClipDataset(cache, "train", ClipSampling(mode="train", **sampling), seed=seed)
     val_set = ClipDataset(cache, "val", ClipSampling(mode="val", **sampling), seed=seed)
-    settings = TrainSettings(seconds=seconds, optimizer="adamw", lr=5e-3, weight_decay=0.05, batch_size=16, seed=seed)
+    budget = {"epochs": epochs, "seconds": None} if epochs is not None else {"seconds": seconds}
+    settings = TrainSettings(**budget, optimizer="adamw", lr=5e-3, weight_decay=0.05, batch_size=16, seed=seed)
     result = train(build_seeded(space, point, seed), train_set, val_set, settings)
     per_class = dict(zip(cache.classes, (round(v, 3) for v in result.per_class_top1)))
     return {
@@ -107,15 +111,15 @@ def train_setting(cache, setting: Setting, seconds: float, seed: int) -> dict:
     }
 
 
-def run(quick: bool, seed: int, seconds: float | None, cache_path: str | None) -> dict:
+def run(quick: bool, seed: int, seconds: float | None, cache_path: str | None, epochs: float | None = None) -> dict:
     from estimators.data.cache import ClipCache
     from estimators.data.default import ensure_default_cache
 
     cache = ClipCache(cache_path or ensure_default_cache(workers=2))
-    seconds = seconds or (15.0 if quick else 180.0)
+    seconds = None if epochs is not None else seconds or (15.0 if quick else 180.0)
     rows = []
     for setting in QUICK if quick else SETTINGS:
-        rows.append(train_setting(cache, setting, seconds, seed))
+        rows.append(train_setting(cache, setting, seconds, seed, epochs))
         print(f"  {setting.group:<10} {setting.name:<20} top-1 {rows[-1]['top1']:.3f}  ({rows[-1]['epochs']:.1f} epochs, "
               f"{rows[-1]['clips_per_s']:.0f} clips/s)", file=sys.stderr, flush=True)
     by_name = {row["setting"]: row["top1"] for row in rows}
@@ -123,13 +127,19 @@ def run(quick: bool, seed: int, seconds: float | None, cache_path: str | None) -
     spreads = {axis: round(max(by_name[n] for n in names) - min(by_name[n] for n in names), 4)
                for axis, names in AXES.items() if all(n in by_name for n in names)}
     return {
-        "benchmark": "synth_axes", "quick": quick, "seconds_per_setting": seconds, "chance": round(chance, 4),
+        "benchmark": "synth_axes", "quick": quick, "seconds_per_setting": seconds, "epochs_per_setting": epochs,
+        "chance": round(chance, 4),
         "rows": rows, "single_frame_over_chance": round(by_name["single frame"] / chance, 3),
         "shuffled_minus_ordered": round(by_name["shuffled frames 8x4"] - by_name["8x4 @48"], 4),
         "axis_spread": spreads, "cache": str(cache.path), "machine": machine(), "date": date.today().isoformat(),
         "data": cache.meta.get("source_fingerprint"),
         "command": "python -m benchmarks.bench_synth_axes " + " ".join(sys.argv[1:]),
     }
+
+
+def _budget_text(figures: dict) -> str:
+    epochs = figures.get("epochs_per_setting")
+    return f"{epochs:g} epochs" if epochs is not None else f"{figures['seconds_per_setting']:.0f} s"
 
 
 def markdown(figures: dict) -> str:
@@ -140,9 +150,10 @@ def markdown(figures: dict) -> str:
     spreads = ", ".join(f"{axis} {100 * spread:.1f}" for axis, spread in figures["axis_spread"].items())
     return "\n".join([
         results_page.header("Does every axis matter on the synthetic data?", figures),
-        f"Data `{figures.get('data')}`, {figures['seconds_per_setting']:.0f} s of training per setting, "
+        f"Data `{figures.get('data')}`, {_budget_text(figures)} of training per setting, "
         f"chance {100 * figures['chance']:.1f} %.", "",
-        results_page.table(["group", "setting", "top-1", f"epochs in {figures['seconds_per_setting']:.0f} s", *pairs], rows), "",
+        results_page.table(["group", "setting", "top-1", "epochs" if figures.get("epochs_per_setting") else f"epochs in {_budget_text(figures)}",
+                            *pairs], rows), "",
         f"- a single frame: **{figures['single_frame_over_chance']:.1f}× chance** (target ≥ 3×);",
         f"- shuffled frames against ordered: **{100 * figures['shuffled_minus_ordered']:+.1f} points** (target: a cost);",
         f"- best − worst setting per axis, in points: **{spreads}** (target ≥ 5 each).",
@@ -151,8 +162,10 @@ def markdown(figures: dict) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(__doc__.splitlines()[0], argv, extra=_options)
-    figures = run(args.quick, args.seed, args.seconds, args.cache)
-    print(f"synthetic data, {figures['seconds_per_setting']:.0f} s of training per setting, chance {figures['chance']:.3f}")
+    if args.epochs is not None and args.seconds is not None:
+        raise SystemExit("bench_synth_axes: give --seconds (equal time) or --epochs (equal steps), not both")
+    figures = run(args.quick, args.seed, args.seconds, args.cache, args.epochs)
+    print(f"synthetic data, {_budget_text(figures)} of training per setting, chance {figures['chance']:.3f}")
     keys_shown = key_classes(list(figures["rows"][0]["per_class_top1"]))
     print(f"{'group':<11}{'setting':<21}{'top-1':>7}{'epochs':>8}{'clips/s':>9}{'GMACs':>8}" + "".join(f"{c:>16}" for c in keys_shown))
     for row in figures["rows"]:
