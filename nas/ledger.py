@@ -281,8 +281,7 @@ class Ledger:
             return True
         reason = (f"trial {earlier_live} holds the same point" if earlier_live is not None
                   else f"the budget of {budget} trained models is taken")
-        self.set_attrs(handle, {"withdrawn": True})
-        self.fail(handle, reason, retry=False)
+        self.fail(handle, reason, retry=False, attrs={"withdrawn": True})
         return False
 
     def heartbeat(self, handle: TrialHandle) -> TrialHeartbeat:
@@ -300,8 +299,7 @@ class Ledger:
         import optuna
 
         if not math.isfinite(accuracy):
-            self.set_attrs(handle, attrs)
-            return self.fail(handle, f"accuracy is {accuracy}", retry=False)
+            return self.fail(handle, f"accuracy is {accuracy}", retry=False, attrs=attrs)
 
         pause = _completion_pause()
 
@@ -314,12 +312,15 @@ class Ledger:
 
         return self._finishing(write)
 
-    def fail(self, handle: TrialHandle, reason: str, *, retry: bool) -> bool:
-        """Finish a trial as FAILED; ``retry`` says whether the point should be tried again."""
+    def fail(self, handle: TrialHandle, reason: str, *, retry: bool, attrs: Mapping[str, Any] | None = None) -> bool:
+        """Finish a trial as FAILED; ``retry`` says whether the point should be tried again; ``attrs`` are written
+        with it, in the same guarded write (False, nothing raised, if another worker failed the trial meanwhile)."""
         import optuna
 
         def write() -> None:  # "retry" first: a trial failed meanwhile by a heartbeat check keeps the right one
             self.storage.set_trial_user_attr(handle.trial_id, "retry", retry)
+            for key, value in _clean(attrs or {}).items():
+                self.storage.set_trial_user_attr(handle.trial_id, key, value)
             self.storage.set_trial_user_attr(handle.trial_id, "fail_reason", reason)
             self.storage.set_trial_state_values(handle.trial_id, optuna.trial.TrialState.FAIL)
 

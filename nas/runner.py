@@ -112,10 +112,8 @@ class LedgerTrials:
             return self.ledger.complete(handle, measurement.metrics["accuracy"], _measurement_attrs(measurement))
 
     def fail(self, handle: TrialHandle, error: CandidateFailed, seconds: float) -> None:
-        with deferred():
-            if not error.trained:
-                self.ledger.set_attrs(handle, {"trained": False})
-            self.ledger.fail(handle, str(error), retry=False)
+        with deferred():  # one guarded write: a trial another worker failed meanwhile (this one was silent) stays so
+            self.ledger.fail(handle, str(error), retry=False, attrs=None if error.trained else {"trained": False})
 
     def interrupt(self, handle: TrialHandle, error: BaseException) -> None:
         if not isinstance(error, StorageError):  # a lost ledger cannot be written; its trial is failed by the next run

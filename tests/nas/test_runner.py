@@ -202,3 +202,20 @@ def test_a_signal_arriving_while_a_trial_is_claimed_marks_that_trial_for_retry(t
     last = trials[-1]
     assert last.state == optuna.trial.TrialState.FAIL and last.user_attrs["retry"] is True
     assert last.user_attrs["fail_reason"] == "interrupted"
+
+
+@pytest.mark.parametrize("trained", [False, True])
+def test_a_failure_reported_after_another_worker_failed_the_trial_is_dropped_not_raised(tmp_path, trained):
+    """A worker silent past the heartbeat grace (SIGSTOP) comes back with a failed candidate (free: the data cannot
+    serve it, or diverged) whose trial the others already failed for retry: nothing raises, the trial keeps the
+    others' verdict (a traceback here once ended a worker with exit 1 under CI load)."""
+    from nas.runner import LedgerTrials
+
+    runner = make_runner(tmp_path)
+    trials = LedgerTrials(runner.ledger, SPACE, runner.fingerprint)
+    handle = trials.start(SPACE.base, {"role": "base"}, 0, None)
+    assert runner.ledger.fail(handle, "no heartbeat for 6 s", retry=True)  # what another worker's check writes
+    trials.fail(handle, CandidateFailed("clips too short", trained=trained), 0.0)
+    (trial,) = runner.ledger.trials()
+    assert trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs["retry"] is True
+    assert trial.user_attrs["fail_reason"] == "no heartbeat for 6 s" and "trained" not in trial.user_attrs
