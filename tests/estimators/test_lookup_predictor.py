@@ -7,7 +7,7 @@ import random
 import pytest
 
 from estimators.lookup import TableLookup
-from estimators.predictor import AccuracyPredictor, held_out_rank_quality, table_targets
+from estimators.predictor import FEATURES, REGRESSORS, AccuracyPredictor, held_out_rank_quality, table_targets
 from estimators.proxy import CandidateFailed
 from estimators.tabular import Table, add_run, create_table
 from spaces import NasError, get_space
@@ -87,9 +87,8 @@ def test_the_predictor_ranks_held_out_points(table):
     assert 0 < quality["kendall_tau_sem"] < 0.2 and quality["folds"] * quality["repeats"] == 15
 
 
-@pytest.mark.parametrize("regressor", ["random_forest", "gradient_boosting", "extra_trees", "gaussian_process", "ridge",
-                                       "nearest_neighbours"])
-@pytest.mark.parametrize("features", ["encoding+macs", "encoding+analytic", "analytic"])
+@pytest.mark.parametrize("regressor,features", [(regressor, "encoding+macs") for regressor in REGRESSORS]
+                         + [("random_forest", features) for features in FEATURES[1:]])
 def test_every_regressor_and_feature_set_learns_the_ranking(table, regressor, features):
     points, targets = table_targets(table, SPACE)
     quality = held_out_rank_quality(points, targets, SPACE, seed=0, repeats=1, regressor=regressor, features=features)
