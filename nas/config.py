@@ -43,7 +43,7 @@ COSTS = ("flops", "latency")
 RANGES: dict[str, Any] = {
     "target_gflops": GFLOPS, "target_ms": LATENCY_MS, "latency_threads": THREADS, "budget": COUNT,
     "time_limit": Real(0, MAX_SECONDS, low_open=True), "seed": SEED, "epochs": EPOCHS,
-    "final_epochs": Real(0, MAX_EPOCHS), "repeats": Whole(1, MAX_REPEATS), "tie_sigmas": Real(0, 10),
+    "final_epochs": Real(0, MAX_EPOCHS), "repeats": Whole(1, MAX_REPEATS), "tie_sigmas": Real(0, 10), "seed_spread": Real(0, 1),
     "tie_max_runs": Whole(1, MAX_REPEATS), "lr": Real(0, 100, low_open=True), "threads": THREADS,
     "heartbeat": Whole(1, 3600), "storage_retry": Real(0, 86_400),
 }
@@ -76,6 +76,7 @@ class SearchConfig:
     tie_rule: str = "reseed"
     tie_sigmas: float = DEFAULT_TIE_SIGMAS
     tie_max_runs: int = DEFAULT_TIE_MAX_RUNS
+    seed_spread: float = 0.0
     lr: float | None = None
     threads: int = 2
     space_options: Mapping[str, Any] = field(default_factory=dict)

@@ -115,7 +115,8 @@ def study_config(config: SearchConfig, space, strategy, estimator, target: int) 
     ``target`` is in the cost's unit, and stored under a key naming it: ``target_macs`` or ``target_us``.
     """
     coordinate = strategy.name == "coordinate"
-    ties = ({"tie_rule": config.tie_rule, "tie_sigmas": config.tie_sigmas, "tie_max_runs": config.tie_max_runs}
+    ties = ({"tie_rule": config.tie_rule, "tie_sigmas": config.tie_sigmas, "tie_max_runs": config.tie_max_runs,
+             **({"seed_spread": config.seed_spread} if config.seed_spread else {})}  # 0: the identity it always had
             if coordinate else {})
     return {**cost_config(strategy.cost), "space": space.name, "space_version": space.version,
             "space_code": space.code_digest(), "space_settings": space.describe().get("settings"),
@@ -161,7 +162,8 @@ def build_search(config: SearchConfig) -> Search:
     space = get_space(config.space, **{**defaults.get("space", {}), **config.space_options, "num_classes": classes})
     target, cost = resolve_target(config, space, defaults.get("target_gflops"))
     selection = ({"selection": config.selection, "tie_rule": config.tie_rule, "tie_sigmas": config.tie_sigmas,
-                  "tie_max_runs": config.tie_max_runs} if config.strategy == "coordinate" else {})
+                  "tie_max_runs": config.tie_max_runs, "seed_spread": config.seed_spread}
+                 if config.strategy == "coordinate" else {})
     strategy = strategy_class(space, target=target, seed=config.seed, cost=cost, **selection)
     device = resolve_device(config.device)
     url = storage_url(config.storage)

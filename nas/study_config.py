@@ -17,7 +17,7 @@ from .costs import cost_from_config, target_of
 from .strategies.base import Strategy
 
 #: Coordinate options stored in the study (each only where the search set it).
-COORDINATE_OPTIONS = ("selection", "tie_rule", "tie_sigmas", "tie_max_runs")
+COORDINATE_OPTIONS = ("selection", "tie_rule", "tie_sigmas", "tie_max_runs", "seed_spread")
 
 
 def strategy_options(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -90,6 +90,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help=f"coordinate: a tie is a difference within Z standard errors (0 to 10; default {DEFAULT_TIE_SIGMAS:g})")
     parser.add_argument("--tie-max-runs", type=RANGES["tie_max_runs"], default=DEFAULT_TIE_MAX_RUNS, metavar="N",
                         help=f"coordinate, reseed rule: at most N runs of a tied candidate (1 to 20; default {DEFAULT_TIE_MAX_RUNS})")
+    parser.add_argument("--seed-spread", type=RANGES["seed_spread"], default=0.0, metavar="S",
+                        help="coordinate: a standard deviation of top-1 over training seeds assumed as a floor for every "
+                             "candidate's noise, so a single run is not trusted beyond the seed spread (0 to 1; default 0: "
+                             "the validation error and the measured runs only)")
     parser.add_argument("--lr", type=RANGES["lr"], default=None, metavar="LR",
                         help=f"learning rate of the proxy training with AdamW (default: the space's own, {_builtin('lr')})")
     parser.add_argument("--threads", type=RANGES["threads"], default=2, help="CPU threads per training (part of the fingerprint; default 2)")

@@ -85,6 +85,25 @@ def combined_se(accuracies: Sequence[float], validation_se: float | None) -> flo
     return (validation_se**2 + spread / n) ** 0.5
 
 
+def noise_of(record: TrialRecord, seed_spread: float = 0.0) -> float | None:
+    """The standard error of a record's (mean) accuracy, with ``seed_spread`` as a floor for the seed-to-seed spread.
+
+    A single run's error is its validation split's alone, yet the same point trained under another seed moves
+    by more (several points at the default proxy); ``seed_spread``, a standard deviation of top-1 over training
+    seeds, is then assumed for it: ``sqrt(se_val^2 + max(s^2, seed_spread^2) / n)`` over the point's ``n`` runs of
+    sample standard deviation ``s``. With 0 it is :func:`combined_se`'s error, unchanged.
+    """
+    se = accuracy_se(record)
+    if se is None or not seed_spread:
+        return se
+    runs = record.attrs.get("accuracy_runs") or [record.accuracy]
+    validation = record.attrs.get("validation_se", se)
+    n = len(runs)
+    mean = sum(runs) / n
+    variance = sum((a - mean) ** 2 for a in runs) / (n - 1) if n > 1 else 0.0
+    return (validation**2 + max(variance, seed_spread**2) / n) ** 0.5
+
+
 def aggregate_runs(history: Sequence[TrialRecord], repeats: int = 1) -> list[TrialRecord]:
     """One record per point for the strategies: its runs (one per training seed) merged.
 
@@ -136,6 +155,7 @@ def _merge(point: Point, runs: Sequence[TrialRecord], repeats: int) -> TrialReco
     if not all(k in done for k in range(repeats)):
         return TrialRecord(point, RUNNING, None, first.cost, attrs)
     attrs["accuracy_se"] = combined_se(accuracies, validation_se)
+    attrs["validation_se"] = validation_se
     return TrialRecord(point, COMPLETE, sum(accuracies) / len(accuracies), first.cost, attrs)
 
 

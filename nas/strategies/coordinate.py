@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from spaces import Point, SearchSpace
 from spaces.errors import NasError
 
-from .base import COMPLETE, RUNNING, Proposal, Strategy, TrialRecord, accuracy_se
+from .base import COMPLETE, RUNNING, Proposal, Strategy, TrialRecord, noise_of
 
 SELECTION_RULES = ("accuracy", "gain_per_compute")
 TIE_RULES = ("reseed", "cheaper", "best")
@@ -99,7 +99,8 @@ class CoordinateExpansion(Strategy):
 
     def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None, selection: str = "accuracy", tie_rule: str = "reseed",
-                 tie_sigmas: float = DEFAULT_TIE_SIGMAS, tie_max_runs: int = DEFAULT_TIE_MAX_RUNS) -> None:
+                 tie_sigmas: float = DEFAULT_TIE_SIGMAS, tie_max_runs: int = DEFAULT_TIE_MAX_RUNS,
+                 seed_spread: float = 0.0) -> None:
         super().__init__(space, target=target, seed=seed, cost=cost)
         self._cost_doubles = cost is None  # MACs: every X3D expansion about doubles them, by design of the axes
         if selection not in SELECTION_RULES:
@@ -110,8 +111,11 @@ class CoordinateExpansion(Strategy):
             raise NasError(f"--tie-sigmas must be a number from 0 to 10 standard errors, got {tie_sigmas!r}")
         if isinstance(tie_max_runs, bool) or not isinstance(tie_max_runs, int) or not 1 <= tie_max_runs <= 20:
             raise NasError(f"--tie-max-runs must be a whole number of runs from 1 to 20, got {tie_max_runs!r}")
+        if isinstance(seed_spread, bool) or not isinstance(seed_spread, (int, float)) or not 0 <= seed_spread <= 1:
+            raise NasError(f"--seed-spread must be a standard deviation of top-1 from 0 to 1, got {seed_spread!r}")
         self.selection = selection
         self.tie_rule, self.tie_sigmas, self.tie_max_runs = tie_rule, float(tie_sigmas), tie_max_runs
+        self.seed_spread = float(seed_spread)
 
     # -- the public questions ------------------------------------------------------
     def propose(self, history: Sequence[TrialRecord], n: int = 1) -> list[Proposal]:
@@ -220,12 +224,12 @@ class CoordinateExpansion(Strategy):
             record = settled[point]
             if record.state != COMPLETE or record.accuracy is None:
                 continue
-            se = accuracy_se(record)
+            se = noise_of(record, self.seed_spread)
             if self.selection == "accuracy":
                 scored.append((record.accuracy, se, op))
             else:
                 added = max(record.cost - base_record.cost, 1)
-                base_se = accuracy_se(base_record)
+                base_se = noise_of(base_record, self.seed_spread)
                 both = None if se is None or base_se is None else (se**2 + base_se**2) ** 0.5
                 scored.append(((record.accuracy - (base_record.accuracy or 0.0)) / added,
                                None if both is None else both / added, op))

@@ -219,6 +219,7 @@ def test_sigterm_is_a_polite_stop_that_marks_the_trial_for_retry(tmp_path):
     (["--tie-rule", "coin"], "unknown tie rule 'coin'; choose one of: reseed, cheaper, best"),
     (["--tie-sigmas", "nan"], "argument --tie-sigmas: nan is out of range; give a number from 0 to 10"),
     (["--tie-max-runs", "0"], "argument --tie-max-runs: 0 is out of range; give a whole number from 1 to 20"),
+    (["--seed-spread", "2"], "argument --seed-spread: 2 is out of range; give a number from 0 to 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))

@@ -13,6 +13,7 @@ from nas.strategies.base import (
     TrialRecord,
     aggregate_runs,
     combined_se,
+    noise_of,
     owed_runs,
     repeat_of,
 )
@@ -158,6 +159,8 @@ def test_the_same_runs_give_the_same_path_and_a_resumed_search_repeats_nothing()
     ({"tie_sigmas": float("nan")}, "--tie-sigmas must be a number from 0 to 10"),
     ({"tie_max_runs": 0}, "--tie-max-runs must be a whole number"),
     ({"tie_max_runs": 2.5}, "--tie-max-runs must be a whole number"),
+    ({"seed_spread": -0.01}, "--seed-spread must be a standard deviation"),
+    ({"seed_spread": 1.5}, "--seed-spread must be a standard deviation"),
 ])
 def test_bad_tie_settings_name_the_value(options, message):
     with pytest.raises(NasError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -177,3 +180,40 @@ def test_equally_cheap_tied_candidates_go_to_the_higher_mean_not_the_operation_o
     assert step.decision.tie and set(step.decision.tied) == {"fast", "temporal"}
     assert SPACE.complexity(step.candidates["fast"]).macs == SPACE.complexity(step.candidates["temporal"]).macs
     assert step.operation == "temporal"
+
+
+def test_a_seed_spread_is_a_floor_under_every_candidates_noise():
+    single = TrialRecord(SPACE.base, COMPLETE, 0.4, 1, {"accuracy_se": SE})
+    assert noise_of(single) is noise_of(single, 0.0) == SE  # no spread assumed: the validation error, as it was
+    assert noise_of(single, 0.04) == pytest.approx((SE**2 + 0.04**2) ** 0.5)
+    runs = [TrialRecord(SPACE.base, COMPLETE, a, 1, {"accuracy_se": SE, "repeat": k})
+            for k, a in enumerate([0.50, 0.45, 0.40])]
+    (merged,) = aggregate_runs(runs, 3)
+    spread = 0.05**2  # the runs' sample variance
+    assert noise_of(merged) == pytest.approx(combined_se([0.50, 0.45, 0.40], SE))
+    assert noise_of(merged, 0.04) == pytest.approx((SE**2 + spread / 3) ** 0.5)  # measured spread above the floor
+    assert noise_of(merged, 0.08) == pytest.approx((SE**2 + 0.08**2 / 3) ** 0.5)  # floor above the measured spread
+
+
+def test_with_a_seed_spread_a_single_run_win_within_it_is_a_tie_and_retrained():
+    """Step 2's temporal beats bottleneck by 0.028 (1.4 validation errors of the difference): separated on the
+    validation error alone, a tie once a seed spread of 0.03 is assumed, so the reseed rule trains the tied
+    candidates again (and, still tied after 3 runs each, takes the cheaper)."""
+    plain = CoordinateExpansion(SPACE, target=TARGET)
+    step = plain.expansion_path(aggregate_runs(search(plain)))[2]
+    assert step.decision.outcome == "separated"
+    spread = CoordinateExpansion(SPACE, target=TARGET, seed_spread=0.03)
+    runs = search(spread)
+    step = spread.expansion_path(aggregate_runs(runs))[2]
+    assert step.decision.tie and "temporal" in step.decision.tied
+    assert step.decision.noise == pytest.approx(2 ** 0.5 * (SE**2 + 0.03**2 / 3) ** 0.5)  # after 3 runs each
+    assert max(repeat_of(r) for r in runs if r.attrs.get("step") == 2) == 2
+
+
+def test_a_seed_spread_is_stored_only_where_it_was_set_and_rebuilt_from_the_study():
+    from nas.study_config import strategy_from_config
+
+    stored = {"strategy": "coordinate", "target_macs": TARGET, "seed": 0, "tie_rule": "reseed", "tie_sigmas": 1.0,
+              "tie_max_runs": 3}
+    assert strategy_from_config(SPACE, stored).seed_spread == 0.0  # a study from before: as it always decided
+    assert strategy_from_config(SPACE, {**stored, "seed_spread": 0.04}).seed_spread == 0.04
