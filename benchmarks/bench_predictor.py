@@ -65,9 +65,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from estimators.tabular import Table
     from nas.tables import default_table
     from spaces import get_space
+    from spaces.errors import NasError
 
     args = parse_args(__doc__.splitlines()[0], argv, _options)
-    table = Table(args.table or default_table())
+    try:
+        table = Table(args.table or default_table())
+    except NasError as error:  # a missing or unreadable table: one line, not a traceback
+        raise SystemExit(f"bench_predictor: {error}") from None
     space = get_space(table.meta["space"], **table.meta.get("space_settings", {}))
     points, targets = table_targets(table, space)
     regressors = REGRESSORS[:2] if args.quick else REGRESSORS

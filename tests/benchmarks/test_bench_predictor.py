@@ -27,3 +27,8 @@ def test_the_results_page_states_the_ceiling():
     page = bench_predictor.markdown(figures)
     assert "| analytic | ridge | 0.500 ± 0.050 | 0.600 |" in page and "tau **0.200**" in page
     assert pytest.approx(0.2) == figures["seed_agreement"]["kendall_tau"]
+
+
+def test_a_missing_table_is_one_line(tmp_path):
+    with pytest.raises(SystemExit, match="bench_predictor: benchmark file .* does not exist"):
+        bench_predictor.main(["--quick", "--table", str(tmp_path / "none.h5")])
