@@ -112,7 +112,8 @@ def held_out_rank_quality(points: Sequence[Point], targets: Sequence[float], spa
         random.Random(seed + repeat).shuffle(order)
         for fold in range(folds):
             test = order[fold::folds]
-            train = [i for i in order if i not in set(test)]
+            held = set(test)
+            train = [i for i in order if i not in held]
             predictor = AccuracyPredictor(space, regressor, random_state=seed, features=features)
             predictor.fit([points[i] for i in train], [targets[i] for i in train])
             predicted, measured = predictor.predict([points[i] for i in test]), [targets[i] for i in test]
