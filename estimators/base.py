@@ -28,6 +28,9 @@ class Measurement:
     fidelity: float | None = None
     seconds: float = 0.0
     info: Mapping[str, Any] = field(default_factory=dict)
+    #: The trained network's state dict, where the estimator was asked to keep it (inherited weights); never
+    #: written to the ledger as an attribute: it goes to the checkpoint store.
+    weights: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 def fingerprint_of(kind: str, settings: Mapping[str, Any]) -> str:

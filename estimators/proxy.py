@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +36,26 @@ class CandidateFailed(Exception):
 
     ``trained`` is False when it failed before any training (the data cannot
     serve its clips): such a failure costs nothing and no search budget.
+    ``retry`` marks a failure worth one more try (a parent's checkpoint that
+    could not be read): the point is proposed again.  ``attrs`` are recorded
+    on the failed trial.
     """
 
-    def __init__(self, message: str, *, trained: bool = True) -> None:
+    def __init__(self, message: str, *, trained: bool = True, retry: bool = False,
+                 attrs: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.trained = trained
+        self.trained, self.retry, self.attrs = trained, retry, attrs or {}
+
+
+class CandidatePruned(Exception):
+    """A pruner stopped this candidate's training after ``epoch`` whole epochs (top-1 ``accuracy`` then).
+
+    Not a failure: the trial is recorded as pruned, at its epoch, and costs the ``seconds`` it trained.
+    """
+
+    def __init__(self, epoch: int, accuracy: float, seconds: float, info: dict[str, Any]) -> None:
+        super().__init__(f"pruned after epoch {epoch} at top-1 {accuracy:.3f}")
+        self.epoch, self.accuracy, self.seconds, self.info = epoch, accuracy, seconds, info
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,8 @@ class ProxySchedule:
     channels_last: bool = True
     amp: bool = True
     curve: bool = False  # score validation after every epoch too (learning curves; the results are the same)
+    inherit: bool = False  # a candidate may start from its parent's trained weights (``nas search --inherit``)
+    inherit_epochs: float | None = None  # epochs of a candidate that did start from its parent (None: ``epochs``)
 
     def train_settings(self, point_seed: int, epochs: float | None = None) -> "TrainSettings":
         from .training import TrainSettings
@@ -115,6 +132,7 @@ class ProxyAccuracy(Estimator):
 
     name = "proxy"
     reports_progress = True
+    prunable = True  # evaluate takes on_epoch: a pruner may stop a training after any whole epoch
 
     def __init__(self, cache: "ClipCache | str | os.PathLike", schedule: ProxySchedule = ProxySchedule(), *,
                  device: str | None = None, train_split: str = "train", val_split: str = "val") -> None:
@@ -140,6 +158,11 @@ class ProxyAccuracy(Estimator):
         schedule = asdict(replace(self.schedule, epochs=float(self.schedule.epochs if epochs is None else epochs)))
         device_kind = "cpu" if self.device == "cpu" else "cuda"
         schedule.pop("curve")  # scoring every epoch changes no result: must not split the fingerprint
+        if not schedule["inherit"]:  # searches from scratch keep the identity they always had
+            schedule.pop("inherit")
+            schedule.pop("inherit_epochs")
+        else:  # no --inherit-epochs trains as --inherit-epochs EPOCHS does: the same identity
+            schedule["inherit_epochs"] = float(schedule["inherit_epochs"] or schedule["epochs"])
         if device_kind == "cpu":
             schedule.pop("amp")  # never used on CPU: must not split the fingerprint
         group = current()  # several processes share each batch: batch norm sees smaller ones
@@ -168,16 +191,29 @@ class ProxyAccuracy(Estimator):
                                   f"the cache's shortest clip has {shortest}", trained=False)
 
     def evaluate(self, space: SearchSpace, point: Point, fidelity: float | None = None,
-                 on_step: "Callable[[StepReport], None] | None" = None, repeat: int = 0) -> Measurement:
+                 on_step: "Callable[[StepReport], None] | None" = None, repeat: int = 0,
+                 start: "tuple[Point, Mapping[str, Any]] | None" = None,
+                 on_epoch: "Callable[[int, float], bool] | None" = None) -> Measurement:
         """Train and score run ``repeat`` of ``point`` (its own seed); under torchrun rank 0 first tells the
-        other ranks to train it too."""
+        other ranks to train it too.
+
+        ``start`` (inherited weights): the trained state dict of a parent point, grown into this point's network
+        by the space's rules (:meth:`SearchSpace.grow_weights`) before training; a space that has no rule for it
+        trains from scratch and says so in ``info``. With the schedule's ``inherit`` on, the measurement keeps the
+        trained weights, for the candidates that will start from this one.
+
+        ``on_epoch(epoch, top1)`` (a pruner) is asked after every whole epoch whether to stop the training there;
+        a stopped training raises :class:`CandidatePruned`.
+        """
         from .distributed import broadcast, current
 
         self.check(space, point)
         group = current()
+        if (start is not None or on_epoch is not None) and group is not None:
+            raise NasError("inherited weights and pruning are not supported under torchrun; search without them there")
         if group is not None and group.is_main:
             broadcast({"point": point, "fidelity": fidelity, "repeat": repeat})
-        return self._measure(space, point, fidelity, on_step, repeat)
+        return self._measure(space, point, fidelity, on_step, repeat, start, on_epoch)
 
     def follow(self, space: SearchSpace) -> int:
         """On a rank other than 0: train every point rank 0 announces, until it releases us; the trainings done."""
@@ -206,7 +242,9 @@ class ProxyAccuracy(Estimator):
             broadcast(None)
 
     def _measure(self, space: SearchSpace, point: Point, fidelity: float | None,
-                 on_step: "Callable[[StepReport], None] | None", repeat: int = 0) -> Measurement:
+                 on_step: "Callable[[StepReport], None] | None", repeat: int = 0,
+                 start: "tuple[Point, Mapping[str, Any]] | None" = None,
+                 on_epoch: "Callable[[int, float], bool] | None" = None) -> Measurement:
         import torch
 
         from .data.dataset import ClipDataset, ClipSampling
@@ -214,18 +252,25 @@ class ProxyAccuracy(Estimator):
 
         spec = space.clip_spec(point)
         seed = point_seed(self.schedule.seed, point, repeat)
+        model = build_seeded(space, point, seed, num_classes=self.num_classes)
+        started = _start_from(space, point, model, start, seed)
+        if started.get("inherited") and fidelity is None and self.schedule.inherit_epochs is not None:
+            fidelity = self.schedule.inherit_epochs  # a candidate that starts trained needs less training
         settings = self.schedule.train_settings(seed, fidelity)
         sampling = dict(frames=spec.frames, stride=spec.stride, crop=spec.crop, image=spec.image)
         train_set = ClipDataset(self.cache, self.train_split, ClipSampling(mode="train", **sampling), seed=seed)
         val_set = ClipDataset(self.cache, self.val_split, ClipSampling(mode="val", **sampling), seed=seed)
-        model = build_seeded(space, point, seed, num_classes=self.num_classes)
         try:
-            result = train(model, train_set, val_set, settings, device=self.device, on_step=on_step)
+            result = train(model, train_set, val_set, settings, device=self.device, on_step=on_step, on_epoch=on_epoch)
         except DivergedError as error:
             raise CandidateFailed(str(error)) from None
         except (MemoryError, torch.cuda.OutOfMemoryError):
             raise CandidateFailed(f"out of memory on {self.device} at batch {settings.batch_size}") from None
         clips = len(val_set) // val_set.sampling.views
+        if result.stopped_at is not None:
+            raise CandidatePruned(result.stopped_at, result.top1, result.seconds,
+                                  {"accuracy_se": binomial_se(result.top1, clips), "val_clips": clips,
+                                   "train_seed": seed, "curve": result.curve, **started})
         return Measurement(
             point=point,
             metrics={"accuracy": result.top1, "accuracy_se": binomial_se(result.top1, clips), "val_clips": clips,
@@ -235,5 +280,33 @@ class ProxyAccuracy(Estimator):
             seconds=result.seconds,
             info={"clips": result.clips, "clips_per_second": result.clips_per_second, "epochs": result.epochs,
                   "train_seed": seed, "device": self.device, "per_class_top1": result.per_class_top1,
-                  **({"curve": result.curve} if self.schedule.curve else {})},
+                  **({"curve": result.curve} if self.schedule.curve else {}), **started},
+            weights=_cpu_state(model) if self.schedule.inherit else None,
         )
+
+
+def _start_from(space: SearchSpace, point: Point, model: Any, start: "tuple[Point, Mapping[str, Any]] | None",
+                seed: int) -> dict[str, Any]:
+    """Load ``start``'s trained weights into ``model`` (grown by the space's rules); what happened, for ``info``.
+
+    The same point (a final training from its search weights) loads them as they are. A space that cannot grow
+    them into this point (a contraction that narrows, a plugin without rules) leaves the model as built: it
+    trains from scratch, and ``inherit_note`` says why.
+    """
+    from spaces.errors import InheritanceError
+
+    if start is None:
+        return {}
+    parent, state = start
+    try:
+        model.load_state_dict(dict(state) if parent == point else space.grow_weights(parent, state, model, seed=seed))
+    except InheritanceError as error:
+        return {"inherited": False, "inherit_note": f"trained from scratch: {error}"}
+    except (RuntimeError, KeyError, ValueError, IndexError) as error:  # another network's checkpoint (a stale store)
+        return {"inherited": False, "inherit_note": f"trained from scratch: the parent's weights do not fit ({error})"}
+    return {"inherited": True}
+
+
+def _cpu_state(model: Any) -> dict[str, Any]:
+    """The trained state dict on the CPU, contiguous: what a checkpoint stores, whatever device trained it."""
+    return {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}

@@ -59,6 +59,7 @@ class TrainResult:
     clips_per_second: float
     curve: list[dict[str, float]] = field(default_factory=list)  # per epoch: train loss, val top-1
     per_class_top1: list[float] = field(default_factory=list)
+    stopped_at: int | None = None  # the epoch after which ``on_epoch`` stopped the training (a pruned trial)
 
 
 def build_seeded(space, point, seed: int, num_classes: int | None = None) -> nn.Module:
@@ -117,11 +118,15 @@ def _check_loss(loss: float, first: float | None, factor: float, step: int) -> N
 
 
 def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None, settings: TrainSettings,
-          device: torch.device | str = "cpu", on_step: Callable[[StepReport], None] | None = None) -> TrainResult:
+          device: torch.device | str = "cpu", on_step: Callable[[StepReport], None] | None = None,
+          on_epoch: Callable[[int, float], bool] | None = None) -> TrainResult:
     """Train ``model`` in place and evaluate it on ``val_set`` (if given).
 
     On CUDA with ``settings.amp`` the forward pass runs under float16 autocast
-    with a gradient scaler; on CPU everything stays float32.
+    with a gradient scaler; on CPU everything stays float32.  ``on_epoch``
+    (a pruner): the validation split is scored after every whole epoch and
+    ``on_epoch(epoch, top1)`` asked whether to stop there; the result then
+    holds that epoch's figures and ``stopped_at``.
     """
     from . import distributed
 
@@ -161,6 +166,7 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
         shards = list(distributed.shard_batches(len(train_set), settings.batch_size, seed=seed, drop_last=drop_last, group=ranks))
         return torch.utils.data.DataLoader(train_set, batch_sampler=shards, num_workers=0)
 
+    scores_epoch = (settings.curve or on_epoch is not None) and val_set is not None
     while progress() < 1.0:
         train_set.set_epoch(epoch)
         model.train()
@@ -187,16 +193,22 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
                 on_step(StepReport(step, total_steps, epoch, clips, time.perf_counter() - start, value))
         epoch += 1
         curve.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan")})
-        if settings.curve and val_set is not None:
+        if scores_epoch:
             scoring = time.perf_counter()
             scored = evaluate(model, val_set, settings, device)  # eval mode, no randomness drawn: training is unchanged
             curve[-1].update(val_top1=scored[0], val_loss=scored[1], seconds=scoring - start - evaluating)
             evaluating += time.perf_counter() - scoring
+        if on_epoch is not None and val_set is not None and progress() < 1.0 and on_epoch(epoch, scored[0]):
+            stopped_at = epoch
+            break
+    else:
+        stopped_at = None
     seconds = time.perf_counter() - start - evaluating  # training time alone, as without the curve
     result = TrainResult(top1=float("nan"), loss=float("nan"), seconds=seconds, clips=clips,
-                         epochs=step / steps_per_epoch, clips_per_second=clips / max(seconds, 1e-9), curve=curve)
+                         epochs=step / steps_per_epoch, clips_per_second=clips / max(seconds, 1e-9), curve=curve,
+                         stopped_at=stopped_at)
     if val_set is not None:
-        result.top1, result.loss, result.per_class_top1 = scored if settings.curve else evaluate(model, val_set, settings, device)
+        result.top1, result.loss, result.per_class_top1 = scored if scores_epoch else evaluate(model, val_set, settings, device)
     return result
 
 

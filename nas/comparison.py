@@ -16,6 +16,7 @@ from typing import Any
 
 from estimators.base import Estimator
 from spaces import Point, SearchSpace
+from spaces.errors import NasError
 
 from .loop import (
     LoopSettings,
@@ -64,6 +65,9 @@ def run_strategy(space: SearchSpace, name: str, seed: int, estimator: Estimator,
     the strategy (``selection`` for coordinate).
     """
     strategy = get_strategy_class(name)(space, target=target, seed=seed, cost=cost, **options)
+    if strategy.pruner is not None:
+        raise NasError(f"strategy {name!r} prunes trainings by their per-epoch top-1, which the table comparison does "
+                       f"not simulate yet; compare it in live searches (nas search --strategy {name})")
     trials = MemoryTrials(strategy.cost_of)
     loop = RunLoop(strategy, estimator_evaluate(space, estimator), trials,
                    LoopSettings(budget=budget, max_proposals=50 * budget))

@@ -28,6 +28,7 @@ from .values import (
     Real,
     Whole,
     new_study,
+    output_folder,
     storage,
 )
 
@@ -45,11 +46,12 @@ RANGES: dict[str, Any] = {
     "time_limit": Real(0, MAX_SECONDS, low_open=True), "seed": SEED, "epochs": EPOCHS,
     "final_epochs": Real(0, MAX_EPOCHS), "repeats": Whole(1, MAX_REPEATS), "tie_sigmas": Real(0, 10), "seed_spread": Real(0, 1),
     "tie_max_runs": Whole(1, MAX_REPEATS), "lr": Real(0, 100, low_open=True), "threads": THREADS,
-    "heartbeat": Whole(1, 3600), "storage_retry": Real(0, 86_400),
+    "heartbeat": Whole(1, 3600), "storage_retry": Real(0, 86_400), "inherit_epochs": EPOCHS,
 }
 #: Text settings with a check of their own (None: the default).
-TEXTS: dict[str, Any] = {"data": DATA, "storage": storage, "study": new_study}
-CHOICES: dict[str, tuple[str, ...]] = {"cost": COSTS}  # tie rules and selections: the strategy checks them
+TEXTS: dict[str, Any] = {"data": DATA, "storage": storage, "study": new_study, "checkpoints": output_folder("checkpoints")}
+FINAL_STARTS = ("scratch", "search")
+CHOICES: dict[str, tuple[str, ...]] = {"cost": COSTS, "final_start": FINAL_STARTS}  # tie rules and selections: the strategy checks them
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,10 @@ class SearchConfig:
     space_options: Mapping[str, Any] = field(default_factory=dict)
     heartbeat: int | None = None
     storage_retry: float = 120.0
+    inherit: bool = False
+    inherit_epochs: float | None = None
+    checkpoints: str | None = None
+    final_start: str = "scratch"
 
     def __post_init__(self) -> None:
         for name, check in RANGES.items():
@@ -101,6 +107,10 @@ class SearchConfig:
         for name in ("space", "strategy", "device"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise NasError(f"{name} must be a name, got {getattr(self, name)!r}")
+        if not isinstance(self.inherit, bool):
+            raise NasError(f"inherit must be True or False, got {self.inherit!r}")
+        if not self.inherit and (self.inherit_epochs is not None or self.final_start == "search"):
+            raise NasError("--inherit-epochs and --final-start search need --inherit: add it, or drop them")
         if not isinstance(self.space_options, Mapping):
             raise NasError(f"space_options must be a mapping of base-network settings, got {self.space_options!r}")
 

@@ -134,6 +134,48 @@ class Search:
     strategy: Any
     estimator: Any
     ledger: Any
+    checkpoints: Any = None  # the store of trained weights (inherited weights only)
+
+
+def check_inherit(config: SearchConfig, strategy: Any) -> None:
+    """``--inherit`` and its options, checked before any data is built or anything written."""
+    if not config.inherit:
+        if config.checkpoints is not None:
+            raise NasError("--checkpoints is for searches with --inherit: add it, or drop --checkpoints")
+        return
+    from estimators.distributed import current
+
+    if not strategy.names_parents:
+        raise NasError(f"--inherit needs a strategy whose candidates grow from a parent (coordinate); "
+                       f"{strategy.name!r} proposes points without one")
+    if current() is not None:
+        raise NasError("--inherit is not supported under torchrun; run the search without it there")
+
+
+def checkpoint_store(config: SearchConfig, url: str, ledger: Any):
+    """Where an inheriting search keeps its weights (None without ``--inherit``), before its ledger is written.
+
+    A resumed search keeps the folder its study names unless given another; another one must hold the
+    checkpoints the study's trials reference (the same shared disk, mounted elsewhere).
+    """
+    if not config.inherit:
+        return None
+    from .checkpoints import CheckpointStore, check_same_store, default_folder
+
+    stored = ledger.attr("checkpoints")
+    folder = config.checkpoints or stored or default_folder(url)
+    if folder is None:
+        raise NasError("a database ledger needs --checkpoints DIR for --inherit: a folder every worker can reach "
+                       "(the weights of every candidate go there)")
+    store = CheckpointStore.in_folder(folder)
+    if stored and store.where != stored:
+        check_same_store(store, referenced_checkpoints(ledger), stored)
+    return store
+
+
+def referenced_checkpoints(ledger: Any) -> list[dict[str, Any]]:
+    """The checkpoints the study's finished trials reference."""
+    return [r.attrs["checkpoint"] for r in ledger.records() if r.state == "complete" and "checkpoint" in r.attrs]
 
 
 def build_search(config: SearchConfig) -> Search:
@@ -165,11 +207,17 @@ def build_search(config: SearchConfig) -> Search:
                   "tie_max_runs": config.tie_max_runs, "seed_spread": config.seed_spread}
                  if config.strategy == "coordinate" else {})
     strategy = strategy_class(space, target=target, seed=config.seed, cost=cost, **selection)
+    if strategy.pruner is not None:
+        from .pruning import make_pruner
+
+        make_pruner(strategy.pruner, float(proxy["epochs"]))  # too few epochs to prune: refused before any write
     device = resolve_device(config.device)
     url = storage_url(config.storage)
     check_storage(url)  # every check above runs before the data is built or the ledger written
+    check_inherit(config, strategy)
     cache = open_data(existing, synth_settings)
-    estimator = proxy_estimator(cache, {**proxy, "seed": config.seed, "threads": config.threads}, device)
+    inherit = {"inherit": True, "inherit_epochs": config.inherit_epochs} if config.inherit else {}
+    estimator = proxy_estimator(cache, {**proxy, "seed": config.seed, "threads": config.threads, **inherit}, device)
     if config.budget is None and not strategy.terminates:
         from .strategies.coordinate import CoordinateExpansion
 
@@ -179,9 +227,11 @@ def build_search(config: SearchConfig) -> Search:
     identity = study_config(config, space, strategy, estimator, strategy.target)
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:8]
     ledger = Ledger(url, config.study or f"{space.name}-{strategy.name}-{digest}", space, **options)
+    checkpoints = checkpoint_store(config, url, ledger)
+    stored = ledger.attr("checkpoints") or (checkpoints.where if checkpoints else None)  # the study's own folder
     ledger.open(identity, {"data": data_spec(config.data), "budget": config.budget,  # what 'nas worker' reads
-                           "heartbeat": options["heartbeat"]})
-    return Search(config, space, strategy, estimator, ledger)
+                           "heartbeat": options["heartbeat"], **({"checkpoints": stored} if checkpoints else {})})
+    return Search(config, space, strategy, estimator, ledger, checkpoints)
 
 
 def run_search(search: Search, progress=None) -> dict[str, Any]:
@@ -194,7 +244,8 @@ def run_search(search: Search, progress=None) -> dict[str, Any]:
     config, ledger = search.config, search.ledger
     runner = SearchRunner(search.space, search.strategy, search.estimator, ledger, budget=config.budget,
                           time_limit=config.time_limit, final_epochs=config.final_epochs or None,
-                          progress=progress or SearchProgress(), repeats=config.repeats)
+                          progress=progress or SearchProgress(), repeats=config.repeats,
+                          checkpoints=search.checkpoints, final_start=config.final_start)
     outcome = runner.run()
     result = summary(search.space, search.strategy, ledger, outcome, time.monotonic() - started)
     result["cost"] = unit_of(ledger.config()).label

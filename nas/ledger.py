@@ -38,11 +38,11 @@ from .storage import (
     fail_stale_by_heartbeat,
     open_storage,
 )
-from .strategies.base import COMPLETE, FAILED, RUNNING, TrialRecord, repeat_of
+from .strategies.base import COMPLETE, FAILED, PRUNED, RUNNING, TrialRecord, repeat_of
 
 CONFIG_ATTR = "nas_config"
 STALE_REASON = "its worker stopped sending heartbeats (the machine or process died mid-trial)"
-_STATES = {"COMPLETE": COMPLETE, "FAIL": FAILED, "RUNNING": RUNNING}
+_STATES = {"COMPLETE": COMPLETE, "FAIL": FAILED, "RUNNING": RUNNING, "PRUNED": PRUNED}
 
 
 def _process_identity() -> dict[str, Any]:
@@ -309,6 +309,34 @@ class Ledger:
                 if pause:
                     time.sleep(pause)  # tests only: widen the window in which a kill lands inside this write
             self.storage.set_trial_state_values(handle.trial_id, optuna.trial.TrialState.COMPLETE, [float(accuracy)])
+
+        return self._finishing(write)
+
+    def report(self, handle: TrialHandle, epoch: int, accuracy: float) -> None:
+        """Record a running trial's validation top-1 after ``epoch`` epochs (what Optuna's pruners read)."""
+        self._do(lambda: self.storage.set_trial_intermediate_value(handle.trial_id, epoch, float(accuracy)))
+
+    def should_prune(self, handle: TrialHandle, pruner: Any) -> bool:
+        """Whether ``pruner`` (an Optuna pruner) stops the trial at its last reported epoch, given the study's other
+        trials; read from the ledger, so every worker's trials count."""
+        import optuna
+
+        def decide() -> bool:
+            study = optuna.load_study(study_name=self.study_name, storage=self.storage, pruner=pruner)
+            return bool(pruner.prune(study, self.storage.get_trial(handle.trial_id)))
+
+        return self._do(decide)
+
+    def prune(self, handle: TrialHandle, accuracy: float, attrs: Mapping[str, Any]) -> bool:
+        """Finish a trial as PRUNED (a pruner stopped its training); its reported top-1s stay as they are.
+
+        The last one is kept as the attribute ``pruned_top1``: Optuna stores no value on a pruned trial."""
+        import optuna
+
+        def write() -> None:
+            for key, value in _clean({**attrs, "pruned_top1": float(accuracy)}).items():
+                self.storage.set_trial_user_attr(handle.trial_id, key, value)
+            self.storage.set_trial_state_values(handle.trial_id, optuna.trial.TrialState.PRUNED)
 
         return self._finishing(write)
 

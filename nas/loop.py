@@ -21,19 +21,20 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from estimators.base import Measurement
-from estimators.proxy import CandidateFailed
+from estimators.proxy import CandidateFailed, CandidatePruned
 from spaces import Point
 from spaces.errors import NasError
 
 from .strategies.base import (
     COMPLETE,
     FAILED,
+    PRUNED,
     RUNNING,
     Proposal,
     Strategy,
@@ -43,8 +44,9 @@ from .strategies.base import (
     repeat_of,
 )
 
-#: ``evaluate(point, repeat)``: one training run of a point under its ``repeat``-th seed.
-Evaluate = Callable[[Point, int], Measurement]
+#: ``evaluate(point, repeat, attrs)``: one training run of a point under its ``repeat``-th seed; ``attrs`` are what
+#: the strategy proposed it with (a coordinate candidate's ``parent``, for inherited weights).
+Evaluate = Callable[[Point, int, Mapping[str, Any]], Measurement]
 
 
 def trained_count(history: Sequence[TrialRecord]) -> int:
@@ -101,6 +103,9 @@ class Trials(Protocol):
 
     def fail(self, handle: Any, error: CandidateFailed, seconds: float) -> None:
         """Record a failure for good (``error.trained``: whether training time was spent)."""
+
+    def prune(self, handle: Any, pruned: CandidatePruned) -> None:
+        """Record a training a pruner stopped: pruned for good, at its epoch, costing the seconds it trained."""
 
     def interrupt(self, handle: Any, error: BaseException) -> None:
         """The evaluation was interrupted or crashed: leave the point to be tried again."""
@@ -250,12 +255,16 @@ class RunLoop:
                 return None
             self.progress.trial_started(index, total, label, planned_after, cost)
             with self.trials.evaluating(handle):
-                measurement = self.evaluate(point, repeat)
+                measurement = self.evaluate(point, repeat, attrs)
             kept = self.trials.finish(handle, measurement)
         except CandidateFailed as error:
             seconds = self.trials.clock.now() - started
             self.trials.fail(handle, error, seconds if error.trained else 0.0)
             self.progress.trial_finished(cost, seconds, f"failed: {error}", planned_after)
+            return self.trials.record(handle)
+        except CandidatePruned as pruned:
+            self.trials.prune(handle, pruned)
+            self.progress.trial_finished(cost, pruned.seconds, str(pruned), planned_after)
             return self.trials.record(handle)
         except BaseException as error:  # interrupted (Ctrl-C) or crashed: the point is tried again next time
             if handle is not None:
@@ -363,6 +372,12 @@ class MemoryTrials:
             self.done.append(record)  # fails before any training: no worker is held
             handle["record"] = record
 
+    def prune(self, handle: dict[str, Any], pruned: CandidatePruned) -> None:
+        attrs = {**handle["attrs"], "seconds": pruned.seconds, "pruned_at_epoch": pruned.epoch,
+                 "pruned_top1": pruned.accuracy, "source": "table"}
+        self._schedule(handle, TrialRecord(handle["point"], PRUNED, None, self.cost(handle["point"]), attrs),
+                       pruned.seconds)
+
     def interrupt(self, handle: Any, error: BaseException) -> None:
         return None  # nothing in memory outlives the simulation
 
@@ -379,13 +394,17 @@ class MemoryTrials:
 
 
 def estimator_evaluate(space: Any, estimator: Any, *, fidelity: float | None = None,
-                       on_step: Callable[[Any], None] | None = None) -> Evaluate:
-    """``evaluate(point, repeat)`` for an estimator; seeds and progress are passed only to estimators that take them."""
+                       on_step: Callable[[Any], None] | None = None,
+                       on_epoch: Callable[[int, float], bool] | None = None) -> Evaluate:
+    """``evaluate(point, repeat, attrs)`` for an estimator; seeds, progress and a pruner's ``on_epoch`` are passed
+    only to estimators that take them."""
 
-    def evaluate(point: Point, repeat: int) -> Measurement:
+    def evaluate(point: Point, repeat: int, attrs: Mapping[str, Any] | None = None) -> Measurement:
         options: dict[str, Any] = {"repeat": repeat} if repeat else {}
         if on_step is not None and getattr(estimator, "reports_progress", False):
             options["on_step"] = on_step
+        if on_epoch is not None:
+            options["on_epoch"] = on_epoch
         return estimator.evaluate(space, point, fidelity, **options)
 
     return evaluate

@@ -9,7 +9,7 @@ right as one of a finished search.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,12 +116,26 @@ def trial_rows(report: StudyReport) -> list[dict[str, Any]]:
             "trial": attrs.get("number"), "state": record.state, "role": attrs.get("role", ""),
             "step": attrs.get("step", ""), "axis": attrs.get("operation") or "", "point": record.point.key,
             "gmacs": round(macs_of(record) / 1e9, 6), "params": attrs.get("params", ""),
-            "top1": "" if record.accuracy is None else round(record.accuracy, 4),
+            "top1": round(record.accuracy if record.accuracy is not None else attrs["pruned_top1"], 4)
+            if record.accuracy is not None or "pruned_top1" in attrs else "",
             "top1_se": "" if accuracy_se(record) is None else round(accuracy_se(record), 4),
             "seed": int(attrs.get("repeat", 0)) + 1,
             "epochs": attrs.get("fidelity", attrs.get("epochs", "")),
             "seconds": round(float(attrs.get("train_seconds", 0.0)), 1) if "train_seconds" in attrs else "",
             "input_shape": "x".join(map(str, attrs.get("input_shape", []))),
-            "note": attrs.get("fail_reason", "") or ("retry of %s" % attrs["retry_of"] if "retry_of" in attrs else ""),
+            "note": attrs.get("fail_reason", "") or _pruned_note(attrs) or _inherit_note(attrs)
+            or ("retry of %s" % attrs["retry_of"] if "retry_of" in attrs else ""),
         })
     return rows
+
+
+def _pruned_note(attrs: Mapping[str, Any]) -> str:
+    """``pruned after epoch 3`` for a trial a pruner stopped (its top-1 is the one it had then)."""
+    return f"pruned after epoch {attrs['pruned_at_epoch']}" if "pruned_at_epoch" in attrs else ""
+
+
+def _inherit_note(attrs: Mapping[str, Any]) -> str:
+    """``widen from trial 4`` for a candidate that started from its parent's weights; why not where it did not."""
+    if attrs.get("inherited"):
+        return f"{attrs.get('transfer', 'grown')} from trial {attrs.get('parent_trial', attrs.get('start_trial'))}"
+    return str(attrs.get("inherit_note", ""))

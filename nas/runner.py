@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from estimators.base import Estimator, Measurement
-from estimators.proxy import CandidateFailed
+from estimators.base import Estimator, Measurement, fingerprint_of
+from estimators.proxy import CandidateFailed, CandidatePruned
 from spaces import Point, SearchSpace
 from spaces.errors import NasError
 
+from .checkpoints import CheckpointStore, CheckpointUnavailable
+from .config import FINAL_STARTS
+from .inheritance import inheriting_evaluate, transfer_summary
 from .interrupts import deferred
 from .ledger import Ledger, TrialHandle
 from .loop import LoopSettings, RunLoop, WallClock, estimator_evaluate, trained_count
@@ -67,6 +71,7 @@ class LedgerTrials:
         self.roles_excluded = roles_excluded
         self.clock = WallClock()
         self.retried: list[int] = []
+        self.current: TrialHandle | None = None  # the trial in training (one at a time): what a pruner asks about
 
     def fail_stale(self) -> list[int]:
         retried = self.ledger.fail_stale()
@@ -104,8 +109,32 @@ class LedgerTrials:
             raise
         return handle if claimed else None
 
-    def evaluating(self, handle: TrialHandle) -> Any:
-        return self.ledger.heartbeat(handle)
+    @contextmanager
+    def evaluating(self, handle: TrialHandle) -> Iterator[None]:
+        self.current = handle
+        try:
+            with self.ledger.heartbeat(handle):
+                yield
+        finally:
+            self.current = None
+
+    def on_epoch(self, pruner: Any) -> Callable[[int, float], bool]:
+        """A training's per-epoch hook: report its top-1 to the ledger and ask ``pruner`` whether to stop there."""
+
+        def report(epoch: int, top1: float) -> bool:
+            handle = self.current
+            if handle is None:
+                return False
+            self.ledger.report(handle, epoch, top1)
+            return self.ledger.should_prune(handle, pruner)
+
+        return report
+
+    def prune(self, handle: TrialHandle, pruned: CandidatePruned) -> None:
+        attrs = {**pruned.info, "pruned_at_epoch": pruned.epoch, "fidelity": float(pruned.epoch),
+                 "train_seconds": round(pruned.seconds, 3)}
+        with deferred():  # recorded whole before a Ctrl-C or SIGTERM takes effect
+            self.ledger.prune(handle, pruned.accuracy, attrs)
 
     def finish(self, handle: TrialHandle, measurement: Measurement) -> bool:
         with deferred():  # a finished training is recorded whole before a Ctrl-C or SIGTERM takes effect
@@ -113,7 +142,8 @@ class LedgerTrials:
 
     def fail(self, handle: TrialHandle, error: CandidateFailed, seconds: float) -> None:
         with deferred():  # one guarded write: a trial another worker failed meanwhile (this one was silent) stays so
-            self.ledger.fail(handle, str(error), retry=False, attrs=None if error.trained else {"trained": False})
+            attrs = {**getattr(error, "attrs", {}), **({} if error.trained else {"trained": False})}
+            self.ledger.fail(handle, str(error), retry=getattr(error, "retry", False), attrs=attrs or None)
 
     def interrupt(self, handle: TrialHandle, error: BaseException) -> None:
         if not isinstance(error, StorageError):  # a lost ledger cannot be written; its trial is failed by the next run
@@ -129,7 +159,8 @@ class SearchRunner:
 
     def __init__(self, space: SearchSpace, strategy: Strategy, estimator: Estimator, ledger: Ledger, *,
                  budget: int | Callable[[], int | None] | None = None, time_limit: float | None = None,
-                 final_epochs: float | None = None, progress: SearchProgress | None = None, repeats: int = 1) -> None:
+                 final_epochs: float | None = None, progress: SearchProgress | None = None, repeats: int = 1,
+                 checkpoints: CheckpointStore | None = None, final_start: str = "scratch") -> None:
         if isinstance(budget, int) and budget < 1:
             raise NasError(f"--budget must be at least 1 trained model, got {budget}")
         if time_limit is not None and time_limit <= 0:
@@ -140,8 +171,19 @@ class SearchRunner:
         self.fingerprint = estimator.fingerprint()
         self.settings = LoopSettings(budget=budget, time_limit=time_limit, repeats=check_repeats(repeats))
         self.trials = LedgerTrials(ledger, space, self.fingerprint)
-        self.loop = RunLoop(strategy, estimator_evaluate(space, estimator, on_step=self.progress.on_step),
-                            self.trials, self.settings, progress=self.progress)
+        self.checkpoints, self.final_start = checkpoints, check_final_start(final_start)
+        self.inherit = bool(getattr(getattr(estimator, "schedule", None), "inherit", False))
+        if (self.inherit or final_start == "search") and checkpoints is None:
+            raise NasError("inherited weights need a checkpoint store (--checkpoints DIR, a folder every worker reaches)")
+        if final_start == "search" and not self.inherit:
+            raise NasError("--final-start search needs a search with --inherit (only it keeps the candidates' weights)")
+        on_epoch = self.trials.on_epoch(pruner_for(strategy, estimator)) if strategy.pruner else None
+        evaluate = (inheriting_evaluate(space, estimator, self.trials.runs, checkpoints, on_step=self.progress.on_step)
+                    if self.inherit else estimator_evaluate(space, estimator, on_step=self.progress.on_step,
+                                                            on_epoch=on_epoch))
+        self.loop = RunLoop(strategy, evaluate, self.trials, self.settings, progress=self.progress)
+        if self.inherit:
+            self.progress.message(transfer_summary(space))
 
     @property
     def repeats(self) -> int:
@@ -178,10 +220,12 @@ class SearchRunner:
     def final_training(self, point: Point) -> TrialRecord | None:
         """Train the chosen point with the final schedule, once: a re-run (or another search process) finds it."""
         fingerprint = self.estimator.fingerprint(self.final_epochs)
+        evaluate = estimator_evaluate(self.space, self.estimator, fidelity=self.final_epochs, on_step=self.progress.on_step)
+        if self.final_start == "search":  # another training than from scratch: its own identity
+            fingerprint = fingerprint_of("final-from-search-weights", {"final": fingerprint, "search": self.fingerprint})
+            evaluate = self._from_search_weights(point)
         trials = LedgerTrials(self.ledger, self.space, fingerprint, roles_excluded=())
-        final = RunLoop(self.strategy, estimator_evaluate(self.space, self.estimator, fidelity=self.final_epochs,
-                                                          on_step=self.progress.on_step),
-                        trials, progress=self.progress)
+        final = RunLoop(self.strategy, evaluate, trials, progress=self.progress)
         waits = 0
         while True:
             trials.fail_stale()
@@ -197,6 +241,44 @@ class SearchRunner:
                     return record
             waits += 1
             time.sleep(_backoff(waits))  # another process trains it: wait for its result
+
+
+    def _from_search_weights(self, point: Point) -> Callable[..., Measurement]:
+        """The final training's ``evaluate``, starting from the weights the chosen point's search trial kept."""
+        from .inheritance import parent_record
+
+        def evaluate(chosen: Point, repeat: int, attrs: Any = None) -> Measurement:
+            record = parent_record(self.history(), chosen.key)
+            start, notes = None, {}
+            try:
+                if record is None:
+                    raise CheckpointUnavailable(f"the chosen point {chosen.key} has no complete search trial")
+                start = (chosen, self.checkpoints.load(record.attrs.get("checkpoint")))
+                notes = {"start_trial": record.attrs.get("number")}
+            except CheckpointUnavailable as error:  # the final training still runs: from scratch, saying why
+                notes = {"inherited": False, "inherit_note": f"trained from scratch: {error}"}
+            measurement = self.estimator.evaluate(self.space, chosen, self.final_epochs, start=start,
+                                                  on_step=self.progress.on_step)
+            return replace(measurement, info={**measurement.info, **notes}, weights=None)
+
+        return evaluate
+
+
+def pruner_for(strategy: Strategy, estimator: Estimator) -> Any:
+    """The Optuna pruner of a pruning strategy, sized to the estimator's epochs."""
+    from .pruning import make_pruner
+
+    if not getattr(estimator, "prunable", False):
+        raise NasError(f"strategy {strategy.name!r} prunes trainings after each epoch; the {estimator.name!r} "
+                       "estimator trains no epochs")
+    return make_pruner(strategy.pruner, float(estimator.schedule.epochs))
+
+
+def check_final_start(start: object) -> str:
+    """``--final-start``: scratch or search."""
+    if start not in FINAL_STARTS:
+        raise NasError(f"--final-start must be one of: {', '.join(FINAL_STARTS)}; got {start!r}")
+    return str(start)
 
 
 #: The most training seeds one point gets (``--repeats``, and the coordinate strategy's tie rule).

@@ -13,7 +13,7 @@ across sessions, and a larger ``points`` extends the same order.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,7 +103,7 @@ class TableBuilder:
         trials = TableTrials(self.path, self.space, seeds)
         order = BuildOrder(self, points)
 
-        def evaluate(point: Point, repeat: int) -> Measurement:
+        def evaluate(point: Point, repeat: int, attrs: Mapping[str, Any]) -> Measurement:
             return self.estimators[seeds[repeat]].evaluate(self.space, point, on_step=self.progress.on_step)
 
         loop = RunLoop(order, evaluate, trials, LoopSettings(time_limit=time_limit, repeats=len(seeds), every_seed=True),
@@ -229,6 +229,9 @@ class TableTrials:
                                                                    "top1": float("nan"), "train_seconds": seconds}, [])
         handle["record"] = TrialRecord(handle["point"], FAILED, None, handle["point_attrs"]["macs"],
                                        {"repeat": handle["repeat"], "trained": error.trained})
+
+    def prune(self, handle: Any, pruned: Any) -> None:
+        raise NasError("a table build trains every run to its end; nothing prunes it")  # no pruner is ever given
 
     def interrupt(self, handle: Any, error: BaseException) -> None:
         return None  # nothing was written: the run is trained again on the next start

@@ -35,7 +35,7 @@ from ..config import (
     RANGES,
     SearchConfig,
 )
-from ..values import DATA, Duration, new_study, parse_options, storage
+from ..values import DATA, Duration, new_study, output_folder, parse_options, storage
 from .common import add_cost_arguments, print_path
 
 
@@ -97,6 +97,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=RANGES["lr"], default=None, metavar="LR",
                         help=f"learning rate of the proxy training with AdamW (default: the space's own, {_builtin('lr')})")
     parser.add_argument("--threads", type=RANGES["threads"], default=2, help="CPU threads per training (part of the fingerprint; default 2)")
+    parser.add_argument("--inherit", action="store_true",
+                        help="coordinate: start every candidate from its parent's trained weights, grown by the "
+                             "space's rules (copied, widened or deepened without changing what the network computes); "
+                             "the weights go to --checkpoints")
+    parser.add_argument("--inherit-epochs", type=RANGES["inherit_epochs"], metavar="E",
+                        help="with --inherit: epochs of a candidate that starts from its parent (default: the proxy's "
+                             "--epochs); the base and candidates without a rule train the full proxy schedule")
+    parser.add_argument("--checkpoints", type=output_folder("checkpoints"), metavar="DIR",
+                        help="with --inherit: the folder of the candidates' weights, one every worker reaches "
+                             "(default: beside a SQLite ledger, LEDGER.db.artifacts; a database ledger needs it)")
+    parser.add_argument("--final-start", choices=("scratch", "search"), default="scratch",
+                        help="with --inherit: the chosen model's final training starts from scratch (default: it "
+                             "measures the architecture, as X3D's final models are trained) or from its search weights")
     parser.add_argument("--space-option", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting of the space's base network, e.g. base_crop=64 (repeatable)")
     add_worker_options(parser)

@@ -23,7 +23,7 @@ from typing import Any
 from spaces.errors import NasError
 
 from ..engine import data_spec, ledger_options, open_data, plan_data, proxy_estimator
-from ..values import DATA, STUDY, Duration, Real, parse_duration, storage
+from ..values import DATA, STUDY, Duration, Real, input_folder, parse_duration, storage
 from .search import add_worker_options
 
 DEFAULT_WAIT_SECONDS = 600.0
@@ -39,6 +39,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--wait", type=Real(0, 86_400), default=DEFAULT_WAIT_SECONDS, metavar="S",
                         help=f"wait up to S seconds for the study to appear (default {DEFAULT_WAIT_SECONDS:g})")
     parser.add_argument("--time-limit", type=Duration(), metavar="T", help="stop taking new candidates after T (e.g. 8h)")
+    parser.add_argument("--checkpoints", type=input_folder("checkpoints"), metavar="DIR", help="a search with --inherit: where this machine reaches its "
+                                                          "checkpoint folder (default: the folder the search named)")
     add_worker_options(parser)
     parser.add_argument("--json", action="store_true", help="end with one JSON line of what this worker did")
     parser.set_defaults(handler=run)
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     runner = SearchRunner(ledger.space, strategy, estimator, ledger, budget=lambda: ledger.attr("budget"),
                           time_limit=time_limit, final_epochs=None, progress=SearchProgress(),
-                          repeats=repeats_of(ledger.config()))
+                          repeats=repeats_of(ledger.config()), checkpoints=_checkpoints(ledger, estimator, args))
     outcome = runner.run()
     done = {"study": ledger.study_name, "stopped": outcome.stopped, "trained_here": outcome.trained_now,
             "trained": trained_count(outcome.runs or outcome.history), "seconds": round(time.monotonic() - started, 1)}
@@ -114,6 +116,29 @@ def _rebuild(ledger: Any, args: argparse.Namespace):
         have = estimator.settings()
         _refuse(sorted(k for k in set(wanted) | set(have) if wanted.get(k) != have.get(k)) or ["torch version"])
     return strategy, estimator
+
+
+def _checkpoints(ledger: Any, estimator: Any, args: argparse.Namespace):
+    """The search's checkpoint store, where this machine reaches it (None for a search without --inherit)."""
+    from ..checkpoints import CheckpointStore, check_same_store
+    from ..engine import referenced_checkpoints
+
+    if not estimator.schedule.inherit:
+        if args.checkpoints:
+            raise NasError(f"study {ledger.study_name!r} was started without --inherit: it keeps no checkpoints; "
+                           "drop --checkpoints")
+        return None
+    stored = ledger.attr("checkpoints")
+    folder = args.checkpoints or stored
+    if not folder:
+        raise NasError(f"study {ledger.study_name!r} names no checkpoint folder; give --checkpoints DIR")
+    if not os.path.isdir(folder):
+        raise NasError(f"the search's checkpoint folder {folder} is not on this machine; give --checkpoints DIR "
+                       "where this machine mounts it")
+    store = CheckpointStore.in_folder(folder)
+    if stored and store.where != stored:
+        check_same_store(store, referenced_checkpoints(ledger), stored)
+    return store
 
 
 def _refuse(differs: list[str]) -> None:

@@ -18,8 +18,8 @@ from spaces.errors import NasError
 
 from ..costs import GMACS, Unit
 
-#: Trial states as the ledger reports them.
-COMPLETE, FAILED, RUNNING = "complete", "failed", "running"
+#: Trial states as the ledger reports them (pruned: a pruner stopped its training early, for good).
+COMPLETE, FAILED, RUNNING, PRUNED = "complete", "failed", "running", "pruned"
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class TrialRecord:
 
     @property
     def settled(self) -> bool:
-        """Complete, or failed for good (a diverged training); interrupted trials are retried."""
-        return self.state == COMPLETE or (self.state == FAILED and not self.attrs.get("retry", False))
+        """Complete, pruned, or failed for good (a diverged training); interrupted trials are retried."""
+        return self.state in (COMPLETE, PRUNED) or (self.state == FAILED and not self.attrs.get("retry", False))
 
 
 @dataclass(frozen=True)
@@ -143,14 +143,15 @@ def _merge(point: Point, runs: Sequence[TrialRecord], repeats: int) -> TrialReco
         return runs[-1]
     complete = sorted((r for r in live if r.state == COMPLETE), key=repeat_of)
     first = complete[0] if complete else live[0]
-    failed = next((r for r in live if r.state == FAILED), None)
+    failed = next((r for r in live if r.state in (FAILED, PRUNED)), None)  # a pruned run ends its point too
     pending = sorted(repeat_of(r) for r in live if r.state == RUNNING)
     accuracies = [float(r.accuracy) for r in complete if r.accuracy is not None]
     validation_se = max((s for r in complete if (s := accuracy_se(r)) is not None), default=None)
     attrs = {**first.attrs, "runs": len(accuracies), "accuracy_runs": accuracies, "pending_repeats": pending,
              "repeats_done": [repeat_of(r) for r in complete]}
     if failed is not None:
-        return TrialRecord(point, FAILED, None, failed.cost, {**failed.attrs, **{k: attrs[k] for k in ("runs", "accuracy_runs")}})
+        return TrialRecord(point, failed.state, None, failed.cost,
+                           {**failed.attrs, **{k: attrs[k] for k in ("runs", "accuracy_runs")}})
     done = {repeat_of(r) for r in complete}
     if not all(k in done for k in range(repeats)):
         return TrialRecord(point, RUNNING, None, first.cost, attrs)
@@ -174,7 +175,7 @@ def owed_runs(history: Sequence[TrialRecord], repeats: int, *, after_failure: bo
         runs = held.setdefault(record.point, set())
         if record.settled or record.state == RUNNING:
             runs.add(repeat_of(record))
-            if record.state == FAILED and record.settled and not after_failure:
+            if record.state in (FAILED, PRUNED) and record.settled and not after_failure:
                 runs.update(range(repeats))  # failed for good: nothing more is owed
         if repeat_of(record) == 0 and record.point not in attrs:
             attrs[record.point] = {k: v for k, v in record.attrs.items() if k in ("step", "role", "operation", "sampler", "parent")}
@@ -216,6 +217,10 @@ class Strategy(ABC):
     name: str = ""
     #: False for open-ended strategies (random, samplers): a search with them needs a budget.
     terminates: bool = True
+    #: True where every proposal names the ``parent`` point it grows from (inherited weights can start it there).
+    names_parents: bool = False
+    #: The Optuna pruner that stops this strategy's unpromising trainings early (:mod:`nas.pruning`), if any.
+    pruner: str | None = None
     #: True where the strategy trains points over the target on purpose (X3D's last expansion step, before contracting).
     overshoots: bool = False
     #: True where several workers sharing a ledger train the same points, and choose the same, as one process with the

@@ -26,6 +26,12 @@ and the path records the margin, the noise, the rule and its outcome:
 
 Records without a measured error (a table lookup) are never tied.
 
+Every candidate names its ``parent``, the step's current model, so a search with inherited weights
+(``--inherit``) can start it from the parent's trained weights.  A contraction lies between the step's current
+model and the overshooting winner on one axis: it too names the current model, from which it grows by a smaller
+step of the same operation (shrinking the winner instead would narrow or drop layers, which cannot keep what the
+network computes).
+
 The strategy is stateless: ``propose`` replays the whole search over the
 trial history each time, so a killed search resumes from the ledger alone.
 """
@@ -96,6 +102,7 @@ class CoordinateExpansion(Strategy):
     name = "coordinate"
     overshoots = True  # the step that crosses the target is trained, then contracted back onto it
     worker_invariant = True  # a step's candidates are all settled before the next step is proposed
+    names_parents = True  # every candidate grows from the step's current model (--inherit starts it there)
 
     def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None, selection: str = "accuracy", tie_rule: str = "reseed",
@@ -193,7 +200,7 @@ class CoordinateExpansion(Strategy):
             step += 1
             missing = [(op, point) for op, point in candidates.items() if point not in settled]
             if missing:
-                attrs = lambda op: {"step": step, "role": "candidate", "operation": op}  # noqa: E731
+                attrs = lambda op: {"step": step, "role": "candidate", "operation": op, "parent": current.key}  # noqa: E731
                 return _Replay(path, [p for op, point in missing for p in need(point, attrs(op))], False, current)
             decision = self._decide(current, candidates, settled)
             if decision.more_runs or decision.waiting:
@@ -211,7 +218,8 @@ class CoordinateExpansion(Strategy):
             if fitting == current:
                 return _Replay(path, [], True)  # no point between the two fits: keep the current model
             if fitting not in settled:
-                return _Replay(path, need(fitting, {"step": step, "role": "contraction", "operation": operation}), False)
+                return _Replay(path, need(fitting, {"step": step, "role": "contraction", "operation": operation,
+                                                    "parent": current.key}), False)  # grows, as a smaller step
             path.append(PathStep(step, operation, fitting, "contraction"))
             return _Replay(path, [], True)
 
@@ -282,5 +290,6 @@ class CoordinateExpansion(Strategy):
                 continue
             repeat = max([*done, *pending]) + 1
             more.append(Proposal(candidates[op], {"step": record.attrs.get("step"), "role": "candidate",
-                                                  "operation": op, "repeat": repeat, "tie_break": True}))
+                                                  "operation": op, "repeat": repeat, "tie_break": True,
+                                                  **({"parent": record.attrs["parent"]} if "parent" in record.attrs else {})}))
         return more, waiting

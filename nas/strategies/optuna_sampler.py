@@ -20,7 +20,7 @@ from typing import Any
 
 from spaces import Point
 
-from .base import COMPLETE, TrialRecord, derived_seed
+from .base import COMPLETE, PRUNED, TrialRecord, derived_seed
 from .library import LibrarySamplerStrategy
 
 
@@ -50,6 +50,9 @@ class OptunaSamplerStrategy(LibrarySamplerStrategy):
                                     sampler=self.make_sampler(derived_seed(self.seed, len(settled))))
         index = 0
         for record in settled:
+            if record.state == PRUNED and len(self.directions) == 1 and self.on_ladder(record.point):
+                study.add_trial(_pruned_trial(record, distributions))  # learnt from at the epoch it reached
+                continue
             if record.state != COMPLETE or record.accuracy is None or not self.on_ladder(record.point):
                 continue  # off the ladder (a contraction another strategy added): the sampler cannot represent it
             study.add_trial(optuna.trial.create_trial(params=dict(record.point.as_dict()), distributions=distributions,
@@ -57,6 +60,15 @@ class OptunaSamplerStrategy(LibrarySamplerStrategy):
                                                       system_attrs=self.replayed_attrs(index)))
             index += 1
         return _OptunaSession(self, study, distributions)
+
+
+def _pruned_trial(record: TrialRecord, distributions: dict[str, Any]) -> Any:
+    """A pruned trial as Optuna's samplers know one: its last reported top-1 at the epoch it was stopped."""
+    import optuna
+
+    epoch, top1 = int(record.attrs.get("pruned_at_epoch", 1)), float(record.attrs.get("pruned_top1", 0.0))
+    return optuna.trial.create_trial(params=dict(record.point.as_dict()), distributions=distributions,
+                                     state=optuna.trial.TrialState.PRUNED, intermediate_values={epoch: top1})
 
 
 class _OptunaSession:

@@ -19,10 +19,15 @@ BUILTIN_STRATEGIES = {
     "nni-tpe": "nas.strategies.nni_tuner:NNITPESearch",
     "nni-evolution": "nas.strategies.nni_tuner:NNIEvolutionSearch",
     "compound": "nas.strategies.compound:CompoundScaling",
+    "hyperband": "nas.strategies.multi_fidelity:HyperbandSearch",
+    "asha": "nas.strategies.multi_fidelity:ASHASearch",
+    "bohb": "nas.strategies.multi_fidelity:BOHBSearch",
 }
 
-#: What ``nas bench compare`` runs unless told otherwise: every built-in strategy.
-COMPARED_BY_DEFAULT = tuple(BUILTIN_STRATEGIES)
+#: Strategies that prune in live searches only: on the table every run is trained to its end.
+LIVE_PRUNING = ("hyperband", "asha", "bohb")
+#: What ``nas bench compare`` runs unless told otherwise: every built-in strategy but the pruning ones.
+COMPARED_BY_DEFAULT = tuple(name for name in BUILTIN_STRATEGIES if name not in LIVE_PRUNING)
 
 
 def _sources() -> dict[str, str]:

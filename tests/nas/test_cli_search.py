@@ -68,13 +68,7 @@ def test_repeats_train_every_point_under_k_seeds_and_resume_after_a_kill(tmp_pat
     storage = f"sqlite:///{tmp_path / 'repeats'}.db"
     command = nas_command("search", *TINY, "--final-epochs", "0", "--repeats", "2", "--tie-rule", "reseed",
                           "--storage", storage, "--json")
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
-    lines = _Lines(child.stderr)
-    assert lines.wait_for("(seed 2)"), "no second seed was trained"
-    time.sleep(0.2)
-    os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
+    assert kill_when(command, env, "(seed 2)"), "no second seed was trained"
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -129,6 +123,18 @@ class _Lines:
             if seen >= count:
                 return True
         return False
+
+
+def kill_when(command: list[str], env: dict[str, str], text: str, count: int = 1) -> bool:
+    """Start ``command``, SIGKILL its process group soon after its stderr showed ``text`` ``count`` times (else after a
+    timeout); whether the text came."""
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    seen = _Lines(child.stderr).wait_for(text, count=count)
+    time.sleep(0.2)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    return seen
 
 
 def _running_trials(storage: str) -> int:

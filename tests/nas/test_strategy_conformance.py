@@ -105,3 +105,25 @@ def test_it_ends_or_stops_at_the_budget(strategy_name, space):
 def test_a_target_below_the_base_is_refused(strategy_name, space):
     with pytest.raises(NasError, match="below the base network"):
         get_strategy_class(strategy_name)(space, target=space.complexity(space.base).macs - 1)
+
+
+def test_a_strategy_that_names_parents_names_a_finished_point_one_operation_away(strategy_name, space):
+    """Inherited weights (--inherit) start a proposal from its ``parent``: it must be complete when proposed, and
+    the proposal its expansion by the named operation (or, for a contraction, a point on that operation's way)."""
+    strategy = make(strategy_name, space)
+    if not strategy.names_parents:
+        pytest.skip(f"{strategy_name} does not grow its proposals from parents (--inherit refuses it)")
+    history = run(strategy, space)
+    for index, record in enumerate(history):
+        parent = record.attrs.get("parent")
+        if record.attrs.get("role") == "base":
+            assert parent is None
+            continue
+        before = {r.point.key: r for r in history[:index]}
+        assert parent in before and before[parent].state == COMPLETE, (record.point.key, parent)
+        operation, start = record.attrs["operation"], before[parent].point
+        if record.attrs.get("role") == "contraction":  # a smaller step of the operation: at or above the parent
+            axes = {axis for axis, value in start.as_dict().items() if record.point[axis] != value}
+            assert axes and all(record.point[a] >= start[a] for a in axes if a != "stride"), (start, record.point)
+        else:
+            assert space.expand(start, operation) == record.point

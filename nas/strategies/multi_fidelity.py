@@ -1,0 +1,41 @@
+"""Multi-fidelity strategies: a sampler with an Optuna pruner that stops unpromising trainings early.
+
+The strategy proposes points as its sampler does; the runner reports each
+training's top-1 after every epoch and stops the trainings the pruner prunes
+(:mod:`nas.pruning`).  Pruned points count as taken, so they are never
+proposed again.
+
+- ``hyperband``: random sampling with Hyperband (Li et al., JMLR 2018);
+- ``asha``: random sampling with asynchronous successive halving (Li et al., MLSys 2020);
+- ``bohb``: TPE with Hyperband, in the spirit of BOHB (Falkner et al., ICML 2018; BOHB fits a density model per
+  budget, TPE here learns from every trial, pruned ones at the epoch they reached).
+
+Pruning happens in live searches (``nas search``, ``nas worker``); the tabular comparison trains every run of
+them to its end, so they are not compared there by default.
+"""
+
+from __future__ import annotations
+
+from .optuna_sampler import TPESearch
+from .random_search import RandomSearch
+
+
+class HyperbandSearch(RandomSearch):
+    """Random search whose trainings Hyperband stops early."""
+
+    name = "hyperband"
+    pruner = "hyperband"
+
+
+class ASHASearch(RandomSearch):
+    """Random search whose trainings asynchronous successive halving stops early."""
+
+    name = "asha"
+    pruner = "asha"
+
+
+class BOHBSearch(TPESearch):
+    """TPE whose trainings Hyperband stops early; TPE learns from pruned trials at the epoch they reached."""
+
+    name = "bohb"
+    pruner = "hyperband"
