@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     def write() -> None:
         figures.update(_figures(args, argv, figures, proxy_epochs))
-        _write(out, figures)
+        results_page.write_figures(out, figures, markdown(figures))
 
     for seed in seeds:  # seeds outermost; the figures compare only the seeds both ways finished
         for way in WAYS:
@@ -274,15 +274,6 @@ def _figures(args, argv, figures: dict[str, Any], proxy_epochs: float) -> dict[s
             "final_top1_difference": (inherit["final_top1_mean"] - scratch["final_top1_mean"]
                                       if inherit["final_top1_mean"] is not None
                                       and scratch["final_top1_mean"] is not None else None)}
-
-
-def _write(path: Path, figures: dict[str, Any]) -> None:
-    """Write through a temporary file, so a kill never leaves half a results file; the Markdown page beside it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
-    partial.replace(path)
-    results_page.write(path.with_suffix(".md"), markdown(figures))
 
 
 def _number(value: float | None, digits: int = 3) -> str:

@@ -162,9 +162,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                   file=sys.stderr, flush=True)
             if record["stopped"] in DONE:
                 runs.append(record)
-                _write(out, _figures(args, argv, runs, strategies))
+                done = _figures(args, argv, runs, strategies)
+                results_page.write_figures(out, done, markdown(done))
     figures = _figures(args, argv, runs, strategies)
-    _write(out, figures)
+    results_page.write_figures(out, figures, markdown(figures))
     if not args.quick:
         plot(runs, strategies, out.with_suffix(".png"))
     for strategy in strategies:
@@ -182,14 +183,6 @@ def _figures(args, argv, runs, strategies) -> dict[str, Any]:
             "command": "python -m benchmarks.bench_vs_random " + " ".join(argv if argv is not None else sys.argv[1:]),
             "search": "nas search --space x3d --strategy S --seed N [--budget: what coordinate trained under seed N]",
             "runs": sorted(runs, key=lambda r: (r["strategy"], r["seed"])), "summary": summarise(runs, strategies)}
-
-
-def _write(path: Path, figures: dict[str, Any]) -> None:
-    """Write through a temporary file, so a kill never leaves half a results file; the Markdown page beside it."""
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
-    partial.replace(path)
-    results_page.write(path.with_suffix(".md"), markdown(figures))
 
 
 def _percent(value: float | None) -> str:

@@ -45,3 +45,16 @@ def write(path: "os.PathLike[str] | str", generated: str) -> None:
     partial = path.with_suffix(".md.partial")
     partial.write_text(generated.rstrip() + "\n\n" + NOTES_MARKER + (notes if notes else "\n"))
     partial.replace(path)
+
+
+def write_figures(path: "os.PathLike[str] | str", figures: dict[str, Any], page: str) -> None:
+    """Write a benchmark's JSON figures through a temporary file (a kill never leaves half of it), then its page."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
+    partial.replace(path)
+    write(path.with_suffix(".md"), page)

@@ -34,7 +34,6 @@ from spaces.errors import NasError
 from .strategies.base import (
     COMPLETE,
     FAILED,
-    PRUNED,
     RUNNING,
     Proposal,
     Strategy,
@@ -373,10 +372,7 @@ class MemoryTrials:
             handle["record"] = record
 
     def prune(self, handle: dict[str, Any], pruned: CandidatePruned) -> None:
-        attrs = {**handle["attrs"], "seconds": pruned.seconds, "pruned_at_epoch": pruned.epoch,
-                 "pruned_top1": pruned.accuracy, "source": "table"}
-        self._schedule(handle, TrialRecord(handle["point"], PRUNED, None, self.cost(handle["point"]), attrs),
-                       pruned.seconds)
+        raise NasError("pruning is not simulated on the table yet")  # the comparison refuses pruning strategies
 
     def interrupt(self, handle: Any, error: BaseException) -> None:
         return None  # nothing in memory outlives the simulation
