@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from typing import Any
 
 from spaces import Point, SearchSpace
 
 from .base import Estimator, Measurement, fingerprint_of
-from .proxy import CandidateFailed
-from .tabular import Table
+from .proxy import CandidateFailed, CandidatePruned
+from .tabular import Run, Table
+
+
+def drawn_seed(bench_seed: int, key: str, seeds: list[int]) -> int:
+    """The training seed whose run of the point ``key`` answers under ``bench_seed``: a hash of both, so the same
+    in every process (the table build follows the coordinate search under these draws too)."""
+    digest = hashlib.sha256(f"{bench_seed}:{key}".encode()).digest()
+    return sorted(seeds)[int.from_bytes(digest[:4], "little") % len(seeds)]
 
 
 class TableLookup(Estimator):
@@ -39,6 +47,18 @@ class TableLookup(Estimator):
         slope = sum((x - mean_x) * (y - mean_y) for x, y in pairs) / spread if spread else 0.0
         return mean_y - slope * mean_x, slope
 
+    @property
+    def epochs(self) -> float | None:
+        """The proxy epochs the table's runs trained (what a pruner's rungs are sized to)."""
+        schedule = self.table.meta.get("schedule") or {}
+        return float(schedule["epochs"]) if isinstance(schedule, dict) and "epochs" in schedule else None
+
+    @property
+    def has_curves(self) -> bool:
+        """Whether the table's runs stored per-epoch top-1s (what pruning is simulated on)."""
+        return any(len(run.curve.get("val_top1", [])) > 1 for entry in self.table.entries.values()
+                   for run in entry.runs.values())
+
     def fingerprint(self, fidelity: float | None = None) -> str:
         return fingerprint_of("table-lookup", {"table": {k: self.table.meta.get(k) for k in ("space", "data", "schedule", "seeds")},
                                                "points": len(self.table.entries), "bench_seed": self.bench_seed,
@@ -46,10 +66,16 @@ class TableLookup(Estimator):
                                                "fidelity": fidelity})
 
     def seed_for(self, point: Point, seeds: list[int]) -> int:
-        digest = hashlib.sha256(f"{self.bench_seed}:{point.key}".encode()).digest()
-        return sorted(seeds)[int.from_bytes(digest[:4], "little") % len(seeds)]
+        return drawn_seed(self.bench_seed, point.key, seeds)
 
-    def evaluate(self, space: SearchSpace, point: Point, fidelity: float | None = None) -> Measurement:
+    def evaluate(self, space: SearchSpace, point: Point, fidelity: float | None = None,
+                 on_epoch: Callable[[int, float], bool] | None = None) -> Measurement:
+        """The table's run of ``point`` under this benchmark seed (or the predictor's answer).
+
+        ``on_epoch(epoch, top1)`` is called with the stored learning curve, epoch by epoch, as a live training
+        calls it; where it says stop, :class:`CandidatePruned` costs the seconds stored up to that epoch.  A point
+        the predictor answers has no curve and is never pruned.
+        """
         spec = space.clip_spec(point)
         shortest = self.table.meta.get("shortest_clip")
         if shortest is not None and (spec.frames - 1) * spec.stride + 1 > int(shortest):
@@ -65,6 +91,8 @@ class TableLookup(Estimator):
             curve = run.curve.get("val_top1", [])
             if fidelity is not None and curve:
                 accuracy = curve[min(len(curve), max(1, math.ceil(fidelity))) - 1]
+            if on_epoch is not None:
+                _replay_curve(run, on_epoch, {"source": "table", "table_seed": seed})
             return Measurement(point, {"accuracy": accuracy}, fidelity=fidelity, seconds=run.train_seconds,
                                info={"source": "table", "table_seed": seed})
         if self.predictor is None:
@@ -74,3 +102,15 @@ class TableLookup(Estimator):
         (accuracy,) = self.predictor.predict([point])
         return Measurement(point, {"accuracy": accuracy}, fidelity=fidelity, seconds=max(0.0, intercept + slope * macs),
                            info={"source": "predictor"})
+
+
+def _replay_curve(run: Run, on_epoch: Callable[[int, float], bool], info: dict[str, Any]) -> None:
+    """Report a stored run's per-epoch top-1 to ``on_epoch`` (not the last epoch: the run then ends anyway)."""
+    curve, seconds = run.curve.get("val_top1", []), run.curve.get("seconds", [])
+    for epoch, top1 in enumerate(curve[:-1], start=1):
+        if not math.isfinite(top1):  # an epoch the build did not score: nothing to report
+            continue
+        if on_epoch(epoch, float(top1)):
+            stored = float(seconds[epoch - 1]) if len(seconds) >= epoch else math.nan
+            spent = stored if math.isfinite(stored) else run.train_seconds * epoch / len(curve)
+            raise CandidatePruned(epoch, float(top1), spent, info)

@@ -8,6 +8,7 @@ byte; the Markdown adds a header saying when, with what and how long.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -25,7 +26,7 @@ class CompareConfig:
     """What ``nas bench compare`` and ``nas.compare()`` take (a table path; None for ``out`` writes no files)."""
 
     table: str
-    strategies: str = "coordinate,random"
+    strategies: str | None = "coordinate,random"  # None: every built-in strategy the table can answer
     seeds: int = 20
     budget: int | None = None
     epsilon: float = 0.02
@@ -55,13 +56,13 @@ def compare(args: CompareConfig) -> dict[str, Any]:
     from estimators.tabular import Table
     from spaces import get_space
 
-    from .comparison import summarise
+    from .comparison import default_strategies, summarise
     from .strategies.coordinate import CoordinateExpansion
     from .strategies.registry import get_strategy_class
 
     started = time.time()
-    names = list(dict.fromkeys(n.strip() for n in args.strategies.split(",") if n.strip()))
-    if not names:
+    names = list(dict.fromkeys(n.strip() for n in (args.strategies or "").split(",") if n.strip()))
+    if args.strategies is not None and not names:
         raise NasError("--strategies names no strategy; give e.g. coordinate,random")
     for name in names:
         get_strategy_class(name)  # an unknown name fails before any work
@@ -70,6 +71,9 @@ def compare(args: CompareConfig) -> dict[str, Any]:
     if not 0 <= args.epsilon < 1:
         raise NasError(f"--epsilon must be in [0, 1), got {args.epsilon}")
     table = Table(args.table)
+    if not names:  # every built-in strategy the table can answer (pruning needs learning curves)
+        names = default_strategies(TableLookup(table))
+        args = dataclasses.replace(args, strategies=",".join(names))  # the command written beside the results
     meta = table.meta
     space = get_space(meta["space"], **meta["space_settings"])
     target, cost, unit = _target_and_cost(args, space, int(meta["target_macs"]))

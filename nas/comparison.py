@@ -37,7 +37,7 @@ class Run:
     strategy: str
     seed: int
     points: list[Point] = field(default_factory=list)
-    accuracies: list[float | None] = field(default_factory=list)  # None: failed in training
+    accuracies: list[float | None] = field(default_factory=list)  # None: failed in training, or pruned
     costs: list[int] = field(default_factory=list)  # in the strategy's unit: MACs, or whole µs under latency
     seconds: list[float] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # what answered: "table", "predictor", ...
@@ -65,17 +65,43 @@ def run_strategy(space: SearchSpace, name: str, seed: int, estimator: Estimator,
     the strategy (``selection`` for coordinate).
     """
     strategy = get_strategy_class(name)(space, target=target, seed=seed, cost=cost, **options)
-    if strategy.pruner is not None:
-        raise NasError(f"strategy {name!r} prunes trainings by their per-epoch top-1, which the table comparison does "
-                       f"not simulate yet; compare it in live searches (nas search --strategy {name})")
-    trials = MemoryTrials(strategy.cost_of)
-    loop = RunLoop(strategy, estimator_evaluate(space, estimator), trials,
+    pruner = simulated_pruner(strategy, estimator)
+    trials = MemoryTrials(strategy.cost_of, pruner=pruner)
+    on_epoch = trials.on_epoch if pruner is not None else None
+    loop = RunLoop(strategy, estimator_evaluate(space, estimator, on_epoch=on_epoch), trials,
                    LoopSettings(budget=budget, max_proposals=50 * budget))
     try:
         loop.run()
     except StrategyStalled:
         pass  # proposes nothing more: the run ends with what it trained
     return run_of(name, seed, trials.done)
+
+
+def simulated_pruner(strategy: Any, estimator: Estimator) -> Any:
+    """A pruning strategy's Optuna pruner, sized to the table's epochs (None for a strategy that does not prune).
+
+    The table's stored learning curves are replayed epoch by epoch, so the pruner stops a simulated training where
+    it would have stopped the live one, and the run pays the seconds stored up to that epoch.
+    """
+    if strategy.pruner is None:
+        return None
+    from .pruning import make_pruner
+
+    epochs = getattr(estimator, "epochs", None)
+    if epochs is None or epochs < 2 or not getattr(estimator, "has_curves", False):
+        raise NasError(f"strategy {strategy.name!r} prunes trainings by their per-epoch top-1, which needs a "
+                       f"benchmark table with learning curves of at least 2 epochs (this one: {epochs or 0:g}); "
+                       "build one with nas bench build --epochs 2 or more")
+    return make_pruner(strategy.pruner, float(epochs))
+
+
+def default_strategies(estimator: Estimator) -> list[str]:
+    """What ``nas bench compare`` runs unless told: every built-in strategy, the pruning ones only where the table
+    has learning curves of at least 2 epochs to replay to their pruner."""
+    from .strategies.registry import COMPARED_BY_DEFAULT
+
+    prunable = (getattr(estimator, "epochs", None) or 0) >= 2 and getattr(estimator, "has_curves", False)
+    return [name for name in COMPARED_BY_DEFAULT if prunable or get_strategy_class(name).pruner is None]
 
 
 def run_of(name: str, seed: int, records: list[TrialRecord]) -> Run:

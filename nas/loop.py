@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +34,7 @@ from spaces.errors import NasError
 from .strategies.base import (
     COMPLETE,
     FAILED,
+    PRUNED,
     RUNNING,
     Proposal,
     Strategy,
@@ -316,15 +317,19 @@ class MemoryTrials:
     the data cannot serve fails at once, for free.
     """
 
-    def __init__(self, cost: Callable[[Point], int], workers: int = 1) -> None:
+    def __init__(self, cost: Callable[[Point], int], workers: int = 1, pruner: Any = None) -> None:
         if workers < 1:
             raise NasError(f"a simulation needs at least 1 worker, got {workers}")
+        if pruner is not None and workers > 1:  # its trainings' curves would be read before their time
+            raise NasError(f"pruning is simulated with one worker only, not {workers}: a simulated training's whole "
+                           "curve is read when it starts, before the others' trainings would have ended")
         self.cost, self.workers = cost, workers
         self.clock = SimulatedClock()
         self.done: list[TrialRecord] = []
         self.running: list[_Running] = []
         self.busy = 0.0  # summed training seconds
         self._order = 0
+        self.pruning = SimulatedPruning(pruner) if pruner is not None else None
 
     def runs(self) -> list[TrialRecord]:
         return self.done + [TrialRecord(item.record.point, RUNNING) for item in self.running]  # heap order, as ever
@@ -350,21 +355,34 @@ class MemoryTrials:
         return None
 
     def start(self, point: Point, attrs: dict[str, Any], repeat: int, budget: int | None) -> dict[str, Any]:
-        return {"point": point, "attrs": attrs}
+        handle: dict[str, Any] = {"point": point, "attrs": attrs}
+        if self.pruning is not None:
+            handle["trial"] = self.pruning.start()
+        return handle
 
     def evaluating(self, handle: Any) -> Any:
-        return nullcontext()
+        if self.pruning is None:
+            return nullcontext()
+        return self.pruning.current(handle["trial"])
+
+    def on_epoch(self, epoch: int, top1: float) -> bool:
+        """The simulated training's per-epoch hook: report to the in-memory study, ask its pruner."""
+        return self.pruning is not None and self.pruning.report(epoch, top1)
 
     def finish(self, handle: dict[str, Any], measurement: Measurement) -> bool:
         attrs = {**handle["attrs"], "seconds": measurement.seconds, "source": str(measurement.info.get("source", ""))}
-        record = TrialRecord(handle["point"], COMPLETE, float(measurement.metrics["accuracy"]), self.cost(handle["point"]),
-                             attrs)
+        accuracy = float(measurement.metrics["accuracy"])
+        record = TrialRecord(handle["point"], COMPLETE, accuracy, self.cost(handle["point"]), attrs)
+        if self.pruning is not None:
+            self.pruning.finish(handle["trial"], accuracy)
         self._schedule(handle, record, measurement.seconds)
         return True
 
     def fail(self, handle: dict[str, Any], error: CandidateFailed, seconds: float) -> None:
         attrs = {**handle["attrs"], "trained": error.trained, "seconds": 0.0, "source": "table"}
         record = TrialRecord(handle["point"], FAILED, None, self.cost(handle["point"]), attrs)
+        if self.pruning is not None:
+            self.pruning.finish(handle["trial"], None)
         if error.trained:
             self._schedule(handle, record, 0.0)
         else:
@@ -372,7 +390,14 @@ class MemoryTrials:
             handle["record"] = record
 
     def prune(self, handle: dict[str, Any], pruned: CandidatePruned) -> None:
-        raise NasError("pruning is not simulated on the table yet")  # the comparison refuses pruning strategies
+        """A training the pruner stopped: recorded as a live search records it, costing the seconds it ran."""
+        attrs = {**handle["attrs"], **pruned.info, "seconds": pruned.seconds, "pruned_at_epoch": pruned.epoch,
+                 "fidelity": float(pruned.epoch), "pruned_top1": float(pruned.accuracy)}
+        attrs.setdefault("source", "table")
+        record = TrialRecord(handle["point"], PRUNED, None, self.cost(handle["point"]), attrs)
+        if self.pruning is not None:
+            self.pruning.prune(handle["trial"])
+        self._schedule(handle, record, pruned.seconds)
 
     def interrupt(self, handle: Any, error: BaseException) -> None:
         return None  # nothing in memory outlives the simulation
@@ -387,6 +412,56 @@ class MemoryTrials:
         heapq.heappush(self.running, _Running(self.clock.now() + seconds, self._order, record))
         if self.workers == 1:
             self.wait(0)  # one worker: the trial ends before anything else happens
+
+
+class SimulatedPruning:
+    """An in-memory Optuna study that simulated trainings report their per-epoch top-1 to, so that Optuna's own
+    pruner decides, as it does in a live search over the ledger (public ask-and-tell API only).
+
+    Successive halving (``asha``) decides from the reported values alone, so it stops a simulated training where
+    the live search would have; Hyperband assigns each trial a bracket from a hash of the study's name and the
+    trial's number, so its simulated brackets are those of a study named ``simulated``: the same in every run,
+    not those of a given live study.
+    """
+
+    def __init__(self, pruner: Any) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the comparison's own lines say what happens
+        # a fixed name: Hyperband assigns a trial's bracket from a hash of the study's name and the trial's number
+        self.study = optuna.create_study(study_name="simulated", direction="maximize", pruner=pruner,
+                                         storage=optuna.storages.InMemoryStorage())
+        self.trial: Any = None  # the trial in training (one worker: one at a time)
+
+    def start(self) -> Any:
+        return self.study.ask()
+
+    @contextmanager
+    def current(self, trial: Any) -> Iterator[None]:
+        self.trial = trial
+        try:
+            yield
+        finally:
+            self.trial = None
+
+    def report(self, epoch: int, top1: float) -> bool:
+        if self.trial is None:
+            return False
+        self.trial.report(float(top1), int(epoch))
+        return bool(self.trial.should_prune())
+
+    def finish(self, trial: Any, accuracy: float | None) -> None:
+        import optuna
+
+        if accuracy is None:
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            self.study.tell(trial, accuracy)
+
+    def prune(self, trial: Any) -> None:
+        import optuna
+
+        self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
 
 
 def estimator_evaluate(space: Any, estimator: Any, *, fidelity: float | None = None,

@@ -2,10 +2,12 @@
 
 The region is what the strategies move on: ladder points within the compute
 target whose clips the data can serve.  The build first follows the
-coordinate search itself over the table's own seed-0 results (so every point
-the default ``nas search`` visits is in the table, overshooting step
-included), then a seeded random order of the region, until the table holds
-``points`` points, each trained once per seed.  Every finished run is
+coordinate search itself over the table's own results under each training
+seed in turn (so every point the default ``nas search`` visits under those
+seeds is in the table, overshooting step included), then a seeded random
+order of the region, until the table holds ``points`` points, each trained
+once per seed; with ``points`` None (``--points all``) every point of the
+region, enumerated, so the table is complete.  Every finished run is
 written at once, so a killed or time-limited build resumes where it stopped,
 across sessions, and a larger ``points`` extends the same order.
 """
@@ -13,7 +15,7 @@ across sessions, and a larger ``points`` extends the same order.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +31,7 @@ from .progress import SearchProgress
 from .strategies.base import COMPLETE, FAILED, Proposal, TrialRecord, repeat_of
 from .strategies.coordinate import CoordinateExpansion
 from .strategies.random_search import RandomSearch
+from .strategies.registry import get_strategy_class
 
 #: Meta keys that must match for a rerun to add to an existing file.
 IDENTITY = ("space", "space_version", "space_code", "code", "space_settings", "data", "schedule", "seeds", "target_macs",
@@ -40,8 +43,11 @@ class TableBuilder:
 
     def __init__(self, path: str, space: SearchSpace, estimators: dict[int, ProxyAccuracy], *, target: int,
                  region_seed: int = 0, meta: dict[str, Any] | None = None, progress: SearchProgress | None = None,
-                 order: list[Point] | None = None) -> None:
+                 order: list[Point] | None = None, compare_seeds: int = 0,
+                 follow: Sequence[str] = ("coordinate",)) -> None:
         self.path, self.space, self.estimators = path, space, estimators
+        self.compare_seeds = compare_seeds  # also follow the searches as nas bench compare's seeds see the table
+        self.follow = check_followed(follow)
         self.order = order  # a fixed list of points instead of the coordinate-then-random order
         self.target, self.region_seed = target, region_seed
         self.extra_meta = meta or {}
@@ -91,13 +97,29 @@ class TableBuilder:
             return False
         return True
 
-    def coordinate_history(self, table: Table) -> list[TrialRecord]:
-        """The table's seed-0 results as the history the coordinate strategy reads."""
-        return [r for r in TableTrials(self.path, self.space, sorted(self.estimators)).records(table) if repeat_of(r) == 0]
+    def coordinate_history(self, table: Table, seed_index: int = 0) -> list[TrialRecord]:
+        """The table's results under one training seed (by index: 0 is seed 0) as the history the coordinate
+        strategy reads."""
+        records = TableTrials(self.path, self.space, sorted(self.estimators)).records(table)
+        return [r for r in records if repeat_of(r) == seed_index]
+
+    def region_points(self) -> list[Point]:
+        """Every ladder point within the target that the data can serve, in the region seed's shuffled order.
+
+        Enumerated over the space's whole ladder grid, so a complete table is complete by construction (random
+        draws would miss the last few points of a small region).
+        """
+        import random
+
+        cost = self.space.complexity
+        points = [p for p in self.space.grid() if cost(p).macs <= self.target and self.servable(p)]
+        random.Random(self.region_seed).shuffle(points)
+        return points
 
     # -- building -------------------------------------------------------------------------
-    def build(self, points: int, time_limit: float | None = None) -> dict[str, Any]:
-        """Train until the table holds ``points`` points (the coordinate path first), each under every seed."""
+    def build(self, points: int | None, time_limit: float | None = None) -> dict[str, Any]:
+        """Train until the table holds ``points`` points (the coordinate paths first), each under every seed; None:
+        every point of the region."""
         self.open()
         seeds = sorted(self.estimators)
         trials = TableTrials(self.path, self.space, seeds)
@@ -116,7 +138,7 @@ class TableBuilder:
 
 
 class BuildOrder:
-    """The build's order as a strategy for the run loop: the coordinate search over seed 0, then the random region.
+    """The build's order as a strategy for the run loop: the coordinate search over each seed, then the region.
 
     With a fixed ``order`` (a fidelity sample) it is that list instead.  It
     sees every run (all seeds); the run loop trains a point's owed seeds
@@ -126,10 +148,11 @@ class BuildOrder:
     name = "table-build"
     terminates = True
 
-    def __init__(self, builder: TableBuilder, points: int) -> None:
+    def __init__(self, builder: TableBuilder, points: int | None) -> None:
         self.builder, self.points, self.space = builder, points, builder.space
+        self._whole_region: list[Point] | None = None  # every point of the region (points None), enumerated once
         # Built once: the region's seeded sequence (and its servability checks) is drawn once, not every round.
-        self.coordinate = CoordinateExpansion(self.space, target=builder.target)
+        self.followed = [get_strategy_class(name)(self.space, target=builder.target) for name in builder.follow]
         self.region = RandomSearch(self.space, target=builder.target, seed=builder.region_seed,
                                    cost=lambda p: self.cost(p) if builder.servable(p) else builder.target + 1)
 
@@ -148,22 +171,65 @@ class BuildOrder:
         point = self.next_point(history)
         if point is None:
             return []
-        left = max(self.points * len(self.builder.estimators) - len(history), len(self.builder.estimators))
+        points = len(self.whole_region()) if self.points is None else self.points
+        left = max(points * len(self.builder.estimators) - len(history), len(self.builder.estimators))
         return [self.cost(point)] * left
 
+    def coordinate_views(self, history: Sequence[TrialRecord]) -> Iterator[list[TrialRecord]]:
+        """The histories the followed searches (the coordinate search by default) are followed over: each training
+        seed's runs, then for each of the first ``compare_seeds`` benchmark seeds the runs ``nas bench compare``
+        draws under it (one seed per point, :func:`estimators.lookup.drawn_seed`), so their comparison runs are
+        answered by the table."""
+        from estimators.lookup import drawn_seed
+
+        seeds = sorted(self.builder.estimators)
+        for seed_index in range(len(seeds)):
+            yield [r for r in history if repeat_of(r) == seed_index]
+        held: dict[Point, list[int]] = {}  # the training seeds each point's entry holds (what compare draws among)
+        for record in history:
+            held.setdefault(record.point, []).append(seeds[repeat_of(record)])
+        for bench_seed in range(self.builder.compare_seeds):
+            yield [r for r in history if seeds[repeat_of(r)] == drawn_seed(bench_seed, r.point.key, held[r.point])]
+
+    def whole_region(self) -> list[Point]:
+        """Every point of the region, in the build's order (enumerated on first use: a complete build only)."""
+        if self._whole_region is None:
+            self._whole_region = self.builder.region_points()
+        return self._whole_region
+
     def next_point(self, history: Sequence[TrialRecord]) -> Point | None:
-        """The coordinate search's next point, then the random region's, until the table holds ``points``."""
+        """The coordinate search's next point under each seed in turn, then the region's, until the table holds
+        ``points`` (None: until every point of the region is in it)."""
         builder = self.builder
         known = list(dict.fromkeys(r.point for r in history))
         if builder.order is not None:
             return next((p for p in builder.order[:self.points] if p not in known), None)
-        proposals = self.coordinate.propose([r for r in history if repeat_of(r) == 0], 1)
-        if proposals:
-            return proposals[0].point
+        for view in self.coordinate_views(history):
+            for strategy in self.followed:
+                proposals = strategy.propose(view, 1)
+                if proposals:
+                    return proposals[0].point
+        if self.points is None:
+            taken = set(known)
+            return next((p for p in self.whole_region() if p not in taken), None)
         if len(known) >= self.points:
             return None
         proposals = self.region.propose([TrialRecord(p, COMPLETE, 0.0) for p in known], 1)
         return proposals[0].point if proposals else None
+
+
+#: Searches a build can follow: deterministic ones that end, whose every point then lies in the table.
+FOLLOWABLE = ("coordinate", "compound")
+
+
+def check_followed(names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` if every one is a search a build can follow, else one line naming those it can."""
+    names = tuple(dict.fromkeys(names))
+    unknown = [name for name in names if name not in FOLLOWABLE]
+    if unknown:
+        raise NasError(f"a table build cannot follow {', '.join(map(repr, unknown))}: only the deterministic "
+                       f"searches that end ({', '.join(FOLLOWABLE)}) lay a path it can train ahead of the region")
+    return names
 
 
 class TableTrials:
@@ -245,7 +311,9 @@ class BuildConfig:
     """What ``nas bench build`` (and :func:`nas.build_table`) is asked: defaults are nas search's for the space."""
 
     out: str
-    points: int = 150
+    points: int | None = 150  # None: every point of the region (a complete table)
+    compare_seeds: int = 0  # also follow the searches as nas bench compare --seeds N will see the table
+    follow: str = "coordinate"  # the searches whose paths are trained first, comma-separated
     seeds: str | list[int] = "0,1"
     space: str = "x3d"
     data: str | None = None
@@ -268,8 +336,9 @@ def build_table(config: BuildConfig, progress: SearchProgress | None = None) -> 
     from .values import parse_duration
 
     seeds = config.seeds if isinstance(config.seeds, list) else seeds_argument(config.seeds)
-    if config.points < 1:
-        raise NasError(f"--points must be at least 1, got {config.points}")
+    follow = check_followed([name.strip() for name in config.follow.split(",") if name.strip()])
+    if config.points is not None and config.points < 1:
+        raise NasError(f"--points must be at least 1 (or all), got {config.points}")
     defaults = proxy_defaults(config.space)
     target = config.target_gflops if config.target_gflops is not None else defaults.get("target_gflops")
     if target is None or not target > 0:
@@ -285,7 +354,8 @@ def build_table(config: BuildConfig, progress: SearchProgress | None = None) -> 
                                       device=device) for seed in seeds}
     builder = TableBuilder(config.out, space, estimators, target=round(target * 1e9), region_seed=config.region_seed,
                            meta={"command": config.command or "nas bench build", "epochs": schedule["epochs"]},
-                           progress=progress or SearchProgress())
+                           progress=progress or SearchProgress(), compare_seeds=config.compare_seeds,
+                           follow=follow)
     return builder.build(config.points, time_limit)
 
 

@@ -104,6 +104,30 @@ THREADS = Whole(1, MAX_THREADS)
 EPOCHS = Real(0, MAX_EPOCHS, low_open=True)
 GFLOPS = Real(0, MAX_GFLOPS, low_open=True)
 COUNT = Whole(1, MAX_COUNT)
+
+
+@dataclass(frozen=True)
+class CountOrAll:
+    """A whole number from 1, or ``all`` (returned as None): how many of something, or every one there is."""
+
+    def __call__(self, text: str) -> int | None:
+        if str(text).strip().lower() == "all":
+            return None
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            raise BadValue(f"{text!r} is neither a whole number nor 'all'; give one {self.describe()}") from None
+        if not 1 <= value <= MAX_COUNT:
+            raise BadValue(f"{value} is out of range; give a whole number {self.describe()}")
+        return value
+
+    def describe(self) -> str:
+        return f"from 1 to {MAX_COUNT:,}, or all"
+
+    __name__ = "whole number or all"
+
+
+COUNT_OR_ALL = CountOrAll()
 SECONDS = Real(0, MAX_SECONDS)
 LATENCY_MS = Real(0, 1e7, low_open=True)
 

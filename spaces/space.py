@@ -9,6 +9,7 @@ torch, optuna or nni at module level, so ``import spaces`` stays cheap.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import random
@@ -90,14 +91,51 @@ class SearchSpace(ABC):
         axes: Sequence[Axis],
         presets: Mapping[str, Mapping[str, Value]] | None = None,
         operations: Sequence[Operation] | None = None,
+        *,
+        region: str = "full",
     ) -> None:
         self._axes = {axis.name: axis for axis in axes}
         if len(self._axes) != len(axes):
             raise SpaceError(f"duplicate axis names in {[a.name for a in axes]}")
         self._base = Point((axis.name, axis.base) for axis in axes)
-        self._presets = {name: self.point(values) for name, values in (presets or {}).items()}
         ops = operations if operations is not None else [AxisStep(axis.name) for axis in axes]
         self._operations = {op.name: op for op in ops}
+        self.region = check_region(region)
+        if self.region == "expansion":
+            self._axes = {name: _expansion_side(axis, self.expansion_directions().get(name))
+                          for name, axis in self._axes.items()}
+        self._presets = {name: self.point(values) for name, values in (presets or {}).items()
+                         if self.region == "full" or self._in_region(values)}
+
+    # -- the region a space searches ------------------------------------------------------
+    def expansion_directions(self) -> dict[str, int]:
+        """How the space's operations move each axis from the base: +1 up its ladder, -1 down (X3D's stride).
+
+        Read at the base: axes no operation moves from there (X3D's stride when the base stride is already 1)
+        are left out, and the expansion region keeps them whole; an axis two operations move in opposite
+        directions is a space definition error.
+        """
+        directions: dict[str, int] = {}
+        for operation in self._operations.values():
+            for name, value in (operation.expand(self._axes, self._base) or {}).items():
+                if value == self._base[name]:
+                    continue
+                direction = 1 if value > self._base[name] else -1
+                if directions.setdefault(name, direction) != direction:
+                    raise SpaceError(f"space {self.name!r}: operations move axis {name!r} both up and down from the "
+                                     "base, so it has no expansion side")
+        return directions
+
+    def region_settings(self) -> dict[str, str]:
+        """The region as a constructor setting, for :meth:`settings` (nothing for the full space: old identities)."""
+        return {} if self.region == "full" else {"region": self.region}
+
+    def _in_region(self, values: Mapping[str, object]) -> bool:
+        try:
+            self.point(values)
+        except InvalidPointError:
+            return False
+        return True
 
     def code_digest(self) -> str:
         """A digest of the code that builds this space's networks (see :attr:`source_modules`)."""
@@ -403,3 +441,25 @@ class SearchSpace(ABC):
     @abstractmethod
     def clip_spec(self, point: Point) -> ClipSpec:
         """What the point reads from a clip cache."""
+
+
+#: The regions a space can search: all of its axes' ranges, or only the side of each axis its expansion
+#: operations move to from the base (every point a coordinate expansion can reach).
+REGIONS = ("full", "expansion")
+
+
+def check_region(region: object) -> str:
+    """``region`` if it names a region, else a :class:`SpaceError` naming the choices."""
+    if region not in REGIONS:
+        raise SpaceError(f"region {region!r} is not one of: {', '.join(REGIONS)} (the expansion region keeps each "
+                         "axis on the side of its base that the space's expansions move to)")
+    return str(region)
+
+
+def _expansion_side(axis: Axis, direction: int | None) -> Axis:
+    """``axis`` cut at its base to the side ``direction`` points to (unchanged where no operation moves it)."""
+    if direction is None:
+        return axis
+    if direction > 0:
+        return dataclasses.replace(axis, low=axis.base, ladder=tuple(v for v in axis.ladder if v >= axis.base))
+    return dataclasses.replace(axis, high=axis.base, ladder=tuple(v for v in axis.ladder if v <= axis.base))

@@ -18,6 +18,7 @@ from spaces.errors import NasError
 from ..strategies.registry import COMPARED_BY_DEFAULT
 from ..values import (
     COUNT,
+    COUNT_OR_ALL,
     DATA,
     EPOCHS,
     GFLOPS,
@@ -40,8 +41,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     actions = add_actions(commands, "bench", "the tabular benchmark: build it by proxy training, inspect it")
     build = actions.add_parser("build", help="train a region of the space into an HDF5 table (resumable)")
     build.add_argument("--out", required=True, type=output_file("table.h5"), metavar="FILE", help="HDF5 file (created; a rerun adds what is missing)")
-    build.add_argument("--points", type=COUNT, default=150, help="points in the table when done (default 150)")
+    build.add_argument("--points", type=COUNT_OR_ALL, default=150,
+                       help="points in the table when done (default 150); all: every point of the region the data can "
+                            "serve within the target (a complete table, e.g. of --space-option region=expansion)")
     build.add_argument("--seeds", default="0,1", help="training seeds, comma-separated (default 0,1; 0 is nas search's)")
+    build.add_argument("--compare-seeds", type=Whole(0, 1000), default=0, metavar="N",
+                       help="also follow the coordinate search as 'nas bench compare --seeds N' will see the table, so "
+                            "its overshooting and contracted points are measured, not predicted (default 0)")
+    build.add_argument("--follow", default="coordinate", metavar="STRATEGIES",
+                       help="the searches whose paths are trained before the region, comma-separated: coordinate, "
+                            "compound (whose points lie between ladder levels) (default coordinate)")
     build.add_argument("--space", default="x3d", help="space name (default x3d)")
     build.add_argument("--data", type=DATA, metavar="CACHE", help="clip cache, or synth[:key=value,...] (as nas search; default: the space's own)")
     build.add_argument("--target-gflops", type=GFLOPS, metavar="G", help="the region's compute limit (default: nas search's target)")
@@ -69,6 +78,7 @@ def run_build(args: argparse.Namespace) -> int:
     outcome = build_table(BuildConfig(out=args.out, points=args.points, seeds=args.seeds, space=args.space, data=args.data,
                                       target_gflops=args.target_gflops, epochs=args.epochs, region_seed=args.region_seed,
                                       time_limit=args.time_limit, threads=args.threads, device=args.device,
+                                      compare_seeds=args.compare_seeds, follow=args.follow,
                                       space_options=parse_options(args.space_option), command=command))
     print(f"{outcome['points']} points in {outcome['path']} ({outcome['runs_now']} runs in this build, "
           f"{outcome['seconds']:.0f} s){'; the time limit was reached: re-run to go on' if outcome['stopped'] == 'time limit' else ''}")
@@ -98,7 +108,8 @@ def run_info(args: argparse.Namespace) -> int:
 def register_compare(actions: argparse._SubParsersAction) -> None:
     compare = actions.add_parser("compare", help="strategies x seeds on equal budgets against the table; tables and plots")
     compare.add_argument("--table", type=input_file("table.h5", BUILD_TABLE), metavar="FILE", help="benchmark file (default: the table installed with nas, nas/tables/x3d_synth.h5)")
-    compare.add_argument("--strategies", default=",".join(COMPARED_BY_DEFAULT), help="comma-separated (default: %(default)s)")
+    compare.add_argument("--strategies", help=f"comma-separated (default: {','.join(COMPARED_BY_DEFAULT)}; the pruning "
+                                              "ones only on a table with learning curves of 2 or more epochs)")
     compare.add_argument("--seeds", type=Whole(1, 10_000), default=20, help="benchmark seeds per strategy (default 20)")
     compare.add_argument("--budget", type=COUNT, help="trained models per run (default: what the coordinate search plans)")
     compare.add_argument("--epsilon", type=Real(0, 1), default=0.02, help="'within epsilon of the best' in top-1 (default 0.02)")

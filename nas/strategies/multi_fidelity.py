@@ -10,8 +10,8 @@ proposed again.
 - ``bohb``: TPE with Hyperband, in the spirit of BOHB (Falkner et al., ICML 2018; BOHB fits a density model per
   budget, TPE here learns from every trial, pruned ones at the epoch they reached).
 
-Pruning happens in live searches (``nas search``, ``nas worker``); the tabular comparison trains every run of
-them to its end, so they are not compared there by default.
+Pruning happens in live searches (``nas search``, ``nas worker``) and in the tabular comparison, which replays
+the table's stored learning curves to the same pruner (:class:`nas.loop.SimulatedPruning`).
 """
 
 from __future__ import annotations

@@ -73,17 +73,19 @@ class X2DImageSpace(SearchSpace):
     proxy_defaults = {"space": {"base_crop": 32, "stage_blocks": [1, 1, 2, 1], "head_width": 256, "dropout": 0.2},
                       "target_gflops": 0.012, "schedule": {"epochs": 6.0, "lr": 0.002}}
 
-    def __init__(self, base: ImageBase | None = None, **base_settings: object) -> None:
+    def __init__(self, base: ImageBase | None = None, *, region: str = "full", **base_settings: object) -> None:
+        """``region="expansion"``: crop, width, bottleneck and depth at or above the base only."""
         base = base or ImageBase()
         self.base_network = base.replace(**base_settings) if base_settings else base
         low, high = CROP_RANGE
         if not low <= self.base_network.base_crop <= high:
             raise SpaceError(f"image base network: base_crop = {self.base_network.base_crop} is outside [{low}, {high}]")
         presets = {name: spatial_preset(self.base_network.base_crop, p) for name, p in PRESETS.items()}
-        super().__init__(spatial_axes(self.base_network.base_crop), presets, spatial_operations())
+        super().__init__(spatial_axes(self.base_network.base_crop), presets, spatial_operations(), region=region)
 
     def settings(self) -> dict[str, Value | list[int]]:
-        return {name: list(v) if isinstance(v, tuple) else v for name, v in self.base_network.__dict__.items()}
+        return {**{name: list(v) if isinstance(v, tuple) else v for name, v in self.base_network.__dict__.items()},
+                **self.region_settings()}
 
     def architecture(self, point: Point, num_classes: int | None = None) -> ImageArchitecture:
         """Every width, depth and shape of the network at ``point``."""

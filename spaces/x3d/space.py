@@ -238,16 +238,19 @@ class X3DSpace(SearchSpace):
     proxy_defaults = {"space": {"base_crop": 48, "base_stride": 8, "stage_blocks": [1, 1, 2, 1], "head_width": 256, "dropout": 0.2},
                       "target_gflops": 0.0125, "schedule": {"epochs": 6.0}}
 
-    def __init__(self, base: X3DBase | None = None, **base_settings: object) -> None:
+    def __init__(self, base: X3DBase | None = None, *, region: str = "full", **base_settings: object) -> None:
+        """``region="expansion"`` keeps only what expansions from the base reach: frames, crop, width, bottleneck
+        and depth at or above the base, the stride at or below it (presets outside it are left out)."""
         self.base_network = (base or X3DBase()).replace(**base_settings) if base_settings else (base or X3DBase())
         b = self.base_network
         for label, value, (low, high) in (("base_crop", b.base_crop, CROP_RANGE), ("base_stride", b.base_stride, STRIDE_RANGE)):
             if not low <= value <= high:
                 raise SpaceError(f"X3D base network: {label} = {value} is outside [{low}, {high}]")
-        super().__init__(self._make_axes(b), self._make_presets(b), x3d_operations())
+        super().__init__(self._make_axes(b), self._make_presets(b), x3d_operations(), region=region)
 
     def settings(self) -> dict[str, object]:
-        return {name: list(v) if isinstance(v, tuple) else v for name, v in self.base_network.__dict__.items()}
+        return {**{name: list(v) if isinstance(v, tuple) else v for name, v in self.base_network.__dict__.items()},
+                **self.region_settings()}
 
     @staticmethod
     def _make_axes(b: X3DBase) -> list[Axis]:

@@ -33,7 +33,7 @@ def tiny_table(tiny_cache, tmp_path_factory):
 
 def test_compare_writes_the_same_csv_twice_and_plots(tiny_table, tmp_path, capsys):
     args = ["bench", "compare", "--table", str(tiny_table), "--seeds", "3", "--budget", "6",
-            "--strategies", "coordinate,random,tpe,nni-evolution"]
+            "--strategies", "coordinate,random,tpe,nni-evolution,asha,bohb"]  # pruning replayed: 2-epoch curves
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     for hash_seed in ("1", "987"):  # fresh processes with other string hashing: set and dict orders must not leak in
         fresh = subprocess.run([sys.executable, "-m", "nas", *args, "--out", str(tmp_path / hash_seed)], capture_output=True,
@@ -44,7 +44,7 @@ def test_compare_writes_the_same_csv_twice_and_plots(tiny_table, tmp_path, capsy
     assert first == (tmp_path / "1" / "compare.csv").read_bytes() == (tmp_path / "987" / "compare.csv").read_bytes()
     first = first.decode()
     rows = list(csv.DictReader(io.StringIO(first)))
-    assert [r["strategy"] for r in rows] == ["coordinate", "random", "tpe", "nni-evolution"]
+    assert [r["strategy"] for r in rows] == ["coordinate", "random", "tpe", "nni-evolution", "asha", "bohb"]
     assert all(r["seeds"] == "3" and float(r["models_trained"]) <= 6 for r in rows)
     assert "Kendall tau" in (tmp_path / "a" / "compare.md").read_text()
     for png in ("anytime.png", "anytime_seconds.png", "pareto.png"):

@@ -117,11 +117,64 @@ def test_pruners_and_their_limits():
         make_pruner("halving", 6)
 
 
-def test_the_table_comparison_refuses_what_it_cannot_simulate():
+def _curve_table(path, points) -> None:
+    """A benchmark file holding ``EpochEstimator``'s learning curve of each point (seed 0), as a build writes it."""
+    from estimators.tabular import add_run, create_table
+
+    create_table(path, {"space": SPACE.name, "seeds": [0], "schedule": {"epochs": float(EPOCHS)}, "data": {}})
+    for point in dict.fromkeys(points):
+        final = objective(point) / 20
+        cost = SPACE.complexity(point)
+        curve = [{"epoch": e, "val_top1": final * e / EPOCHS, "seconds": 0.1 * e} for e in range(1, EPOCHS + 1)]
+        add_run(path, {"key": point.key, "axes": list(SPACE.axis_names), **point.as_dict(), "macs": cost.macs,
+                       "params": cost.params}, 0, {"top1": final, "train_seconds": 0.1 * EPOCHS, "failed": ""}, curve)
+
+
+def test_pruning_on_the_table_replays_the_stored_curves_and_prunes_as_the_live_search_did(tmp_path):
+    from estimators.lookup import TableLookup
+    from estimators.tabular import Table
     from nas.comparison import run_strategy
 
-    with pytest.raises(NasError, match="compare it in live searches"):
-        run_strategy(SPACE, "hyperband", 0, None, target=TARGET, budget=3)
+    _, _, study = _search(tmp_path, "asha")
+    live = [(SPACE.from_params(t.params), t.state.name, t.user_attrs.get("pruned_at_epoch")) for t in study.trials]
+    _curve_table(tmp_path / "curves.h5", [point for point, _, _ in live])
+    run = run_strategy(SPACE, "asha", 3, TableLookup(Table(tmp_path / "curves.h5")), target=TARGET, budget=24)
+    simulated = [(r.point, r.state.upper(), r.attrs.get("pruned_at_epoch")) for r in run.history]
+    assert simulated == live and any(state == "PRUNED" for _, state, _ in live)
+    for record, accuracy, seconds in zip(run.history, run.accuracies, run.seconds):
+        if record.state == PRUNED:  # no result, and only the seconds stored up to the epoch it was stopped at
+            assert accuracy is None and seconds == pytest.approx(0.1 * record.attrs["pruned_at_epoch"])
+            assert record.attrs["pruned_top1"] == pytest.approx(objective(record.point) / 20
+                                                                * record.attrs["pruned_at_epoch"] / EPOCHS)
+
+
+def test_the_default_comparison_runs_pruning_strategies_only_on_tables_they_can_prune(tmp_path):
+    from estimators.lookup import TableLookup
+    from estimators.tabular import Table, create_table
+    from nas.comparison import default_strategies, run_strategy
+
+    _curve_table(tmp_path / "curves.h5", [SPACE.base])
+    assert {"hyperband", "asha", "bohb", "coordinate", "random"} <= set(default_strategies(
+        TableLookup(Table(tmp_path / "curves.h5"))))
+    create_table(tmp_path / "short.h5", {"space": SPACE.name, "seeds": [0], "schedule": {"epochs": 1.0}, "data": {}})
+    short = TableLookup(Table(tmp_path / "short.h5"))
+    names = default_strategies(short)
+    assert "coordinate" in names and not {"hyperband", "asha", "bohb"} & set(names)
+    with pytest.raises(NasError, match="learning curves of at least 2 epochs \\(this one: 1\\)"):
+        run_strategy(SPACE, "asha", 0, short, target=TARGET, budget=3)
+
+
+def test_hyperband_on_the_table_is_the_same_in_every_run(tmp_path):
+    from estimators.lookup import TableLookup
+    from estimators.tabular import Table
+    from nas.comparison import run_strategy
+
+    _, _, study = _search(tmp_path, "hyperband")  # random search's points: the same sequence on the table
+    _curve_table(tmp_path / "curves.h5", [SPACE.from_params(t.params) for t in study.trials])
+    runs = [run_strategy(SPACE, "hyperband", 3, TableLookup(Table(tmp_path / "curves.h5")), target=TARGET,
+                         budget=24) for _ in range(2)]
+    outcomes = [[(r.point, r.state, r.attrs.get("pruned_at_epoch")) for r in run.history] for run in runs]
+    assert outcomes[0] == outcomes[1] and len(outcomes[0]) == 24 and any(state == PRUNED for _, state, _ in outcomes[0])
 
 
 def test_a_real_hyperband_search_reports_every_epoch_and_counts_pruned_cost(tmp_path, monkeypatch, capsys):

@@ -8,9 +8,11 @@ import random
 import h5py
 import pytest
 
+from estimators.lookup import TableLookup
 from estimators.proxy import ProxyAccuracy, ProxySchedule
 from estimators.tabular import Table, TableError, add_run
 from nas.cli import main
+from nas.comparison import run_strategy
 from nas.strategies.coordinate import CoordinateExpansion
 from nas.tabular_build import TableBuilder
 from spaces import get_space
@@ -131,3 +133,45 @@ def test_fidelity_retrains_a_seeded_sample_on_a_longer_schedule(table_path, tiny
     assert list(long_table.entries) == short_keys[:4] and long_table.meta["schedule"]["epochs"] == 3.0
     assert all(len(run.curve["val_top1"]) == 3 for e in long_table.entries.values() for run in e.runs.values() if not run.failed)
     assert result["long_epochs"] == 3.0 and result["short_epochs"] == 2.0 and result["points"] <= 4
+
+
+#: A target that keeps the tiny expansion region to a handful of points (measured: see the test).
+REGION_TARGET = 500_000
+
+
+def test_points_all_fills_the_whole_expansion_region_after_every_seeds_coordinate_path(tiny_cache, tmp_path):
+    region_space = get_space("x3d", num_classes=4, base_crop=16, base_stride=16, head_width=32,
+                             stage_blocks=(1, 1, 2, 1), dropout=0.2, region="expansion")
+    estimators = {seed: ProxyAccuracy(tiny_cache, ProxySchedule(epochs=0.5, seed=seed, threads=1, curve=True),
+                                      device="cpu") for seed in (0, 1)}
+    builder = TableBuilder(str(tmp_path / "dense.h5"), region_space, estimators, target=REGION_TARGET,
+                           compare_seeds=2, follow=("coordinate", "compound"))
+    assert builder.build(points=None)["stopped"] == "done"
+    table = Table(tmp_path / "dense.h5")
+    within = {p.key for p in region_space.grid()
+              if region_space.complexity(p).macs <= REGION_TARGET and builder.servable(p)}  # brute force
+    assert within and {p.key for p in builder.region_points()} == within and within <= set(table.entries)
+    assert all(table.complete(key) for key in table.entries)  # every point under both seeds
+    for seed_index in (0, 1):  # each seed's own coordinate search is in the table, its overshooting step included
+        assert CoordinateExpansion(region_space, target=REGION_TARGET).is_finished(
+            builder.coordinate_history(table, seed_index))
+    assert table.meta["space_settings"]["region"] == "expansion"
+    assert builder.build(points=None)["runs_now"] == 0  # complete: a rerun trains nothing
+    for name in ("coordinate", "compound"):  # their comparison runs under --seeds 2: answered by the table alone
+        for bench_seed in range(2):
+            run = run_strategy(region_space, name, bench_seed, TableLookup(table, bench_seed=bench_seed),
+                               target=REGION_TARGET, budget=100)
+            assert run.history and all(record.point.key in table.entries for record in run.history)
+
+
+def test_a_build_follows_only_searches_that_lay_a_path(tmp_path, capsys):
+    assert main(["bench", "build", "--out", str(tmp_path / "t.h5"), "--follow", "coordinate,random"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot follow 'random'" in err and err.count("\n") == 1 and not (tmp_path / "t.h5").exists()
+
+
+def test_points_is_a_count_or_all(tmp_path, capsys):
+    assert main(["bench", "build", "--out", str(tmp_path / "t.h5"), "--points", "every"]) == 2
+    err = capsys.readouterr().err
+    assert "'every' is neither a whole number nor 'all'" in err and err.count("\n") == 1
+    assert not (tmp_path / "t.h5").exists()

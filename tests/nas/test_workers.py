@@ -110,16 +110,45 @@ def _signal_when_training(victim: subprocess.Popen, storage: str, signum: int, d
     """Send ``signum`` to ``victim`` at once when it holds a running trial that trains (a training lasts about a
     second); that trial's number, or None if it never trained before ``deadline``."""
     while time.monotonic() < deadline:
-        try:
-            running = [t for t in _trials(storage) if t.state == optuna.trial.TrialState.RUNNING
-                       and t.user_attrs["owner"]["pid"] == victim.pid and not t.user_attrs.get("withdrawn")
-                       and _trains(t.params)]
-        except KeyError:  # the study does not exist yet
-            running = []
+        running = _victims_trials(victim, storage)
         if running:
             victim.send_signal(signum)
             return running[0].number
         time.sleep(0.05)
+    return None
+
+
+def _victims_trials(victim: subprocess.Popen, storage: str) -> list[optuna.trial.FrozenTrial]:
+    """The victim's running trials of points that train, not (yet) withdrawn."""
+    try:
+        return [t for t in _trials(storage) if t.state == optuna.trial.TrialState.RUNNING
+                and t.user_attrs["owner"]["pid"] == victim.pid and not t.user_attrs.get("withdrawn")
+                and "retry" not in t.user_attrs and _trains(t.params)]
+    except KeyError:  # the study does not exist yet
+        return []
+
+
+def _stop_mid_training(victim: subprocess.Popen, storage: str, deadline: float) -> int | None:
+    """SIGSTOP ``victim`` while it trains a claimed trial; that trial's number, or None before ``deadline``.
+
+    A trial is visible as RUNNING a moment before its claim is settled: a worker that finds an earlier claim of
+    the same point withdraws it (a failure with a reason).  A stop landing there, or after the training ended,
+    is not the case under test, so the worker is resumed and the next trial waited for.  The stop counts once,
+    a moment after it took effect, the trial is still running, unwithdrawn, and the first live claim of its point
+    (so its claim succeeds: no budget is set).
+    """
+    while time.monotonic() < deadline:
+        number = _signal_when_training(victim, storage, signal.SIGSTOP, deadline)
+        if number is None:
+            return None
+        time.sleep(0.3)
+        trials = _trials(storage)
+        (mine,) = [t for t in trials if t.number == number]
+        earlier = [t for t in trials if t.number < number and t.params == mine.params and not t.user_attrs.get("withdrawn")
+                   and t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE)]
+        if not earlier and any(t.number == number for t in _victims_trials(victim, storage)):
+            return number
+        victim.send_signal(signal.SIGCONT)
     return None
 
 
@@ -221,7 +250,7 @@ def test_a_worker_stopped_past_the_heartbeat_grace_loses_its_trial_and_drops_its
     training whose trial another worker failed and retried, and drops the result."""
     search, helpers = _start(tmp_path, postgres_url, workers=3)
     victim, deadline = helpers[0], time.monotonic() + 240
-    stopped = _signal_when_training(victim, postgres_url, signal.SIGSTOP, deadline)
+    stopped = _stop_mid_training(victim, postgres_url, deadline)
     assert stopped is not None, "the worker never trained"
     try:
         while time.monotonic() < deadline:  # the others fail it once it is silent for 3 heartbeats (6 s)
@@ -232,7 +261,7 @@ def test_a_worker_stopped_past_the_heartbeat_grace_loses_its_trial_and_drops_its
         assert trial.state == optuna.trial.TrialState.FAIL, "the silent worker's trial was never failed"
         # failed by Optuna's heartbeat check (which writes no attributes: the ledger reads it as stale, for retry),
         # not by the pid check, which would have written "died mid-trial"
-        assert "fail_reason" not in trial.user_attrs and trial.user_attrs.get("retry", True) is True
+        assert "fail_reason" not in trial.user_attrs and trial.user_attrs.get("retry", True) is True, trial.user_attrs
     finally:
         victim.send_signal(signal.SIGCONT)
     summary, reports = _finish(search, helpers)
