@@ -338,7 +338,7 @@ def build_table(config: BuildConfig, progress: SearchProgress | None = None) -> 
     seeds = config.seeds if isinstance(config.seeds, list) else seeds_argument(config.seeds)
     follow = check_followed([name.strip() for name in config.follow.split(",") if name.strip()])
     if config.points is not None and config.points < 1:
-        raise NasError(f"--points must be at least 1 (or all), got {config.points}")
+        raise NasError(f"--points must be at least 1, got {config.points} (or all: every point of the region)")
     defaults = proxy_defaults(config.space)
     target = config.target_gflops if config.target_gflops is not None else defaults.get("target_gflops")
     if target is None or not target > 0:
