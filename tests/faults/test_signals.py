@@ -18,8 +18,10 @@ import pytest
 from .conftest import TINY_SEARCH, Nas
 
 SEARCH = [*TINY_SEARCH, "--storage", "ledger.db", "--study", "s", "--json"]
-#: Seconds after the start at which a signal may land: past interpreter start-up, into data building, training, the end.
-MOMENTS = (0.4, 6.0)
+#: When a signal may land, as shares of an uninterrupted search's wall time on this machine: past interpreter
+#: start-up, into data building, training, the end.  Shares, not seconds, so that on a fast machine the first
+#: signal still lands before the search ends, and on a slow one it still reaches training.
+MOMENTS = (0.1, 0.9)
 
 
 def _measured(nas: Nas) -> list[tuple[str, float]]:
@@ -39,16 +41,18 @@ def _interrupt(nas: Nas, args: list[str], signum: int, delay: float) -> tuple[in
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     nas = Nas(tmp_path_factory.mktemp("uninterrupted"))
+    started = time.monotonic()
     done = nas(*SEARCH)
     assert done.code == 0, done.err[-2000:]
-    return json.loads(done.out.strip().splitlines()[-1]), _measured(nas)
+    return json.loads(done.out.strip().splitlines()[-1]), _measured(nas), time.monotonic() - started
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_a_search_killed_at_random_moments_ends_as_if_never_killed(nas, reference, signum):
     rng = random.Random(f"faults-{signum}")
-    delays, landed = [round(rng.uniform(*MOMENTS), 2) for _ in range(3)], 0
+    wall = reference[2]
+    delays, landed = [round(rng.uniform(*MOMENTS) * wall, 2) for _ in range(3)], 0
     for delay in delays:
         code, err = _interrupt(nas, SEARCH, signum, delay)
         if code == 0:

@@ -260,7 +260,7 @@ def test_the_image_space_searches_on_its_own_default_data(tmp_path):
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
     storage = f"sqlite:///{tmp_path / 'image'}.db"
     tiny = ["--space-option", "base_crop=16", "--space-option", "head_width=32", "--target-gflops", "0.0025",
-            "--epochs", "0.05", "--final-epochs", "0.05", "--threads", "1"]
+            "--epochs", "0.05", "--final-epochs", "0.05", "--threads", "1", "--tie-rule", "best"]
     done = subprocess.run(nas_command("search", "--space", "x2d-image", "--strategy", "coordinate", *tiny, "--storage", storage,
                                       "--json"), env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

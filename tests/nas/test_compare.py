@@ -35,13 +35,13 @@ def test_compare_writes_the_same_csv_twice_and_plots(tiny_table, tmp_path, capsy
     args = ["bench", "compare", "--table", str(tiny_table), "--seeds", "3", "--budget", "6",
             "--strategies", "coordinate,random,tpe,nni-evolution,asha,bohb"]  # pruning replayed: 2-epoch curves
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
-    for hash_seed in ("1", "987"):  # fresh processes with other string hashing: set and dict orders must not leak in
+    for hash_seed in ("987",):  # a fresh process with other string hashing: set and dict orders must not leak in
         fresh = subprocess.run([sys.executable, "-m", "nas", *args, "--out", str(tmp_path / hash_seed)], capture_output=True,
                                text=True, env={**os.environ, "PYTHONHASHSEED": hash_seed, "OMP_NUM_THREADS": "1"},
                                cwd=ROOT, timeout=300)
         assert fresh.returncode == 0, fresh.stderr[-2000:]
     first = (tmp_path / "a" / "compare.csv").read_bytes()
-    assert first == (tmp_path / "1" / "compare.csv").read_bytes() == (tmp_path / "987" / "compare.csv").read_bytes()
+    assert first == (tmp_path / "987" / "compare.csv").read_bytes()
     first = first.decode()
     rows = list(csv.DictReader(io.StringIO(first)))
     assert [r["strategy"] for r in rows] == ["coordinate", "random", "tpe", "nni-evolution", "asha", "bohb"]
