@@ -114,7 +114,7 @@ def study_config(config: SearchConfig, space, strategy, estimator, target: int) 
 
     ``target`` is in the cost's unit, and stored under a key naming it: ``target_macs`` or ``target_us``.
     """
-    coordinate = strategy.name == "coordinate"
+    coordinate = "tie_rule" in strategy.own_options
     ties = ({"tie_rule": config.tie_rule, "tie_sigmas": config.tie_sigmas, "tie_max_runs": config.tie_max_runs,
              **({"seed_spread": config.seed_spread} if config.seed_spread else {})}  # 0: the identity it always had
             if coordinate else {})
@@ -203,10 +203,8 @@ def build_search(config: SearchConfig) -> Search:
     existing, synth_settings, classes = plan_data(config.data)
     space = get_space(config.space, **{**defaults.get("space", {}), **config.space_options, "num_classes": classes})
     target, cost = resolve_target(config, space, defaults.get("target_gflops"))
-    selection = ({"selection": config.selection, "tie_rule": config.tie_rule, "tie_sigmas": config.tie_sigmas,
-                  "tie_max_runs": config.tie_max_runs, "seed_spread": config.seed_spread}
-                 if config.strategy == "coordinate" else {})
-    strategy = strategy_class(space, target=target, seed=config.seed, cost=cost, **selection)
+    own = {key: getattr(config, key) for key in strategy_class.own_options if hasattr(config, key)}
+    strategy = strategy_class(space, target=target, seed=config.seed, cost=cost, **own)
     if strategy.pruner is not None:
         from .pruning import make_pruner
 

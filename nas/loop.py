@@ -357,7 +357,7 @@ class MemoryTrials:
     def start(self, point: Point, attrs: dict[str, Any], repeat: int, budget: int | None) -> dict[str, Any]:
         handle: dict[str, Any] = {"point": point, "attrs": attrs}
         if self.pruning is not None:
-            handle["trial"] = self.pruning.start()
+            handle["trial"] = self.pruning.start({**attrs, "repeat": repeat, "point": point.key})
         return handle
 
     def evaluating(self, handle: Any) -> Any:
@@ -414,6 +414,10 @@ class MemoryTrials:
             self.wait(0)  # one worker: the trial ends before anything else happens
 
 
+#: The trial attributes a pruner may read (:mod:`nas.step_halving` groups a step's candidates by them).
+PRUNER_ATTRS = ("step", "role", "parent", "operation", "repeat", "tie_break", "point")
+
+
 class SimulatedPruning:
     """An in-memory Optuna study that simulated trainings report their per-epoch top-1 to, so that Optuna's own
     pruner decides, as it does in a live search over the ledger (public ask-and-tell API only).
@@ -433,8 +437,14 @@ class SimulatedPruning:
                                          storage=optuna.storages.InMemoryStorage())
         self.trial: Any = None  # the trial in training (one worker: one at a time)
 
-    def start(self) -> Any:
-        return self.study.ask()
+    def start(self, attrs: Mapping[str, Any]) -> Any:
+        """A new in-memory trial, carrying what a pruner may read of the live trial's attributes (its step,
+        role, parent, seed and point)."""
+        trial = self.study.ask()
+        for key in PRUNER_ATTRS:
+            if attrs.get(key) is not None:
+                trial.set_user_attr(key, attrs[key])
+        return trial
 
     @contextmanager
     def current(self, trial: Any) -> Iterator[None]:

@@ -14,7 +14,9 @@ last top-1 (``pruned_top1``) and the seconds it trained: it costs only those.
 - ``hyperband``: :class:`~optuna.pruners.HyperbandPruner` (Li et al., JMLR
   2018), several successive-halving brackets of different aggressiveness;
 - ``median``: :class:`~optuna.pruners.MedianPruner`, stop below the median of
-  earlier trials at the same epoch.
+  earlier trials at the same epoch;
+- ``step-halving``: successive halving among the candidates of each coordinate
+  step (:mod:`nas.step_halving`), the pruner of ``coordinate-sh``.
 
 Pruning decisions depend on which trials had finished when a rung was
 reached, so, as with any asynchronous method, several workers (or a resumed
@@ -32,7 +34,7 @@ from spaces.errors import NasError
 
 #: Rungs grow by this factor (Optuna's default for both pruners, and the papers').
 REDUCTION_FACTOR = 3
-PRUNERS = ("asha", "hyperband", "median")
+PRUNERS = ("asha", "hyperband", "median", "step-halving")
 
 
 def make_pruner(name: str, max_epochs: float) -> Any:
@@ -49,4 +51,8 @@ def make_pruner(name: str, max_epochs: float) -> Any:
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=math.ceil(max_epochs),
                                               reduction_factor=REDUCTION_FACTOR)
+    if name == "step-halving":
+        from .step_halving import StepHalvingPruner, rung_epoch
+
+        return StepHalvingPruner(rung_epoch(max_epochs))
     return optuna.pruners.MedianPruner(n_startup_trials=REDUCTION_FACTOR, n_warmup_steps=0)

@@ -16,15 +16,13 @@ from spaces import SearchSpace
 from .costs import cost_from_config, target_of
 from .strategies.base import Strategy
 
-#: Coordinate options stored in the study (each only where the search set it).
-COORDINATE_OPTIONS = ("selection", "tie_rule", "tie_sigmas", "tie_max_runs", "seed_spread")
-
 
 def strategy_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """The strategy's own options among the stored settings (today: coordinate's selection and tie rule)."""
-    if config.get("strategy") != "coordinate":
-        return {}
-    return {key: config[key] for key in COORDINATE_OPTIONS if config.get(key) is not None}
+    from .strategies.registry import get_strategy_class
+
+    own = get_strategy_class(config["strategy"]).own_options
+    return {key: config[key] for key in own if config.get(key) is not None}
 
 
 def strategy_from_config(space: SearchSpace, config: Mapping[str, Any]) -> Strategy:

@@ -226,6 +226,8 @@ class Strategy(ABC):
     #: True where several workers sharing a ledger train the same points, and choose the same, as one process with the
     #: same seed: proposals that depend only on settled steps, never on which trials happened to finish first.
     worker_invariant: bool = False
+    #: The options of the strategy's own (keywords of ``__init__``) that ``nas search`` passes and the study stores.
+    own_options: tuple[str, ...] = ()
 
     def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None) -> None:

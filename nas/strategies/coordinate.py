@@ -47,6 +47,8 @@ from spaces.errors import NasError
 from .base import COMPLETE, RUNNING, Proposal, Strategy, TrialRecord, noise_of
 
 SELECTION_RULES = ("accuracy", "gain_per_compute")
+#: The options ``nas search`` passes to coordinate expansion (and its variants) and the study stores.
+COORDINATE_OPTIONS = ("selection", "tie_rule", "tie_sigmas", "tie_max_runs", "seed_spread")
 TIE_RULES = ("reseed", "cheaper", "best")
 DEFAULT_TIE_SIGMAS, DEFAULT_TIE_MAX_RUNS = 1.0, 3
 
@@ -103,6 +105,7 @@ class CoordinateExpansion(Strategy):
     overshoots = True  # the step that crosses the target is trained, then contracted back onto it
     worker_invariant = True  # a step's candidates are all settled before the next step is proposed
     names_parents = True  # every candidate grows from the step's current model (--inherit starts it there)
+    own_options = COORDINATE_OPTIONS
 
     def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
                  cost: Callable[[Point], int] | None = None, selection: str = "accuracy", tie_rule: str = "reseed",

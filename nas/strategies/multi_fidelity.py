@@ -8,7 +8,9 @@ proposed again.
 - ``hyperband``: random sampling with Hyperband (Li et al., JMLR 2018);
 - ``asha``: random sampling with asynchronous successive halving (Li et al., MLSys 2020);
 - ``bohb``: TPE with Hyperband, in the spirit of BOHB (Falkner et al., ICML 2018; BOHB fits a density model per
-  budget, TPE here learns from every trial, pruned ones at the epoch they reached).
+  budget, TPE here learns from every trial, pruned ones at the epoch they reached);
+- ``coordinate-sh``: coordinate expansion whose steps halve their candidates part-way through training
+  (:mod:`nas.step_halving`).
 
 Pruning happens in live searches (``nas search``, ``nas worker``) and in the tabular comparison, which replays
 the table's stored learning curves to the same pruner (:class:`nas.loop.SimulatedPruning`).
@@ -16,6 +18,7 @@ the table's stored learning curves to the same pruner (:class:`nas.loop.Simulate
 
 from __future__ import annotations
 
+from .coordinate import CoordinateExpansion
 from .optuna_sampler import TPESearch
 from .random_search import RandomSearch
 
@@ -39,3 +42,15 @@ class BOHBSearch(TPESearch):
 
     name = "bohb"
     pruner = "hyperband"
+
+
+class HalvingCoordinateExpansion(CoordinateExpansion):
+    """Coordinate expansion whose steps halve their candidates at a third of the proxy's epochs.
+
+    The proposals are coordinate expansion's; the step-halving pruner (:mod:`nas.step_halving`) stops the
+    candidates of a step that are not in its better half at the rung, and the step decides among those that
+    trained to the end.  Its options (selection, tie rule) are coordinate expansion's.
+    """
+
+    name = "coordinate-sh"
+    pruner = "step-halving"

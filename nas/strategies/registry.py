@@ -22,6 +22,7 @@ BUILTIN_STRATEGIES = {
     "hyperband": "nas.strategies.multi_fidelity:HyperbandSearch",
     "asha": "nas.strategies.multi_fidelity:ASHASearch",
     "bohb": "nas.strategies.multi_fidelity:BOHBSearch",
+    "coordinate-sh": "nas.strategies.multi_fidelity:HalvingCoordinateExpansion",
 }
 
 #: What ``nas bench compare`` runs unless told otherwise: every built-in strategy (the pruning ones replay the
