@@ -415,7 +415,7 @@ class MemoryTrials:
 
 
 #: The trial attributes a pruner may read (:mod:`nas.step_halving` groups a step's candidates by them).
-PRUNER_ATTRS = ("step", "role", "parent", "operation", "repeat", "tie_break", "point")
+PRUNER_ATTRS = ("step", "role", "parent", "repeat", "tie_break", "point")
 
 
 class SimulatedPruning:

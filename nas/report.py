@@ -129,6 +129,15 @@ def trial_rows(report: StudyReport) -> list[dict[str, Any]]:
     return rows
 
 
+def train_seconds(report: StudyReport) -> float:
+    """Seconds of every training the study ran, search and final trainings, a pruned one's up to its epoch.
+
+    Summed over the ledger's runs, not the per-point history: a point trained under several seeds (``--repeats``,
+    a tie's extra seeds) is one merged record there, which keeps only its first run's seconds.
+    """
+    return sum(float(r.attrs.get("train_seconds", 0.0)) for r in [*(report.runs or report.history), *report.finals])
+
+
 def _pruned_note(attrs: Mapping[str, Any]) -> str:
     """``pruned after epoch 3`` for a trial a pruner stopped (its top-1 is the one it had then)."""
     return f"pruned after epoch {attrs['pruned_at_epoch']}" if "pruned_at_epoch" in attrs else ""

@@ -64,13 +64,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _comparison_row(report) -> dict[str, Any]:
-    from ..report import macs_of
+    from ..report import macs_of, train_seconds
     from ..strategies.base import best_within
 
     best = best_within(report.history, target_of(report.config))
     chosen = report.chosen()
     final = report.final_of(chosen)
-    seconds = sum(float(r.attrs.get("train_seconds", 0.0)) for r in [*report.history, *report.finals])
+    seconds = train_seconds(report)
     from ..runner import trained_count
 
     return {"study": report.name, "strategy": report.config["strategy"], "trained": trained_count(report.history),

@@ -139,6 +139,23 @@ def test_pareto_front_and_best_within_by_hand():
     assert best_within(records, 25).accuracy == 0.2 and best_within(records, 4) is None
 
 
+def test_train_time_counts_every_seed_of_a_repeated_point_and_a_pruned_run_up_to_its_epoch():
+    from nas.report import StudyReport, train_seconds
+    from nas.strategies.base import PRUNED, aggregate_runs
+
+    def run(point, repeat, seconds, state=COMPLETE):
+        return TrialRecord(point, state, 0.5 if state == COMPLETE else None, 100,
+                           {"repeat": repeat, "train_seconds": seconds})
+
+    other = SPACE.expand(SPACE.base, "width")
+    runs = [run(SPACE.base, 0, 10.0), run(SPACE.base, 1, 12.5), run(other, 0, 3.25, PRUNED)]
+    history = aggregate_runs(runs, repeats=2)
+    assert len(history) == 2  # the base's two seeds are one record, which keeps the first one's seconds only
+    final = TrialRecord(SPACE.base, COMPLETE, 0.7, 100, {"role": "final", "train_seconds": 40.0})
+    report = StudyReport(None, {}, None, history, [final], runs)
+    assert train_seconds(report) == 10.0 + 12.5 + 3.25 + 40.0
+
+
 @pytest.mark.parametrize("text, message", [
     ("space: \"x3d\"\n", "lacks format"),
     ("format: \"nas-export/9\"\nspace: \"x3d\"\nspace_version: \"1\"\nsettings: {}\npoint: {}\n", "has format"),
