@@ -44,7 +44,8 @@ def run(quick: bool, seed: int, points: int | None = None, grid_limit: int | Non
         lambda: [measured.evaluate(space, p) for p in _progress(measured_points, "building and counting")]
     )
     disagreements = [
-        m.point.key for a, m in zip(analytic_results, measured_results)
+        m.point.key
+        for a, m in zip(analytic_results, measured_results)
         if any(a.metrics[k] != m.metrics[k] for k in m.metrics) or m.info["uncounted_ops"]
     ]
     grid = list(itertools.islice(space.grid(), grid_limit))
@@ -71,8 +72,12 @@ def run(quick: bool, seed: int, points: int | None = None, grid_limit: int | Non
 
 
 def _options(parser) -> None:
-    parser.add_argument("--points", type=int, default=None, help="points timed on both paths (default 12 quick, 60 full)")
-    parser.add_argument("--grid-limit", type=int, default=None, help="time only the first N points of the discretised space")
+    parser.add_argument(
+        "--points", type=int, default=None, help="points timed on both paths (default 12 quick, 60 full)"
+    )
+    parser.add_argument(
+        "--grid-limit", type=int, default=None, help="time only the first N points of the discretised space"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,10 +86,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"X3D complexity, {figures['points_measured']} random ladder points (same points for both paths)")
     print(f"  analytic (no model built)      {figures['analytic_points_per_s']:>12,.1f} points/s")
     print(f"  measured (build on meta, count){figures['measured_points_per_s']:>12,.3f} points/s")
-    print(f"  ratio analytic / measured      {figures['speedup_analytic_vs_measured']:>12,.1f}x  (target >= {TARGET_SPEEDUP}x)")
+    print(
+        f"  ratio analytic / measured      {figures['speedup_analytic_vs_measured']:>12,.1f}x  (target >= {TARGET_SPEEDUP}x)"
+    )
     print(f"  disagreements                  {figures['disagreements']:>12d}")
-    print(f"discretised X3D space{' (limited)' if figures['grid_points'] < figures['grid_size'] else ''}: {figures['grid_points']:,} points in {figures['grid_seconds']:.2f} s "
-          f"({figures['grid_points_per_s']:,.0f} points/s, analytic)")
+    print(
+        f"discretised X3D space{' (limited)' if figures['grid_points'] < figures['grid_size'] else ''}: {figures['grid_points']:,} points in {figures['grid_seconds']:.2f} s "
+        f"({figures['grid_points_per_s']:,.0f} points/s, analytic)"
+    )
     if args.json:
         emit_json(figures)
     return 0 if figures["disagreements"] == 0 else 1

@@ -77,8 +77,9 @@ def _loader_rate(cache_path: Path, sampling, workers: int, min_seconds: float) -
     from estimators.data.dataset import ClipDataset
 
     data = ClipDataset(cache_path, "train", sampling)
-    loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=True, num_workers=workers,
-                                         persistent_workers=workers > 0, drop_last=False)
+    loader = torch.utils.data.DataLoader(
+        data, batch_size=16, shuffle=True, num_workers=workers, persistent_workers=workers > 0, drop_last=False
+    )
 
     def epoch():
         for _ in loader:
@@ -94,7 +95,11 @@ def measure_encodings(folder: Path, quick: bool) -> list[dict]:
     from estimators.data.synthetic import SynthSettings, render_job
 
     settings = SynthSettings(classes=4, clips_per_class=4 if quick else 8, frames=64, size=128)
-    videos = [render_job(settings, label, index) for index in range(settings.clips_per_class) for label in range(settings.classes)]
+    videos = [
+        render_job(settings, label, index)
+        for index in range(settings.clips_per_class)
+        for label in range(settings.classes)
+    ]
     rng = np.random.default_rng(0)
     window = (CLIP_FRAMES - 1) * CLIP_STRIDE + 1
     starts = rng.integers(0, settings.frames - window + 1, len(videos))
@@ -110,18 +115,25 @@ def measure_encodings(folder: Path, quick: bool) -> list[dict]:
         path = folder / codec
         build_synthetic(path, settings, codec=codec, workers=1)
         cache = ClipCache(path)
-        order = [cache.index.ids.index(f"{settings.class_names[i % settings.classes]}_{i // settings.classes:05d}") for i in range(len(videos))]
+        order = [
+            cache.index.ids.index(f"{settings.class_names[i % settings.classes]}_{i // settings.classes:05d}")
+            for i in range(len(videos))
+        ]
         read = _rate(lambda: [cache.read(p, i) for p, i in zip(order, clip_indices)], len(videos), min_seconds)
-        rows.append({
-            "codec": codec,
-            "bytes_per_video": round(sum(f.stat().st_size for f in path.iterdir() if f.name == "data.mdb") / len(videos)),
-            "cache_read_clips_per_s": round(read, 1),
-            "loader_1_process_clips_per_s": round(_loader_rate(path, sampling, 0, min_seconds), 1),
-            "loader_2_workers_clips_per_s": round(_loader_rate(path, sampling, 2, min_seconds), 1),
-            "pyav_mp4_clips_per_s": round(pyav, 1),
-            "memory_clips_per_s": round(memory, 1),
-            "read_vs_pyav": round(read / pyav, 2),
-        })
+        rows.append(
+            {
+                "codec": codec,
+                "bytes_per_video": round(
+                    sum(f.stat().st_size for f in path.iterdir() if f.name == "data.mdb") / len(videos)
+                ),
+                "cache_read_clips_per_s": round(read, 1),
+                "loader_1_process_clips_per_s": round(_loader_rate(path, sampling, 0, min_seconds), 1),
+                "loader_2_workers_clips_per_s": round(_loader_rate(path, sampling, 2, min_seconds), 1),
+                "pyav_mp4_clips_per_s": round(pyav, 1),
+                "memory_clips_per_s": round(memory, 1),
+                "read_vs_pyav": round(read / pyav, 2),
+            }
+        )
     return rows
 
 
@@ -139,9 +151,18 @@ def measure_training_margin(folder: Path, quick: bool) -> dict:
     loader = _loader_rate(path, sampling, 0, 0.5 if quick else 2.0)
     space = get_space("x3d", num_classes=12, base_crop=48, base_stride=4, head_width=256, dropout=0.2)
     point = space.point(frames=8, stride=4, crop=48, width=0.5, bottleneck=2.25, depth=1.0)
-    result = train(build_seeded(space, point, 0), ClipDataset(path, "train", sampling), None, TrainSettings(seconds=4 if quick else 15))
-    return {"setting": point.key, "loader_clips_per_s": round(loader, 1), "trainer_clips_per_s": round(result.clips_per_second, 1),
-            "loader_over_trainer": round(loader / result.clips_per_second, 1)}
+    result = train(
+        build_seeded(space, point, 0),
+        ClipDataset(path, "train", sampling),
+        None,
+        TrainSettings(seconds=4 if quick else 15),
+    )
+    return {
+        "setting": point.key,
+        "loader_clips_per_s": round(loader, 1),
+        "trainer_clips_per_s": round(result.clips_per_second, 1),
+        "loader_over_trainer": round(loader / result.clips_per_second, 1),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,16 +170,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_data_") as folder:
         rows = measure_encodings(Path(folder), args.quick)
         margin = measure_training_margin(Path(folder), args.quick)
-    print(f"clips of {CLIP_FRAMES} frames at stride {CLIP_STRIDE} from 64-frame 128^2 videos, crop {CLIP_CROP} (clips/s)")
-    print(f"{'codec':<6}{'MB/video':>9}{'cache read':>12}{'loader x1':>11}{'loader 2w':>11}{'PyAV mp4':>10}{'memory':>10}{'read/PyAV':>11}")
+    print(
+        f"clips of {CLIP_FRAMES} frames at stride {CLIP_STRIDE} from 64-frame 128^2 videos, crop {CLIP_CROP} (clips/s)"
+    )
+    print(
+        f"{'codec':<6}{'MB/video':>9}{'cache read':>12}{'loader x1':>11}{'loader 2w':>11}{'PyAV mp4':>10}{'memory':>10}{'read/PyAV':>11}"
+    )
     for row in rows:
-        print(f"{row['codec']:<6}{row['bytes_per_video'] / 1e6:>9.3f}{row['cache_read_clips_per_s']:>12,.0f}"
-              f"{row['loader_1_process_clips_per_s']:>11,.0f}{row['loader_2_workers_clips_per_s']:>11,.0f}"
-              f"{row['pyav_mp4_clips_per_s']:>10,.0f}{row['memory_clips_per_s']:>10,.0f}{row['read_vs_pyav']:>10.1f}x")
-    print(f"proxy training ({margin['setting']}): trainer {margin['trainer_clips_per_s']:.0f} clips/s, "
-          f"loader {margin['loader_clips_per_s']:.0f} clips/s in one process = {margin['loader_over_trainer']:.1f}x (target >= 5x)")
+        print(
+            f"{row['codec']:<6}{row['bytes_per_video'] / 1e6:>9.3f}{row['cache_read_clips_per_s']:>12,.0f}"
+            f"{row['loader_1_process_clips_per_s']:>11,.0f}{row['loader_2_workers_clips_per_s']:>11,.0f}"
+            f"{row['pyav_mp4_clips_per_s']:>10,.0f}{row['memory_clips_per_s']:>10,.0f}{row['read_vs_pyav']:>10.1f}x"
+        )
+    print(
+        f"proxy training ({margin['setting']}): trainer {margin['trainer_clips_per_s']:.0f} clips/s, "
+        f"loader {margin['loader_clips_per_s']:.0f} clips/s in one process = {margin['loader_over_trainer']:.1f}x (target >= 5x)"
+    )
     if args.json:
-        emit_json({"benchmark": "data", "quick": args.quick, "encodings": rows, "training_margin": margin, "machine": machine()})
+        emit_json(
+            {
+                "benchmark": "data",
+                "quick": args.quick,
+                "encodings": rows,
+                "training_margin": margin,
+                "machine": machine(),
+            }
+        )
     return 0
 
 

@@ -34,7 +34,9 @@ RESULTS = Path(__file__).parent / "results" / "fidelity.json"
 
 def _options(parser) -> None:
     parser.add_argument("--points", type=int, default=30, help="points sampled within the target (default 30)")
-    parser.add_argument("--factor", type=float, default=4.0, help="the long schedule's epochs over the proxy's (default 4)")
+    parser.add_argument(
+        "--factor", type=float, default=4.0, help="the long schedule's epochs over the proxy's (default 4)"
+    )
     parser.add_argument("--time-limit", metavar="T", help="stop starting trainings after T (e.g. 1h); re-run to go on")
     parser.add_argument("--out", default=str(RESULTS), help=f"the resumable results file (default {RESULTS})")
 
@@ -60,7 +62,10 @@ def rank_correlations(short: Sequence[float], long: Sequence[float]) -> dict[str
 
     if len(short) < 3:
         return {"kendall_tau": float("nan"), "spearman_rho": float("nan")}
-    return {"kendall_tau": float(kendalltau(short, long).statistic), "spearman_rho": float(spearmanr(short, long).statistic)}
+    return {
+        "kendall_tau": float(kendalltau(short, long).statistic),
+        "spearman_rho": float(spearmanr(short, long).statistic),
+    }
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -78,20 +83,38 @@ def _save(path: Path, figures: dict[str, Any]) -> None:
 
 def markdown(figures: dict[str, Any]) -> str:
     """The results page: the rank correlations and every point's short and long top-1, best long first."""
-    rows = [(f"`{p['point']}`", f"{p['gmacs']:.4f}", f"{p['short']:.3f}", f"{p['long']:.3f}")
-            for p in sorted(figures["per_point"], key=lambda p: -p["long"])]
+    rows = [
+        (f"`{p['point']}`", f"{p['gmacs']:.4f}", f"{p['short']:.3f}", f"{p['long']:.3f}")
+        for p in sorted(figures["per_point"], key=lambda p: -p["long"])
+    ]
     carried = figures.get("carried")
-    return "\n".join([
-        results_page.header("Does the proxy rank like longer training?", figures),
-        f"**{figures['points']} of {figures['sampled']} sampled points** with both trainings: "
-        f"**Kendall τ {figures['kendall_tau']:.2f}, Spearman ρ {figures['spearman_rho']:.2f}** between "
-        f"{figures['short_epochs']:g}-epoch and {figures['long_epochs']:g}-epoch top-1 (same initial weights, "
-        f"seed {figures['seed']}).", "",
-        *([f"Carried: {carried['pairs']} pairs from fingerprint `{carried['from_fingerprint']}` ({carried['why']})", ""]
-          if carried else []),
-        results_page.table(["point", "GMACs", f"top-1 after {figures['short_epochs']:g} epochs",
-                        f"after {figures['long_epochs']:g}"], rows),
-    ])
+    return "\n".join(
+        [
+            results_page.header("Does the proxy rank like longer training?", figures),
+            f"**{figures['points']} of {figures['sampled']} sampled points** with both trainings: "
+            f"**Kendall τ {figures['kendall_tau']:.2f}, Spearman ρ {figures['spearman_rho']:.2f}** between "
+            f"{figures['short_epochs']:g}-epoch and {figures['long_epochs']:g}-epoch top-1 (same initial weights, "
+            f"seed {figures['seed']}).",
+            "",
+            *(
+                [
+                    f"Carried: {carried['pairs']} pairs from fingerprint `{carried['from_fingerprint']}` ({carried['why']})",
+                    "",
+                ]
+                if carried
+                else []
+            ),
+            results_page.table(
+                [
+                    "point",
+                    "GMACs",
+                    f"top-1 after {figures['short_epochs']:g} epochs",
+                    f"after {figures['long_epochs']:g}",
+                ],
+                rows,
+            ),
+        ]
+    )
 
 
 def _setting(quick: bool) -> tuple[Any, Any, dict[str, Any]]:
@@ -114,8 +137,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     args = parse_args(__doc__.splitlines()[0], argv, _options)
     if not 1 <= args.points <= 1000 or not 1 < args.factor <= 100:
-        raise SystemExit(f"bench_fidelity: --points must be 1-1000 and --factor above 1 (at most 100), got "
-                         f"{args.points} and {args.factor}")
+        raise SystemExit(
+            f"bench_fidelity: --points must be 1-1000 and --factor above 1 (at most 100), got "
+            f"{args.points} and {args.factor}"
+        )
     limit = parse_duration(args.time_limit)
     space, cache, defaults = _setting(args.quick)
     short_epochs = 1.0 if args.quick else float(defaults["schedule"]["epochs"])
@@ -134,7 +159,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     points = sample_points(space, target, 4 if args.quick else args.points, args.seed, serves)
     out = Path(args.out).with_suffix(".quick.json") if args.quick else Path(args.out)
     figures = _load(out)
-    wanted = {"short_epochs": short_epochs, "long_epochs": long_epochs, "seed": args.seed, "fingerprint": estimator.fingerprint()}
+    wanted = {
+        "short_epochs": short_epochs,
+        "long_epochs": long_epochs,
+        "seed": args.seed,
+        "fingerprint": estimator.fingerprint(),
+    }
     if any(figures.get(k) != v for k, v in wanted.items()):
         figures = {**wanted, "runs": {}}  # another setting: start again rather than mix
     runs = figures["runs"]
@@ -153,29 +183,42 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 accuracy = None
                 print(f"  {point.key}: {failure}", file=sys.stderr)
             runs[key] = {"accuracy": accuracy, "seconds": round(time.monotonic() - begun, 1)}
-            print(f"[{index + 1}/{len(points)}] {label} {epochs:g} epochs {point.key}: "
-                  f"{'failed' if accuracy is None else f'{accuracy:.3f}'} ({runs[key]['seconds']:.0f} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{index + 1}/{len(points)}] {label} {epochs:g} epochs {point.key}: "
+                f"{'failed' if accuracy is None else f'{accuracy:.3f}'} ({runs[key]['seconds']:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
             figures.update(_summary(points, runs, space, argv))
             _save(out, figures)
     figures.update(_summary(points, runs, space, argv))
     _save(out, figures)
-    print(f"{figures['points']} of {len(points)} points with both trainings: Kendall tau {figures['kendall_tau']:.3f}, "
-          f"Spearman rho {figures['spearman_rho']:.3f} ({short_epochs:g} vs {long_epochs:g} epochs); wrote {out}")
+    print(
+        f"{figures['points']} of {len(points)} points with both trainings: Kendall tau {figures['kendall_tau']:.3f}, "
+        f"Spearman rho {figures['spearman_rho']:.3f} ({short_epochs:g} vs {long_epochs:g} epochs); wrote {out}"
+    )
     if args.json:
         emit_json(figures)
     return figures
 
 
 def _summary(points, runs: dict[str, Any], space, argv) -> dict[str, Any]:
-    both = [(p, runs[f"{p.key}|short"]["accuracy"], runs[f"{p.key}|long"]["accuracy"]) for p in points
-            if f"{p.key}|short" in runs and f"{p.key}|long" in runs]
+    both = [
+        (p, runs[f"{p.key}|short"]["accuracy"], runs[f"{p.key}|long"]["accuracy"])
+        for p in points
+        if f"{p.key}|short" in runs and f"{p.key}|long" in runs
+    ]
     both = [(p, s, lo) for p, s, lo in both if s is not None and lo is not None]
     return {
-        "benchmark": "fidelity", "date": date.today().isoformat(), "machine": machine(),
+        "benchmark": "fidelity",
+        "date": date.today().isoformat(),
+        "machine": machine(),
         "command": "python -m benchmarks.bench_fidelity " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "sampled": len(points), "points": len(both),
-        "per_point": [{"point": p.key, "gmacs": space.complexity(p).macs / 1e9, "short": s, "long": lo} for p, s, lo in both],
+        "sampled": len(points),
+        "points": len(both),
+        "per_point": [
+            {"point": p.key, "gmacs": space.complexity(p).macs / 1e9, "short": s, "long": lo} for p, s, lo in both
+        ],
         **rank_correlations([s for _, s, _ in both], [lo for _, _, lo in both]),
     }
 

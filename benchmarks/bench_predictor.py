@@ -79,19 +79,39 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     rows = []
     for feature_set in features:
         for regressor in regressors:
-            quality = held_out_rank_quality(points, targets, space, folds=args.folds, repeats=1 if args.quick else args.repeats,
-                                            seed=args.seed, regressor=regressor, features=feature_set)
+            quality = held_out_rank_quality(
+                points,
+                targets,
+                space,
+                folds=args.folds,
+                repeats=1 if args.quick else args.repeats,
+                seed=args.seed,
+                regressor=regressor,
+                features=feature_set,
+            )
             rows.append({"features": feature_set, "regressor": regressor, **quality})
-            print(f"  {feature_set:<18} {regressor:<19} tau {quality['kendall_tau']:.3f} ± {quality['kendall_tau_sem']:.3f}",
-                  file=sys.stderr, flush=True)
-    figures = {"benchmark": "predictor", "date": date.today().isoformat(), "machine": machine(),
-               "command": " ".join(["python -m benchmarks.bench_predictor", *(argv if argv is not None else sys.argv[1:])]),
-               "table": _shown(table.path), "table_points": len(points), "data": _data_name(table.meta.get("data")),
-               "rows": rows, "seed_agreement": seed_agreement(table),
-               "best": max(rows, key=lambda r: r["kendall_tau"])}
+            print(
+                f"  {feature_set:<18} {regressor:<19} tau {quality['kendall_tau']:.3f} ± {quality['kendall_tau_sem']:.3f}",
+                file=sys.stderr,
+                flush=True,
+            )
+    figures = {
+        "benchmark": "predictor",
+        "date": date.today().isoformat(),
+        "machine": machine(),
+        "command": " ".join(["python -m benchmarks.bench_predictor", *(argv if argv is not None else sys.argv[1:])]),
+        "table": _shown(table.path),
+        "table_points": len(points),
+        "data": _data_name(table.meta.get("data")),
+        "rows": rows,
+        "seed_agreement": seed_agreement(table),
+        "best": max(rows, key=lambda r: r["kendall_tau"]),
+    }
     best = figures["best"]
-    print(f"best: {best['regressor']} on {best['features']}, tau {best['kendall_tau']:.3f}; two training seeds agree at "
-          f"tau {figures['seed_agreement']['kendall_tau']}")
+    print(
+        f"best: {best['regressor']} on {best['features']}, tau {best['kendall_tau']:.3f}; two training seeds agree at "
+        f"tau {figures['seed_agreement']['kendall_tau']}"
+    )
     if not args.quick:
         RESULTS.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
         results_page.write(RESULTS.with_suffix(".md"), markdown(figures))
@@ -102,19 +122,32 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 def markdown(figures: dict[str, Any]) -> str:
     """The results page: every regressor and feature set's cross-validated tau, and the noise ceiling."""
-    rows = [(r["features"], r["regressor"], f"{r['kendall_tau']:.3f} ± {r['kendall_tau_sem']:.3f}",
-             f"{r['spearman_rho']:.3f}") for r in sorted(figures["rows"], key=lambda r: -r["kendall_tau"])]
+    rows = [
+        (
+            r["features"],
+            r["regressor"],
+            f"{r['kendall_tau']:.3f} ± {r['kendall_tau_sem']:.3f}",
+            f"{r['spearman_rho']:.3f}",
+        )
+        for r in sorted(figures["rows"], key=lambda r: -r["kendall_tau"])
+    ]
     ceiling = figures["seed_agreement"]
     first = figures["rows"][0]
-    return "\n".join([
-        results_page.header("How well does the predictor rank points it was not fitted on?", figures),
-        f"Table `{figures['table']}` ({figures['table_points']} points, data `{figures['data']}`); "
-        f"{first['folds']}-fold cross-validation repeated {first['repeats']} times; tau ± its standard error over "
-        "the folds.", "",
-        results_page.table(["features", "regressor", "Kendall tau", "Spearman rho"], rows), "",
-        f"Noise ceiling: two training seeds of the same {ceiling['points']} points agree at Kendall tau "
-        f"**{ceiling['kendall_tau']:.3f}**." if ceiling["kendall_tau"] is not None else "Noise ceiling: not measurable.",
-    ])
+    return "\n".join(
+        [
+            results_page.header("How well does the predictor rank points it was not fitted on?", figures),
+            f"Table `{figures['table']}` ({figures['table_points']} points, data `{figures['data']}`); "
+            f"{first['folds']}-fold cross-validation repeated {first['repeats']} times; tau ± its standard error over "
+            "the folds.",
+            "",
+            results_page.table(["features", "regressor", "Kendall tau", "Spearman rho"], rows),
+            "",
+            f"Noise ceiling: two training seeds of the same {ceiling['points']} points agree at Kendall tau "
+            f"**{ceiling['kendall_tau']:.3f}**."
+            if ceiling["kendall_tau"] is not None
+            else "Noise ceiling: not measurable.",
+        ]
+    )
 
 
 if __name__ == "__main__":

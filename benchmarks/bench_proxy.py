@@ -33,10 +33,14 @@ SETTINGS = {  # name: (channels_last, batch_size, threads)
 
 def _options(parser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="training steps per measurement (default 60, quick 15)")
-    parser.add_argument("--cache", default=None, help="clip cache (default: the embedded synthetic cache, built if needed)")
+    parser.add_argument(
+        "--cache", default=None, help="clip cache (default: the embedded synthetic cache, built if needed)"
+    )
 
 
-def clips_per_second(cache, space, point, channels_last: bool, batch_size: int, threads: int, steps: int, seed: int) -> float:
+def clips_per_second(
+    cache, space, point, channels_last: bool, batch_size: int, threads: int, steps: int, seed: int
+) -> float:
     from estimators.data.dataset import ClipDataset, ClipSampling
     from estimators.training import TrainSettings, build_seeded, train
 
@@ -44,8 +48,16 @@ def clips_per_second(cache, space, point, channels_last: bool, batch_size: int, 
     train_set = ClipDataset(cache, "train", ClipSampling(spec.frames, spec.stride, spec.crop, "train"), seed=seed)
 
     def settings(number_of_steps: int) -> TrainSettings:
-        return TrainSettings(epochs=number_of_steps * batch_size / len(train_set), batch_size=batch_size, optimizer="adamw",
-                             lr=5e-3, weight_decay=0.05, seed=seed, threads=threads, channels_last=channels_last)
+        return TrainSettings(
+            epochs=number_of_steps * batch_size / len(train_set),
+            batch_size=batch_size,
+            optimizer="adamw",
+            lr=5e-3,
+            weight_decay=0.05,
+            seed=seed,
+            threads=threads,
+            channels_last=channels_last,
+        )
 
     train(build_seeded(space, point, seed), train_set, None, settings(3))  # warm-up: allocator and kernel choice
     return train(build_seeded(space, point, seed), train_set, None, settings(steps)).clips_per_second

@@ -40,14 +40,24 @@ RESULTS = Path(__file__).parent / "results" / "pruning.json"
 
 
 def _options(parser) -> None:
-    parser.add_argument("--strategies", default="hyperband,coordinate-sh",
-                        help="pruning strategies run (default hyperband,coordinate-sh)")
+    parser.add_argument(
+        "--strategies",
+        default="hyperband,coordinate-sh",
+        help="pruning strategies run (default hyperband,coordinate-sh)",
+    )
     parser.add_argument("--seeds", default="0", help="search seeds, comma-separated (default 0)")
     parser.add_argument("--budget", type=int, help="trained models of an open-ended strategy (default: nas search's)")
-    parser.add_argument("--storage", default="sqlite:///benchmarks/results/pruning.db",
-                        help="the ledger every search goes into (kept, so a re-run resumes)")
-    parser.add_argument("--time-limit", metavar="SECONDS", type=float,
-                        help="stop starting trainings after this many seconds in all; re-run to go on")
+    parser.add_argument(
+        "--storage",
+        default="sqlite:///benchmarks/results/pruning.db",
+        help="the ledger every search goes into (kept, so a re-run resumes)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        metavar="SECONDS",
+        type=float,
+        help="stop starting trainings after this many seconds in all; re-run to go on",
+    )
     parser.add_argument("--out", default=str(RESULTS), help=f"where the figures go (default {RESULTS})")
 
 
@@ -68,24 +78,35 @@ def ledger_costs(storage: str, study: str) -> dict[str, Any]:
     def seconds(group: Sequence[Any]) -> float:
         return sum(float(t.user_attrs.get("train_seconds", 0.0)) for t in group)
 
-    unpruned = seconds(complete) + sum(float(t.user_attrs["train_seconds"]) * full_epochs / int(t.user_attrs[
-        "pruned_at_epoch"]) for t in pruned)
-    return {"complete": len(complete), "pruned": len(pruned), "proxy_epochs": full_epochs,
-            "pruned_at_epoch": {str(k): v for k, v in sorted(Counter(int(t.user_attrs["pruned_at_epoch"])
-                                                                      for t in pruned).items())},
-            "reported_every_epoch": all(len(t.intermediate_values) >= 1 for t in search),
-            "search_train_seconds": round(seconds(search), 1), "pruned_train_seconds": round(seconds(pruned), 1),
-            "final_train_seconds": round(seconds(finals), 1),
-            "unpruned_train_seconds_estimate": round(unpruned, 1),
-            "cost_share": round(seconds(search) / unpruned, 3) if unpruned else None,
-            "ledger_train_time": _minutes(seconds(search) + seconds(finals))}
+    unpruned = seconds(complete) + sum(
+        float(t.user_attrs["train_seconds"]) * full_epochs / int(t.user_attrs["pruned_at_epoch"]) for t in pruned
+    )
+    return {
+        "complete": len(complete),
+        "pruned": len(pruned),
+        "proxy_epochs": full_epochs,
+        "pruned_at_epoch": {
+            str(k): v for k, v in sorted(Counter(int(t.user_attrs["pruned_at_epoch"]) for t in pruned).items())
+        },
+        "reported_every_epoch": all(len(t.intermediate_values) >= 1 for t in search),
+        "search_train_seconds": round(seconds(search), 1),
+        "pruned_train_seconds": round(seconds(pruned), 1),
+        "final_train_seconds": round(seconds(finals), 1),
+        "unpruned_train_seconds_estimate": round(unpruned, 1),
+        "cost_share": round(seconds(search) / unpruned, 3) if unpruned else None,
+        "ledger_train_time": _minutes(seconds(search) + seconds(finals)),
+    }
 
 
 def report_train_time(storage: str, study: str) -> str:
     """The train time ``nas report`` gives the study (search and final trainings), as it prints it."""
     with tempfile.TemporaryDirectory() as folder:
-        done = subprocess.run([sys.executable, "-m", "nas", "report", "--storage", storage, "--study", study,
-                               "--out", folder, "--json"], stdout=subprocess.PIPE, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "nas", "report", "--storage", storage, "--study", study, "--out", folder, "--json"],
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
+        )
     (row,) = json.loads(done.stdout.strip().splitlines()[-1])["comparison"]
     return row["train time"]
 
@@ -94,8 +115,9 @@ def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
-def pruning_command(strategy: str, seed: int, storage: str, *, quick: bool, time_limit: float | None,
-                    budget: int | None) -> list[str]:
+def pruning_command(
+    strategy: str, seed: int, storage: str, *, quick: bool, time_limit: float | None, budget: int | None
+) -> list[str]:
     """The main job with a pruning strategy; ``--quick``'s tiny proxy gets 2 epochs (pruning needs a rung)."""
     command = search_command(strategy, seed, storage, quick=quick, time_limit=time_limit, budget=budget)
     if quick:
@@ -107,8 +129,12 @@ def measure(strategy: str, seed: int, storage: str, summary: dict[str, Any]) -> 
     """One finished search's record: what it chose, what its ledger holds, and whether the report agrees."""
     costs = ledger_costs(storage, summary["study"])
     report = report_train_time(storage, summary["study"])
-    return {**run_record(strategy, seed, summary), **costs, "report_train_time": report,
-            "report_matches_ledger": report == costs["ledger_train_time"]}
+    return {
+        **run_record(strategy, seed, summary),
+        **costs,
+        "report_train_time": report,
+        "report_matches_ledger": report == costs["ledger_train_time"],
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -135,10 +161,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             if summary["stopped"] not in DONE:
                 continue  # stopped by the time limit: the ledger keeps it, a re-run goes on
             record = measure(strategy, seed, storage, summary)
-            print(f"{strategy} seed {seed}: {record['complete']} trained to the end, {record['pruned']} pruned "
-                  f"{record['pruned_at_epoch']}, {record['search_train_seconds']:.0f} s of training "
-                  f"({record['cost_share']} of unpruned), report {record['report_train_time']}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{strategy} seed {seed}: {record['complete']} trained to the end, {record['pruned']} pruned "
+                f"{record['pruned_at_epoch']}, {record['search_train_seconds']:.0f} s of training "
+                f"({record['cost_share']} of unpruned), report {record['report_train_time']}",
+                file=sys.stderr,
+                flush=True,
+            )
             runs.append(record)
             results_page.write_figures(out, _figures(argv, runs), markdown(_figures(argv, runs)))
     figures = _figures(argv, runs)
@@ -150,31 +179,66 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def _figures(argv, runs) -> dict[str, Any]:
-    return {"benchmark": "pruning", "date": date.today().isoformat(), "machine": machine(),
-            "command": "python -m benchmarks.bench_pruning " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "search": "nas search --space x3d --strategy S --seed N",
-            "runs": sorted(runs, key=lambda r: (r["strategy"], r["seed"]))}
+    return {
+        "benchmark": "pruning",
+        "date": date.today().isoformat(),
+        "machine": machine(),
+        "command": "python -m benchmarks.bench_pruning " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "search": "nas search --space x3d --strategy S --seed N",
+        "runs": sorted(runs, key=lambda r: (r["strategy"], r["seed"])),
+    }
 
 
 def markdown(figures: dict[str, Any]) -> str:
     """The results page: per search, its trainings finished and pruned, their seconds, and the report's sum."""
+
     def percent(value: float | None) -> str:
         return "–" if value is None else f"{100 * value:.1f} %"
 
-    rows = [(r["strategy"], r["seed"], r["complete"], r["pruned"],
-             ", ".join(f"{n} after epoch {e}" for e, n in r["pruned_at_epoch"].items()) or "–",
-             f"{r['search_train_seconds']:.0f}", f"{r['unpruned_train_seconds_estimate']:.0f}",
-             f"{r['cost_share']:.2f}" if r["cost_share"] is not None else "–",
-             r["ledger_train_time"], r["report_train_time"], f"`{r['chosen']}`", percent(r["proxy_accuracy"]),
-             percent(r["final_accuracy"]), r.get("date", "?"))
-            for r in figures["runs"]]
-    headers = ("strategy", "seed", "trained to the end", "pruned", "pruned when", "search train s",
-               "unpruned s (estimate)", "share", "ledger train time", "`nas report` train time", "chosen",
-               "proxy top-1", "final top-1", "date")
-    return "\n".join([results_page.header("Pruning in live searches on the default data", figures),
-                      f"Each search: `{figures['search']}`. Train times include the final training; the "
-                      "unpruned estimate scales each pruned training's seconds from its epochs to the proxy's.", "",
-                      results_page.table(headers, rows)])
+    rows = [
+        (
+            r["strategy"],
+            r["seed"],
+            r["complete"],
+            r["pruned"],
+            ", ".join(f"{n} after epoch {e}" for e, n in r["pruned_at_epoch"].items()) or "–",
+            f"{r['search_train_seconds']:.0f}",
+            f"{r['unpruned_train_seconds_estimate']:.0f}",
+            f"{r['cost_share']:.2f}" if r["cost_share"] is not None else "–",
+            r["ledger_train_time"],
+            r["report_train_time"],
+            f"`{r['chosen']}`",
+            percent(r["proxy_accuracy"]),
+            percent(r["final_accuracy"]),
+            r.get("date", "?"),
+        )
+        for r in figures["runs"]
+    ]
+    headers = (
+        "strategy",
+        "seed",
+        "trained to the end",
+        "pruned",
+        "pruned when",
+        "search train s",
+        "unpruned s (estimate)",
+        "share",
+        "ledger train time",
+        "`nas report` train time",
+        "chosen",
+        "proxy top-1",
+        "final top-1",
+        "date",
+    )
+    return "\n".join(
+        [
+            results_page.header("Pruning in live searches on the default data", figures),
+            f"Each search: `{figures['search']}`. Train times include the final training; the "
+            "unpruned estimate scales each pruned training's seconds from its epochs to the proxy's.",
+            "",
+            results_page.table(headers, rows),
+        ]
+    )
 
 
 if __name__ == "__main__":

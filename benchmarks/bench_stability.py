@@ -35,8 +35,11 @@ RESULTS = Path(__file__).parent / "results" / "stability.json"
 
 def _options(parser) -> None:
     parser.add_argument("--seeds", default="0,1,2", help="search seeds, comma-separated (default 0,1,2)")
-    parser.add_argument("--storage", default="sqlite:///benchmarks/results/stability.db",
-                        help="the ledger every seed's search goes into (kept, so a re-run resumes)")
+    parser.add_argument(
+        "--storage",
+        default="sqlite:///benchmarks/results/stability.db",
+        help="the ledger every seed's search goes into (kept, so a re-run resumes)",
+    )
     parser.add_argument("--time-limit", metavar="T", help="stop starting trainings after T per seed; re-run to go on")
     parser.add_argument("--out", default=str(RESULTS), help=f"where the figures go (default {RESULTS})")
     parser.add_argument("--extra", default="", help="more 'nas search' arguments, e.g. '--tie-rule cheaper'")
@@ -44,8 +47,23 @@ def _options(parser) -> None:
 
 def search_command(seed: int, storage: str, *, quick: bool, time_limit: str | None, extra: str) -> list[str]:
     """The ``nas search`` command line of one seed: the main job, without its final training."""
-    command = [sys.executable, "-m", "nas", "search", "--space", "x3d", "--strategy", "coordinate",
-               "--final-epochs", "0", "--seed", str(seed), "--storage", storage, "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "nas",
+        "search",
+        "--space",
+        "x3d",
+        "--strategy",
+        "coordinate",
+        "--final-epochs",
+        "0",
+        "--seed",
+        str(seed),
+        "--storage",
+        storage,
+        "--json",
+    ]
     if quick:  # a tiny cache and one epoch: checks the plumbing, measures nothing
         command += ["--data", "synth:clips_per_class=12,frames=24,size=32", "--epochs", "1"]
     if time_limit:
@@ -96,24 +114,40 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         command = search_command(seed, storage, quick=args.quick, time_limit=args.time_limit, extra=args.extra)
         print(f"seed {seed}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
         summary = run_seed(command)
-        runs.append({"seed": seed, "stopped": summary["stopped"], "path": path_of(summary), "steps": step_notes(summary),
-                     "chosen": (summary["chosen"] or {}).get("point"), "trained": summary["trained"],
-                     "wall_seconds": summary["wall_seconds"], "study": summary["study"]})
+        runs.append(
+            {
+                "seed": seed,
+                "stopped": summary["stopped"],
+                "path": path_of(summary),
+                "steps": step_notes(summary),
+                "chosen": (summary["chosen"] or {}).get("point"),
+                "trained": summary["trained"],
+                "wall_seconds": summary["wall_seconds"],
+                "study": summary["study"],
+            }
+        )
     finished = [r for r in runs if r["stopped"] == "finished"]
     figures = {
-        "benchmark": "stability", "date": date.today().isoformat(), "machine": machine(),
+        "benchmark": "stability",
+        "date": date.today().isoformat(),
+        "machine": machine(),
         "command": "python -m benchmarks.bench_stability " + " ".join(argv if argv is not None else sys.argv[1:]),
         "search": "nas search --space x3d --strategy coordinate --final-epochs 0 --seed S",
-        "seeds": runs, "finished": len(finished),
+        "seeds": runs,
+        "finished": len(finished),
         "same_path": same_path_share([r["path"] for r in finished]),
         "ties": sum(1 for r in finished for s in r["steps"] if s["tie"]),
         "steps": sum(len(r["steps"]) for r in finished),
     }
     for run in runs:
-        print(f"seed {run['seed']}: path {' > '.join(run['path'])}; chosen {run['chosen']} ({run['stopped']}, "
-              f"{run['trained']} trained, {run['wall_seconds']:.0f} s)")
-    print(f"same path: {figures['same_path']:.2f} of {len(finished)} finished seeds; "
-          f"{figures['ties']} of {figures['steps']} steps were ties")
+        print(
+            f"seed {run['seed']}: path {' > '.join(run['path'])}; chosen {run['chosen']} ({run['stopped']}, "
+            f"{run['trained']} trained, {run['wall_seconds']:.0f} s)"
+        )
+    print(
+        f"same path: {figures['same_path']:.2f} of {len(finished)} finished seeds; "
+        f"{figures['ties']} of {figures['steps']} steps were ties"
+    )
     if not args.quick:
         Path(args.out).write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
         results_page.write(Path(args.out).with_suffix(".md"), markdown(figures))
@@ -131,16 +165,38 @@ def _decision(step: dict[str, Any]) -> str:
 
 def markdown(figures: dict[str, Any]) -> str:
     """The results page: per seed the path, each step's margin in standard errors and tie outcome, the chosen point."""
-    rows = [(run["seed"], " > ".join(run["path"]), "; ".join(_decision(step) for step in run["steps"]), f"`{run['chosen']}`",
-             run["trained"], run["stopped"]) for run in figures["seeds"]]
-    return "\n".join([
-        results_page.header("Does the default search take the same path under other seeds?", figures),
-        f"Each seed: `{figures['search']}`.", "",
-        results_page.table(["seed", "path", "steps (margin over the runner-up, in standard errors of it)", "chosen",
-                        "trained", "stopped"], rows), "",
-        f"**same_path = {figures['same_path']:.2f}** over {figures['finished']} finished seeds; "
-        f"{figures['ties']} of {figures['steps']} steps were ties.",
-    ])
+    rows = [
+        (
+            run["seed"],
+            " > ".join(run["path"]),
+            "; ".join(_decision(step) for step in run["steps"]),
+            f"`{run['chosen']}`",
+            run["trained"],
+            run["stopped"],
+        )
+        for run in figures["seeds"]
+    ]
+    return "\n".join(
+        [
+            results_page.header("Does the default search take the same path under other seeds?", figures),
+            f"Each seed: `{figures['search']}`.",
+            "",
+            results_page.table(
+                [
+                    "seed",
+                    "path",
+                    "steps (margin over the runner-up, in standard errors of it)",
+                    "chosen",
+                    "trained",
+                    "stopped",
+                ],
+                rows,
+            ),
+            "",
+            f"**same_path = {figures['same_path']:.2f}** over {figures['finished']} finished seeds; "
+            f"{figures['ties']} of {figures['steps']} steps were ties.",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -67,8 +67,10 @@ AXES = {
 #: Class pairs built to depend on one axis (mean top-1 of the pair), for the default scenes data: speed on any
 #: second frame, vibrate/wander on frame rate, blink/stay on duration, textured/plain on resolution, xor on capacity;
 #: and for the motion data (synth-motion): shake on frame rate, sway and blink on duration, spin on resolution.
-KEY_CLASSES = {"scenes": ("walk/run", "vibrate/wander", "blink/stay", "textured/plain", "xor_a/xor_b"),
-               "motion": ("shake", "sway", "blink", "spin_cw/spin_ccw")}
+KEY_CLASSES = {
+    "scenes": ("walk/run", "vibrate/wander", "blink/stay", "textured/plain", "xor_a/xor_b"),
+    "motion": ("shake", "sway", "blink", "spin_cw/spin_ccw"),
+}
 
 
 def _class_top1(row: dict, name: str) -> float:
@@ -84,10 +86,16 @@ def key_classes(classes: Sequence[str]) -> tuple[str, ...]:
 
 def _options(parser) -> None:
     parser.add_argument("--seconds", type=float, default=None, help="training time per setting (default 180, quick 15)")
-    parser.add_argument("--epochs", type=float, default=None,
-                        help="train every setting for this many epochs instead of for equal time: the axes compared at "
-                             "equal training steps, so a costlier setting is not also a shorter-trained one")
-    parser.add_argument("--cache", default=None, help="clip cache (default: the embedded synthetic cache, built if needed)")
+    parser.add_argument(
+        "--epochs",
+        type=float,
+        default=None,
+        help="train every setting for this many epochs instead of for equal time: the axes compared at "
+        "equal training steps, so a costlier setting is not also a shorter-trained one",
+    )
+    parser.add_argument(
+        "--cache", default=None, help="clip cache (default: the embedded synthetic cache, built if needed)"
+    )
 
 
 def train_setting(cache, setting: Setting, seconds: float | None, seed: int, epochs: float | None = None) -> dict:
@@ -96,7 +104,9 @@ def train_setting(cache, setting: Setting, seconds: float | None, seed: int, epo
     from spaces import get_space
 
     space = get_space("x3d", num_classes=len(cache.classes), base_crop=48, base_stride=4, head_width=256, dropout=0.2)
-    point = space.point(frames=setting.frames, stride=setting.stride, crop=setting.crop, width=0.5, bottleneck=2.25, depth=1.0)
+    point = space.point(
+        frames=setting.frames, stride=setting.stride, crop=setting.crop, width=0.5, bottleneck=2.25, depth=1.0
+    )
     sampling = dict(frames=setting.frames, stride=setting.stride, crop=setting.crop, shuffle_frames=setting.shuffle)
     train_set = ClipDataset(cache, "train", ClipSampling(mode="train", **sampling), seed=seed)
     val_set = ClipDataset(cache, "val", ClipSampling(mode="val", **sampling), seed=seed)
@@ -105,9 +115,14 @@ def train_setting(cache, setting: Setting, seconds: float | None, seed: int, epo
     result = train(build_seeded(space, point, seed), train_set, val_set, settings)
     per_class = dict(zip(cache.classes, (round(v, 3) for v in result.per_class_top1)))
     return {
-        "group": setting.group, "setting": setting.name, "point": point.key, "top1": round(result.top1, 4),
-        "epochs": round(result.epochs, 2), "clips_per_s": round(result.clips_per_second, 1),
-        "gmacs": round(space.complexity(point).macs / 1e9, 4), "per_class_top1": per_class,
+        "group": setting.group,
+        "setting": setting.name,
+        "point": point.key,
+        "top1": round(result.top1, 4),
+        "epochs": round(result.epochs, 2),
+        "clips_per_s": round(result.clips_per_second, 1),
+        "gmacs": round(space.complexity(point).macs / 1e9, 4),
+        "per_class_top1": per_class,
     }
 
 
@@ -120,18 +135,32 @@ def run(quick: bool, seed: int, seconds: float | None, cache_path: str | None, e
     rows = []
     for setting in QUICK if quick else SETTINGS:
         rows.append(train_setting(cache, setting, seconds, seed, epochs))
-        print(f"  {setting.group:<10} {setting.name:<20} top-1 {rows[-1]['top1']:.3f}  ({rows[-1]['epochs']:.1f} epochs, "
-              f"{rows[-1]['clips_per_s']:.0f} clips/s)", file=sys.stderr, flush=True)
+        print(
+            f"  {setting.group:<10} {setting.name:<20} top-1 {rows[-1]['top1']:.3f}  ({rows[-1]['epochs']:.1f} epochs, "
+            f"{rows[-1]['clips_per_s']:.0f} clips/s)",
+            file=sys.stderr,
+            flush=True,
+        )
     by_name = {row["setting"]: row["top1"] for row in rows}
     chance = 1 / len(cache.classes)
-    spreads = {axis: round(max(by_name[n] for n in names) - min(by_name[n] for n in names), 4)
-               for axis, names in AXES.items() if all(n in by_name for n in names)}
+    spreads = {
+        axis: round(max(by_name[n] for n in names) - min(by_name[n] for n in names), 4)
+        for axis, names in AXES.items()
+        if all(n in by_name for n in names)
+    }
     return {
-        "benchmark": "synth_axes", "quick": quick, "seconds_per_setting": seconds, "epochs_per_setting": epochs,
+        "benchmark": "synth_axes",
+        "quick": quick,
+        "seconds_per_setting": seconds,
+        "epochs_per_setting": epochs,
         "chance": round(chance, 4),
-        "rows": rows, "single_frame_over_chance": round(by_name["single frame"] / chance, 3),
+        "rows": rows,
+        "single_frame_over_chance": round(by_name["single frame"] / chance, 3),
         "shuffled_minus_ordered": round(by_name["shuffled frames 8x4"] - by_name["8x4 @48"], 4),
-        "axis_spread": spreads, "cache": str(cache.path), "machine": machine(), "date": date.today().isoformat(),
+        "axis_spread": spreads,
+        "cache": str(cache.path),
+        "machine": machine(),
+        "date": date.today().isoformat(),
         "data": cache.meta.get("source_fingerprint"),
         "command": "python -m benchmarks.bench_synth_axes " + " ".join(sys.argv[1:]),
     }
@@ -145,19 +174,39 @@ def _budget_text(figures: dict) -> str:
 def markdown(figures: dict) -> str:
     """The results page: each setting's top-1, epochs in the time given and its axis's class pairs; the checks."""
     pairs = key_classes(list(figures["rows"][0]["per_class_top1"]))
-    rows = [(row["group"], row["setting"], f"**{100 * row['top1']:.1f} %**", f"{row['epochs']:.1f}",
-             *(f"{_class_top1(row, pair):.2f}" for pair in pairs)) for row in figures["rows"]]
+    rows = [
+        (
+            row["group"],
+            row["setting"],
+            f"**{100 * row['top1']:.1f} %**",
+            f"{row['epochs']:.1f}",
+            *(f"{_class_top1(row, pair):.2f}" for pair in pairs),
+        )
+        for row in figures["rows"]
+    ]
     spreads = ", ".join(f"{axis} {100 * spread:.1f}" for axis, spread in figures["axis_spread"].items())
-    return "\n".join([
-        results_page.header("Does every axis matter on the synthetic data?", figures),
-        f"Data `{figures.get('data')}`, {_budget_text(figures)} of training per setting, "
-        f"chance {100 * figures['chance']:.1f} %.", "",
-        results_page.table(["group", "setting", "top-1", "epochs" if figures.get("epochs_per_setting") else f"epochs in {_budget_text(figures)}",
-                            *pairs], rows), "",
-        f"- a single frame: **{figures['single_frame_over_chance']:.1f}× chance** (target ≥ 3×);",
-        f"- shuffled frames against ordered: **{100 * figures['shuffled_minus_ordered']:+.1f} points** (target: a cost);",
-        f"- best − worst setting per axis, in points: **{spreads}** (target ≥ 5 each).",
-    ])
+    return "\n".join(
+        [
+            results_page.header("Does every axis matter on the synthetic data?", figures),
+            f"Data `{figures.get('data')}`, {_budget_text(figures)} of training per setting, "
+            f"chance {100 * figures['chance']:.1f} %.",
+            "",
+            results_page.table(
+                [
+                    "group",
+                    "setting",
+                    "top-1",
+                    "epochs" if figures.get("epochs_per_setting") else f"epochs in {_budget_text(figures)}",
+                    *pairs,
+                ],
+                rows,
+            ),
+            "",
+            f"- a single frame: **{figures['single_frame_over_chance']:.1f}× chance** (target ≥ 3×);",
+            f"- shuffled frames against ordered: **{100 * figures['shuffled_minus_ordered']:+.1f} points** (target: a cost);",
+            f"- best − worst setting per axis, in points: **{spreads}** (target ≥ 5 each).",
+        ]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,11 +216,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = run(args.quick, args.seed, args.seconds, args.cache, args.epochs)
     print(f"synthetic data, {_budget_text(figures)} of training per setting, chance {figures['chance']:.3f}")
     keys_shown = key_classes(list(figures["rows"][0]["per_class_top1"]))
-    print(f"{'group':<11}{'setting':<21}{'top-1':>7}{'epochs':>8}{'clips/s':>9}{'GMACs':>8}" + "".join(f"{c:>16}" for c in keys_shown))
+    print(
+        f"{'group':<11}{'setting':<21}{'top-1':>7}{'epochs':>8}{'clips/s':>9}{'GMACs':>8}"
+        + "".join(f"{c:>16}" for c in keys_shown)
+    )
     for row in figures["rows"]:
         keys = "".join(f"{_class_top1(row, c):>16.2f}" for c in keys_shown)
-        print(f"{row['group']:<11}{row['setting']:<21}{row['top1']:>7.3f}{row['epochs']:>8.1f}{row['clips_per_s']:>9.0f}{row['gmacs']:>8.3f}{keys}")
-    print(f"single frame / chance: {figures['single_frame_over_chance']:.2f}x;  shuffled - ordered: {figures['shuffled_minus_ordered']:+.3f}")
+        print(
+            f"{row['group']:<11}{row['setting']:<21}{row['top1']:>7.3f}{row['epochs']:>8.1f}{row['clips_per_s']:>9.0f}{row['gmacs']:>8.3f}{keys}"
+        )
+    print(
+        f"single frame / chance: {figures['single_frame_over_chance']:.2f}x;  shuffled - ordered: {figures['shuffled_minus_ordered']:+.3f}"
+    )
     for axis, spread in figures["axis_spread"].items():
         print(f"{axis}: best - worst = {spread:+.3f}")
     if not args.quick:

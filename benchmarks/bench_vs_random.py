@@ -40,19 +40,42 @@ DONE = ("finished", "budget")
 
 def _options(parser) -> None:
     parser.add_argument("--seeds", default="0,1,2", help="search seeds, comma-separated (default 0,1,2)")
-    parser.add_argument("--strategies", default="coordinate,random", help="strategies compared (default coordinate,random)")
-    parser.add_argument("--storage", default="sqlite:///benchmarks/results/vs_random.db",
-                        help="the ledger every search goes into (kept, so a re-run resumes)")
-    parser.add_argument("--time-limit", metavar="SECONDS", type=float,
-                        help="stop starting trainings after this many seconds in all; re-run to go on")
+    parser.add_argument(
+        "--strategies", default="coordinate,random", help="strategies compared (default coordinate,random)"
+    )
+    parser.add_argument(
+        "--storage",
+        default="sqlite:///benchmarks/results/vs_random.db",
+        help="the ledger every search goes into (kept, so a re-run resumes)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        metavar="SECONDS",
+        type=float,
+        help="stop starting trainings after this many seconds in all; re-run to go on",
+    )
     parser.add_argument("--out", default=str(RESULTS), help=f"where the figures go (default {RESULTS})")
 
 
-def search_command(strategy: str, seed: int, storage: str, *, quick: bool, time_limit: float | None,
-                   budget: int | None = None) -> list[str]:
+def search_command(
+    strategy: str, seed: int, storage: str, *, quick: bool, time_limit: float | None, budget: int | None = None
+) -> list[str]:
     """The ``nas search`` command line of one run: the main job with another strategy, seed and budget."""
-    command = [sys.executable, "-m", "nas", "search", "--space", "x3d", "--strategy", strategy,
-               "--seed", str(seed), "--storage", storage, "--json"] + (["--budget", str(budget)] if budget else [])
+    command = [
+        sys.executable,
+        "-m",
+        "nas",
+        "search",
+        "--space",
+        "x3d",
+        "--strategy",
+        strategy,
+        "--seed",
+        str(seed),
+        "--storage",
+        storage,
+        "--json",
+    ] + (["--budget", str(budget)] if budget else [])
     if quick:  # a tiny cache and one epoch: checks the plumbing, measures nothing
         command += ["--data", "synth:clips_per_class=12,frames=24,size=32", "--epochs", "1", "--final-epochs", "1"]
     if time_limit is not None:
@@ -74,11 +97,20 @@ def equal_budget(runs: list[dict[str, Any]], strategy: str, seed: int, reference
 def run_record(strategy: str, seed: int, summary: dict[str, Any]) -> dict[str, Any]:
     """What the figures keep of one search's summary."""
     chosen = summary.get("chosen") or {}
-    return {"strategy": strategy, "seed": seed, "stopped": summary["stopped"], "study": summary["study"],
-            "trained": summary["trained"], "wall_seconds": summary["wall_seconds"],
-            "chosen": chosen.get("point"), "gmacs": chosen.get("gmacs"),
-            "proxy_accuracy": chosen.get("proxy_accuracy"), "final_accuracy": chosen.get("final_accuracy"),
-            "date": date.today().isoformat(), "cpu": cpu()}  # runs resumed on other days can run on other hosts
+    return {
+        "strategy": strategy,
+        "seed": seed,
+        "stopped": summary["stopped"],
+        "study": summary["study"],
+        "trained": summary["trained"],
+        "wall_seconds": summary["wall_seconds"],
+        "chosen": chosen.get("point"),
+        "gmacs": chosen.get("gmacs"),
+        "proxy_accuracy": chosen.get("proxy_accuracy"),
+        "final_accuracy": chosen.get("final_accuracy"),
+        "date": date.today().isoformat(),
+        "cpu": cpu(),
+    }  # runs resumed on other days can run on other hosts
 
 
 def mean_sem(values: Sequence[float]) -> dict[str, Any]:
@@ -100,11 +132,17 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> float | None:
 
 def summarise(runs: Sequence[dict[str, Any]], strategies: Sequence[str]) -> dict[str, Any]:
     """Per strategy, the final top-1 over the finished runs; the test between the first two strategies."""
-    finals = {s: [r["final_accuracy"] for r in runs if r["strategy"] == s and r["final_accuracy"] is not None]
-              for s in strategies}
-    summary = {s: {**mean_sem(finals[s]),
-                   "gmacs": mean_sem([r["gmacs"] for r in runs if r["strategy"] == s and r["gmacs"] is not None])}
-               for s in strategies}
+    finals = {
+        s: [r["final_accuracy"] for r in runs if r["strategy"] == s and r["final_accuracy"] is not None]
+        for s in strategies
+    }
+    summary = {
+        s: {
+            **mean_sem(finals[s]),
+            "gmacs": mean_sem([r["gmacs"] for r in runs if r["strategy"] == s and r["gmacs"] is not None]),
+        }
+        for s in strategies
+    }
     if len(strategies) >= 2:
         summary["welch_p"] = welch_p(finals[strategies[0]], finals[strategies[1]])
     return summary
@@ -147,8 +185,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             budget = equal_budget(runs, strategy, seed, strategies[0])
             if budget == 0:
                 continue  # the reference strategy has not finished this seed: nothing to be equal to
-            if any(r["strategy"] == strategy and r["seed"] == seed and (budget is None or r["trained"] >= budget)
-                   for r in runs):
+            if any(
+                r["strategy"] == strategy and r["seed"] == seed and (budget is None or r["trained"] >= budget)
+                for r in runs
+            ):
                 continue
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left < 60:
@@ -157,9 +197,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             command = search_command(strategy, seed, storage, quick=args.quick, time_limit=left, budget=budget)
             print(f"{strategy} seed {seed}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
             record = run_record(strategy, seed, run_seed(command))
-            print(f"{strategy} seed {seed}: chosen {record['chosen']} ({record['gmacs'] or 0:.4f} GMACs), "
-                  f"final top-1 {record['final_accuracy']}, {record['stopped']}, {record['wall_seconds']:.0f} s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{strategy} seed {seed}: chosen {record['chosen']} ({record['gmacs'] or 0:.4f} GMACs), "
+                f"final top-1 {record['final_accuracy']}, {record['stopped']}, {record['wall_seconds']:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
             if record["stopped"] in DONE:
                 runs.append(record)
                 done = _figures(args, argv, runs, strategies)
@@ -171,7 +214,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for strategy in strategies:
         stats = figures["summary"][strategy]
         if stats["mean"] is not None:
-            print(f"{strategy}: final top-1 {stats['mean']:.3f} ± {stats['sem'] or 0:.3f} (SEM) over {stats['n']} seeds")
+            print(
+                f"{strategy}: final top-1 {stats['mean']:.3f} ± {stats['sem'] or 0:.3f} (SEM) over {stats['n']} seeds"
+            )
     print(f"Welch p = {figures['summary'].get('welch_p')}; wrote {out}")
     if args.json:
         emit_json(figures)
@@ -179,10 +224,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def _figures(args, argv, runs, strategies) -> dict[str, Any]:
-    return {"benchmark": "vs_random", "date": date.today().isoformat(), "machine": machine(),
-            "command": "python -m benchmarks.bench_vs_random " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "search": "nas search --space x3d --strategy S --seed N [--budget: what coordinate trained under seed N]",
-            "runs": sorted(runs, key=lambda r: (r["strategy"], r["seed"])), "summary": summarise(runs, strategies)}
+    return {
+        "benchmark": "vs_random",
+        "date": date.today().isoformat(),
+        "machine": machine(),
+        "command": "python -m benchmarks.bench_vs_random " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "search": "nas search --space x3d --strategy S --seed N [--budget: what coordinate trained under seed N]",
+        "runs": sorted(runs, key=lambda r: (r["strategy"], r["seed"])),
+        "summary": summarise(runs, strategies),
+    }
 
 
 def _percent(value: float | None) -> str:
@@ -191,23 +241,46 @@ def _percent(value: float | None) -> str:
 
 def markdown(figures: dict[str, Any]) -> str:
     """The results page: every run (chosen point, trainings, final top-1) and each strategy's mean ± SEM."""
-    runs = [(r["strategy"], r["seed"], r["trained"], f"`{r['chosen']}`", f"{r['gmacs'] or 0:.4f}",
-             _percent(r["proxy_accuracy"]), f"**{_percent(r['final_accuracy'])}**", r.get("date", "?"),
-             f"{r['wall_seconds'] / 60:.1f}") for r in figures["runs"]]
+    runs = [
+        (
+            r["strategy"],
+            r["seed"],
+            r["trained"],
+            f"`{r['chosen']}`",
+            f"{r['gmacs'] or 0:.4f}",
+            _percent(r["proxy_accuracy"]),
+            f"**{_percent(r['final_accuracy'])}**",
+            r.get("date", "?"),
+            f"{r['wall_seconds'] / 60:.1f}",
+        )
+        for r in figures["runs"]
+    ]
     summary = figures["summary"]
-    means = [(strategy, stats["n"], _percent(stats["mean"]), _percent(stats["sem"]))
-             for strategy, stats in summary.items() if isinstance(stats, dict)]
+    means = [
+        (strategy, stats["n"], _percent(stats["mean"]), _percent(stats["sem"]))
+        for strategy, stats in summary.items()
+        if isinstance(stats, dict)
+    ]
     welch = summary.get("welch_p")
-    return "\n".join([
-        results_page.header("Does coordinate expansion beat random search on the same budget?", figures),
-        f"Each run: `{figures['search']}`; the final top-1 is after the chosen model's final training.", "",
-        results_page.table(["strategy", "seed", "trainings", "chosen", "GMACs", "proxy top-1", "final top-1", "date",
-                        "minutes"], runs), "",
-        results_page.table(["strategy", "seeds", "final top-1, mean", "SEM"], means), "",
-        f"Welch's t-test between the two: p = {welch:.3g}." if welch is not None else
-        "Welch's t-test: not yet (it needs two finished seeds of each).", "",
-        "![Final top-1 of each seed's chosen model, by strategy](vs_random.png)",
-    ])
+    return "\n".join(
+        [
+            results_page.header("Does coordinate expansion beat random search on the same budget?", figures),
+            f"Each run: `{figures['search']}`; the final top-1 is after the chosen model's final training.",
+            "",
+            results_page.table(
+                ["strategy", "seed", "trainings", "chosen", "GMACs", "proxy top-1", "final top-1", "date", "minutes"],
+                runs,
+            ),
+            "",
+            results_page.table(["strategy", "seeds", "final top-1, mean", "SEM"], means),
+            "",
+            f"Welch's t-test between the two: p = {welch:.3g}."
+            if welch is not None
+            else "Welch's t-test: not yet (it needs two finished seeds of each).",
+            "",
+            "![Final top-1 of each seed's chosen model, by strategy](vs_random.png)",
+        ]
+    )
 
 
 if __name__ == "__main__":

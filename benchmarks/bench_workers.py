@@ -32,9 +32,20 @@ from nas.tables import default_table
 from .harness import emit_json, machine, parse_args
 
 DEFAULT_TABLE = str(default_table())
-QUICK_SEARCH = ["--data", "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3,val_fraction=0.15,test_fraction=0.15", "--space-option", "base_crop=16",
-                "--space-option", "base_stride=16", "--space-option", "head_width=32", "--target-gflops", "0.0009",
-                "--epochs", "0.5"]
+QUICK_SEARCH = [
+    "--data",
+    "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3,val_fraction=0.15,test_fraction=0.15",
+    "--space-option",
+    "base_crop=16",
+    "--space-option",
+    "base_stride=16",
+    "--space-option",
+    "head_width=32",
+    "--target-gflops",
+    "0.0009",
+    "--epochs",
+    "0.5",
+]
 FULL_SEARCH = ["--target-gflops", "0.0125", "--epochs", "1"]  # the default space and data, two steps and a contraction
 COMMON = ["--final-epochs", "0", "--threads", "1", "--heartbeat", "5"]
 
@@ -54,25 +65,41 @@ def real_search(processes: int, search_args: Sequence[str], folder: str) -> dict
     storage = os.path.join(folder, f"workers{processes}.db")
     study = f"bench-{processes}"
     started = time.perf_counter()
-    helpers = [subprocess.Popen(_nas("worker", "--storage", storage, "--study", study, "--wait", "300", *COMMON[-2:]),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(processes - 1)]
-    done = subprocess.run(_nas("search", *search_args, *COMMON, "--storage", storage, "--study", study, "--json"),
-                          capture_output=True, text=True)
+    helpers = [
+        subprocess.Popen(
+            _nas("worker", "--storage", storage, "--study", study, "--wait", "300", *COMMON[-2:]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(processes - 1)
+    ]
+    done = subprocess.run(
+        _nas("search", *search_args, *COMMON, "--storage", storage, "--study", study, "--json"),
+        capture_output=True,
+        text=True,
+    )
     for helper in helpers:
         helper.wait(timeout=300)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"the search with {processes} processes failed: {done.stderr[-1500:]}")
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"processes": processes, "seconds": round(seconds, 1), "trained": summary["trained"],
-            "path": [step["point"] for step in summary["path"]]}
+    return {
+        "processes": processes,
+        "seconds": round(seconds, 1),
+        "trained": summary["trained"],
+        "path": [step["point"] for step in summary["path"]],
+    }
 
 
 def real_part(quick: bool) -> list[dict[str, Any]]:
     search_args = QUICK_SEARCH if quick else FULL_SEARCH
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as folder:
-        subprocess.run(_nas("search", *search_args, *COMMON, "--storage", os.path.join(folder, "warm.db"),
-                            "--budget", "1"), capture_output=True, check=True)  # builds the clip cache outside the timing
+        subprocess.run(
+            _nas("search", *search_args, *COMMON, "--storage", os.path.join(folder, "warm.db"), "--budget", "1"),
+            capture_output=True,
+            check=True,
+        )  # builds the clip cache outside the timing
         rows = [real_search(n, search_args, folder) for n in (1, 2, 4)]
     for row in rows:
         row["speedup"] = round(rows[0]["seconds"] / row["seconds"], 2)
@@ -132,14 +159,32 @@ def simulated_part(table_path: str, seeds: int) -> list[dict[str, Any]]:
             results = []
             for seed in range(seeds):
                 lookup = TableLookup(table, bench_seed=seed, predictor=predictor)
-                coordinate_models = simulate(space, get_strategy_class("coordinate")(space, target=target, seed=seed),
-                                             lookup, workers=1, budget=None).trained
+                coordinate_models = simulate(
+                    space,
+                    get_strategy_class("coordinate")(space, target=target, seed=seed),
+                    lookup,
+                    workers=1,
+                    budget=None,
+                ).trained
                 strategy = get_strategy_class(name)(space, target=target, seed=seed)
-                results.append(simulate(space, strategy, lookup, workers=workers,
-                                        budget=None if strategy.terminates else coordinate_models))
-            rows.append({"strategy": name, "workers": workers, "models": sum(r.trained for r in results) / seeds,
-                         "hours": sum(r.seconds for r in results) / seeds / 3600,
-                         "utilisation": sum(r.utilisation for r in results) / seeds})
+                results.append(
+                    simulate(
+                        space,
+                        strategy,
+                        lookup,
+                        workers=workers,
+                        budget=None if strategy.terminates else coordinate_models,
+                    )
+                )
+            rows.append(
+                {
+                    "strategy": name,
+                    "workers": workers,
+                    "models": sum(r.trained for r in results) / seeds,
+                    "hours": sum(r.seconds for r in results) / seeds / 3600,
+                    "utilisation": sum(r.utilisation for r in results) / seeds,
+                }
+            )
     for row in rows:
         serial = next(r for r in rows if r["strategy"] == row["strategy"] and r["workers"] == 1)
         row["speedup"] = serial["hours"] / row["hours"] if row["hours"] else 0.0
@@ -153,13 +198,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures["real"] = real_part(args.quick)
         print("one coordinate search, N processes on this machine (1 training thread each, SQLite ledger):")
         for row in figures["real"]:
-            print(f"  {row['processes']} process(es): {row['seconds']:7.1f} s  x{row['speedup']:.2f} vs 1   "
-                  f"{row['trained']} models, same path as 1: {row['same_path']}")
+            print(
+                f"  {row['processes']} process(es): {row['seconds']:7.1f} s  x{row['speedup']:.2f} vs 1   "
+                f"{row['trained']} models, same path as 1: {row['same_path']}"
+            )
     figures["simulated"] = simulated_part(args.table, 2 if args.quick else 5)
     print(f"simulated on {os.path.relpath(args.table)} (stored training times; mean over seeds):")
     for row in figures["simulated"]:
-        print(f"  {row['strategy']:<10} {row['workers']:>2} workers: {row['hours'] * 60:7.2f} min  x{row['speedup']:5.2f} "
-              f"vs 1 worker, utilisation {row['utilisation']:.0%}, {row['models']:.0f} models")
+        print(
+            f"  {row['strategy']:<10} {row['workers']:>2} workers: {row['hours'] * 60:7.2f} min  x{row['speedup']:5.2f} "
+            f"vs 1 worker, utilisation {row['utilisation']:.0%}, {row['models']:.0f} models"
+        )
     if args.json:
         for row in figures.get("real", []):
             row.pop("path")

@@ -11,7 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
-def parse_args(description: str, argv: Sequence[str] | None = None, extra: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+def parse_args(
+    description: str, argv: Sequence[str] | None = None, extra: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="a run under a minute (fewer points and repeats)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
@@ -62,4 +64,3 @@ def machine() -> dict[str, Any]:
 
 def emit_json(figures: dict[str, Any]) -> None:
     print(json.dumps(figures, sort_keys=True))
-

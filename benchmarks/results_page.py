@@ -17,6 +17,7 @@ NOTES_MARKER = "<!-- notes: everything below is kept when the benchmark rewrites
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A Markdown table (cells as given; pipes escaped)."""
+
     def cell(value: Any) -> str:
         return str(value).replace("|", "\\|")
 
@@ -28,10 +29,20 @@ def header(title: str, figures: dict[str, Any]) -> str:
     """A results page's title and where its figures come from: the command, the date and the machine."""
     where = figures.get("machine") or {}
     cpu_model = (where.get("cpu") or {}).get("model") or "CPU model not recorded"
-    host = (f"{where.get('cpu_count', '?')} cores ({cpu_model}), Python {where.get('python', '?')}, "
-            f"torch {where.get('torch', '?')}")
-    return "\n".join([f"# {title}", "", f"- command: `{figures.get('command', '?')}`", f"- date: {figures.get('date', '?')}",
-                      f"- machine: {host}", ""])
+    host = (
+        f"{where.get('cpu_count', '?')} cores ({cpu_model}), Python {where.get('python', '?')}, "
+        f"torch {where.get('torch', '?')}"
+    )
+    return "\n".join(
+        [
+            f"# {title}",
+            "",
+            f"- command: `{figures.get('command', '?')}`",
+            f"- date: {figures.get('date', '?')}",
+            f"- machine: {host}",
+            "",
+        ]
+    )
 
 
 def write(path: "os.PathLike[str] | str", generated: str) -> None:

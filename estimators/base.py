@@ -35,7 +35,9 @@ class Measurement:
 
 def fingerprint_of(kind: str, settings: Mapping[str, Any]) -> str:
     """A short stable hash of an estimator's kind, settings and the code version."""
-    payload = json.dumps({"kind": kind, "settings": dict(settings), "version": __version__}, sort_keys=True, default=str)
+    payload = json.dumps(
+        {"kind": kind, "settings": dict(settings), "version": __version__}, sort_keys=True, default=str
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

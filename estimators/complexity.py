@@ -55,10 +55,18 @@ class MeasuredComplexity(Estimator):
         metrics = {"macs": counted.macs, "params": counted.params, "params_without_bn": counted.params_without_bn}
         thop = thop_count(model, space.input_shape(point), device=self.device)
         return Measurement(
-            point=point, metrics=metrics, seconds=time.perf_counter() - start,
-            info={"uncounted_ops": counted.uncounted,
-                  "thop": {"macs": thop.macs, "params": thop.params, "conv_linear_macs": thop.convention_macs,
-                           "beyond_convention": thop.beyond_convention}},
+            point=point,
+            metrics=metrics,
+            seconds=time.perf_counter() - start,
+            info={
+                "uncounted_ops": counted.uncounted,
+                "thop": {
+                    "macs": thop.macs,
+                    "params": thop.params,
+                    "conv_linear_macs": thop.convention_macs,
+                    "beyond_convention": thop.beyond_convention,
+                },
+            },
         )
 
     def fingerprint(self, fidelity: float | None = None) -> str:

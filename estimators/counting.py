@@ -27,23 +27,94 @@ from .torch_private import TorchDispatchMode, overload_packet
 NOT_COUNTED_BY_CONVENTION = frozenset(
     {
         # normalisation
-        "native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
-        "_native_batch_norm_legit_functional", "batch_norm", "cudnn_batch_norm", "miopen_batch_norm",
-        "native_layer_norm", "native_group_norm",
+        "native_batch_norm",
+        "_native_batch_norm_legit",
+        "_native_batch_norm_legit_no_training",
+        "_native_batch_norm_legit_functional",
+        "batch_norm",
+        "cudnn_batch_norm",
+        "miopen_batch_norm",
+        "native_layer_norm",
+        "native_group_norm",
         # activations and element-wise arithmetic
-        "relu", "relu_", "sigmoid", "sigmoid_", "silu", "silu_", "hardswish", "hardswish_", "hardsigmoid",
-        "gelu", "tanh", "threshold", "clamp", "clamp_min", "add", "add_", "mul", "mul_", "sub", "div", "neg",
-        "softmax", "_softmax", "log_softmax", "_log_softmax",
+        "relu",
+        "relu_",
+        "sigmoid",
+        "sigmoid_",
+        "silu",
+        "silu_",
+        "hardswish",
+        "hardswish_",
+        "hardsigmoid",
+        "gelu",
+        "tanh",
+        "threshold",
+        "clamp",
+        "clamp_min",
+        "add",
+        "add_",
+        "mul",
+        "mul_",
+        "sub",
+        "div",
+        "neg",
+        "softmax",
+        "_softmax",
+        "log_softmax",
+        "_log_softmax",
         # pooling and reductions
-        "mean", "sum", "avg_pool2d", "avg_pool3d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices",
-        "max_pool3d_with_indices", "_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_avg_pool3d",
+        "mean",
+        "sum",
+        "avg_pool2d",
+        "avg_pool3d",
+        "max_pool2d",
+        "max_pool3d",
+        "max_pool2d_with_indices",
+        "max_pool3d_with_indices",
+        "_adaptive_avg_pool2d",
+        "_adaptive_avg_pool3d",
+        "adaptive_avg_pool3d",
         # dropout
-        "dropout", "native_dropout", "bernoulli_", "feature_dropout",
+        "dropout",
+        "native_dropout",
+        "bernoulli_",
+        "feature_dropout",
         # data movement and allocation
-        "view", "_unsafe_view", "reshape", "flatten", "t", "transpose", "permute", "expand", "squeeze",
-        "unsqueeze", "clone", "detach", "alias", "_to_copy", "copy_", "contiguous", "empty", "empty_like",
-        "empty_strided", "zeros", "zeros_like", "ones", "ones_like", "fill_", "zero_", "slice", "select",
-        "cat", "stack", "split", "split_with_sizes", "as_strided", "lift_fresh", "new_empty", "new_zeros",
+        "view",
+        "_unsafe_view",
+        "reshape",
+        "flatten",
+        "t",
+        "transpose",
+        "permute",
+        "expand",
+        "squeeze",
+        "unsqueeze",
+        "clone",
+        "detach",
+        "alias",
+        "_to_copy",
+        "copy_",
+        "contiguous",
+        "empty",
+        "empty_like",
+        "empty_strided",
+        "zeros",
+        "zeros_like",
+        "ones",
+        "ones_like",
+        "fill_",
+        "zero_",
+        "slice",
+        "select",
+        "cat",
+        "stack",
+        "split",
+        "split_with_sizes",
+        "as_strided",
+        "lift_fresh",
+        "new_empty",
+        "new_zeros",
     }
 )
 
@@ -101,7 +172,9 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     return total, total - bn
 
 
-def measure_complexity(model: nn.Module, input_shape: tuple[int, ...], *, device: str | torch.device = "meta") -> MeasuredComplexity:
+def measure_complexity(
+    model: nn.Module, input_shape: tuple[int, ...], *, device: str | torch.device = "meta"
+) -> MeasuredComplexity:
     """Count MACs of one forward pass of ``model`` (in eval mode) on an input of ``input_shape``.
 
     The model is moved to ``device`` (meta by default: shapes only, no memory).
@@ -157,8 +230,13 @@ def thop_count(model: nn.Module, input_shape: tuple[int, ...], *, device: str | 
     types = {name: type(module).__name__ for name, module in model.named_modules()}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # thop warns about every module type it has no rule for
-        total, params, layers = thop.profile(model, inputs=(torch.zeros(input_shape, device=device),), verbose=False,
-                                             ret_layer_info=True, report_missing=False)
+        total, params, layers = thop.profile(
+            model,
+            inputs=(torch.zeros(input_shape, device=device),),
+            verbose=False,
+            ret_layer_info=True,
+            report_missing=False,
+        )
     by_type: Counter[str] = Counter()
 
     def add_leaves(tree: dict[str, Any], prefix: str) -> None:

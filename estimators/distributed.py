@@ -76,7 +76,9 @@ def initialise(group: ProcessGroup, device_kind: str) -> None:
     try:
         dist.init_process_group("nccl" if device_kind == "cuda" else "gloo", timeout=datetime.timedelta(minutes=30))
     except (RuntimeError, ValueError) as error:
-        raise NasError(f"cannot join the torchrun process group: {str(error).splitlines()[0]}; launch with torchrun") from None
+        raise NasError(
+            f"cannot join the torchrun process group: {str(error).splitlines()[0]}; launch with torchrun"
+        ) from None
 
 
 def leave(*, together: bool) -> None:
@@ -108,7 +110,9 @@ def rank_device(device: str, group: ProcessGroup | None) -> str:
     return f"cuda:{group.local_rank}"
 
 
-def shard_batches(count: int, batch_size: int, *, seed: int, drop_last: bool, group: ProcessGroup | None) -> Iterator[list[int]]:
+def shard_batches(
+    count: int, batch_size: int, *, seed: int, drop_last: bool, group: ProcessGroup | None
+) -> Iterator[list[int]]:
     """This rank's part of each batch of one shuffled epoch over ``count`` items.
 
     The permutation is the one ``DataLoader(shuffle=True, generator=seed)``
@@ -119,18 +123,24 @@ def shard_batches(count: int, batch_size: int, *, seed: int, drop_last: bool, gr
 
     world, rank = (1, 0) if group is None else (group.world_size, group.rank)
     if batch_size % world:
-        raise NasError(f"the batch of {batch_size} clips does not split evenly over {world} processes; "
-                       f"use a batch size divisible by {world}")
+        raise NasError(
+            f"the batch of {batch_size} clips does not split evenly over {world} processes; "
+            f"use a batch size divisible by {world}"
+        )
     generator = torch.Generator().manual_seed(seed)
     torch.empty((), dtype=torch.int64).random_(generator=generator)  # the DataLoader draws its base seed first
     order = torch.randperm(count, generator=generator).tolist()
     share = batch_size // world
     for start in range(0, count, batch_size):
-        batch = order[start: start + batch_size]
+        batch = order[start : start + batch_size]
         if len(batch) < batch_size and (drop_last or len(batch) < world):
             return
         part = len(batch) // world
-        yield batch[rank * part: (rank + 1) * part] if len(batch) < batch_size else batch[rank * share: (rank + 1) * share]
+        yield (
+            batch[rank * part : (rank + 1) * part]
+            if len(batch) < batch_size
+            else batch[rank * share : (rank + 1) * share]
+        )
 
 
 def mean_over_ranks(value: float) -> float:

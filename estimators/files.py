@@ -36,9 +36,15 @@ def kind_of(path: Path) -> str:
         mode = path.lstat().st_mode
     except OSError:
         return "missing"
-    for test, words in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a regular file"),
-                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a pipe"),
-                        (stat.S_ISSOCK, "a socket")):
+    for test, words in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISREG, "a regular file"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return words
     return "not a regular file"
@@ -67,8 +73,10 @@ def _writable_folder(folder: Path, option: str, target: Path, *, probe: bool = T
     if not existing.is_dir():
         raise NasError(f"{_label(option, target)}: {existing} is {kind_of(existing)}, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK) or (probe and not can_create_in(existing)):
-        raise NasError(f"{_label(option, target)}: folder {existing} is not writable (read-only or no permission); "
-                       "give a path in a folder you can write")
+        raise NasError(
+            f"{_label(option, target)}: folder {existing} is not writable (read-only or no permission); "
+            "give a path in a folder you can write"
+        )
 
 
 def can_create_in(folder: Path) -> bool:
@@ -86,22 +94,30 @@ def can_create_in(folder: Path) -> bool:
 def _name_fits(target: Path, option: str) -> None:
     for part in target.parts:
         if len(os.fsencode(part)) > MAX_NAME_BYTES:
-            raise NasError(f"{option or 'path'}: the name {part[:40]!r}... is {len(os.fsencode(part))} bytes; "
-                           f"file systems take at most {MAX_NAME_BYTES}")
+            raise NasError(
+                f"{option or 'path'}: the name {part[:40]!r}... is {len(os.fsencode(part))} bytes; "
+                f"file systems take at most {MAX_NAME_BYTES}"
+            )
 
 
-def output_file(path: str | os.PathLike, *, option: str = "--out", example: str = "result.json", probe: bool = True) -> Path:
+def output_file(
+    path: str | os.PathLike, *, option: str = "--out", example: str = "result.json", probe: bool = True
+) -> Path:
     """Check that a result may be written to ``path``: new or a regular file, in an existing writable folder.
 
     ``probe``: make and remove a file there to be sure (False where the caller's own temp file is the probe).
     """
     target = _non_empty(path, option, example)
     if target.is_symlink() or (target.exists() and not target.is_file()):
-        raise NasError(f"{_label(option, target)} is {kind_of(target)}, not a regular file; it is never replaced: "
-                       "give the path of a new or regular file")
+        raise NasError(
+            f"{_label(option, target)} is {kind_of(target)}, not a regular file; it is never replaced: "
+            "give the path of a new or regular file"
+        )
     parent = target.parent
     if not parent.exists():
-        raise NasError(f"{_label(option, target)}: folder {parent} does not exist; create it first or give another path")
+        raise NasError(
+            f"{_label(option, target)}: folder {parent} does not exist; create it first or give another path"
+        )
     _writable_folder(parent, option, target, probe=probe)
     return target
 
@@ -119,7 +135,9 @@ def _readable(path: str | os.PathLike, option: str, example: str, missing: str, 
     """An existing, readable file or folder (``folder``); ``missing`` says how to make one that does not exist."""
     source = _non_empty(path, option, example)
     if not source.exists():
-        raise NasError(f"{_label(option, source)} does not exist" + (f"; {missing.format(path=source)}" if missing else ""))
+        raise NasError(
+            f"{_label(option, source)} does not exist" + (f"; {missing.format(path=source)}" if missing else "")
+        )
     if not (source.is_dir() if folder else source.is_file()):
         wanted = "folder" if folder else "file"
         raise NasError(f"{_label(option, source)} is {kind_of(source.resolve())}, not a {wanted}; give a {wanted}")
@@ -150,7 +168,7 @@ def safe_file_name(name: str) -> str:
     if safe == name and len(safe) <= MAX_SAFE_NAME:
         return safe
     digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return f"{safe[:MAX_SAFE_NAME - 9]}-{digest}"
+    return f"{safe[: MAX_SAFE_NAME - 9]}-{digest}"
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[str], None], *, what: str = "") -> Path:

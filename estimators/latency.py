@@ -70,8 +70,12 @@ def device_identity(settings: LatencySettings) -> dict[str, Any]:
     """Everything besides the network that a latency depends on: device kind and model, threads, torch build."""
     import torch
 
-    identity = {"device": settings.device.split(":")[0], "cpu": cpu_model(), "threads": settings.threads,
-                "torch": torch.__version__}
+    identity = {
+        "device": settings.device.split(":")[0],
+        "cpu": cpu_model(),
+        "threads": settings.threads,
+        "torch": torch.__version__,
+    }
     if settings.device.startswith("cuda"):
         identity["gpu"] = torch.cuda.get_device_name(torch.device(settings.device))
     return identity
@@ -140,9 +144,17 @@ class MeasuredLatency(Estimator):
         model = space.build(point, num_classes=self.num_classes)
         metrics = {"latency_ms": measure_model(model, space.input_shape(point, 1), self.settings)}
         if self.settings.batch != 1:
-            metrics["latency_ms_batch"] = measure_model(model, space.input_shape(point, self.settings.batch), self.settings)
-        return Measurement(point, metrics, seconds=time.perf_counter() - start,
-                           info={"batch": self.settings.batch, "device": device_identity(self.settings)})
+            metrics["latency_ms_batch"] = measure_model(
+                model, space.input_shape(point, self.settings.batch), self.settings
+            )
+        return Measurement(
+            point,
+            metrics,
+            seconds=time.perf_counter() - start,
+            info={"batch": self.settings.batch, "device": device_identity(self.settings)},
+        )
 
     def fingerprint(self, fidelity: float | None = None) -> str:
-        return fingerprint_of(self.name, {**asdict(self.settings), **device_identity(self.settings), "num_classes": self.num_classes})
+        return fingerprint_of(
+            self.name, {**asdict(self.settings), **device_identity(self.settings), "num_classes": self.num_classes}
+        )

@@ -78,10 +78,14 @@ class LatencyTable:
             if not isinstance(data, dict) or data.get("format") != FORMAT:
                 raise ValueError(f"format {data.get('format') if isinstance(data, dict) else None!r}, not {FORMAT!r}")
         except (OSError, ValueError) as error:
-            raise NasError(f"the latency table {self.path} is unreadable ({error}); delete it to measure again") from None
+            raise NasError(
+                f"the latency table {self.path} is unreadable ({error}); delete it to measure again"
+            ) from None
         if data.get("identity") != self.identity:
-            raise NasError(f"the latency table {self.path} was measured on {data.get('identity')}, not {self.identity}; "
-                           "delete it or give another path")
+            raise NasError(
+                f"the latency table {self.path} was measured on {data.get('identity')}, not {self.identity}; "
+                "delete it or give another path"
+            )
         return data
 
     def _merge(self, data: dict[str, Any]) -> None:
@@ -105,9 +109,17 @@ class LatencyTable:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._merge(self._read())
-        payload = {"format": FORMAT, "identity": self.identity, "layers": self.layers, "calibrations": self.calibrations}
-        write_atomically(self.path, lambda tmp: Path(tmp).write_text(json.dumps(payload, sort_keys=True, indent=0)),
-                         what="latency table")
+        payload = {
+            "format": FORMAT,
+            "identity": self.identity,
+            "layers": self.layers,
+            "calibrations": self.calibrations,
+        }
+        write_atomically(
+            self.path,
+            lambda tmp: Path(tmp).write_text(json.dumps(payload, sort_keys=True, indent=0)),
+            what="latency table",
+        )
         self._dirty = False
 
     def milliseconds(self, call: LayerCall | GlueCall) -> float:
@@ -173,7 +185,9 @@ def reduced(args: Any, out_numel: int, limit: int = MAX_TIMED_ELEMENTS) -> tuple
 
     def shrink(value: Any) -> Any:
         if isinstance(value, TensorSpec) and len(value.shape) == len(old):
-            shape = tuple(n if i >= 2 and size == o else size for i, (size, o, n) in enumerate(zip(value.shape, old, new)))
+            shape = tuple(
+                n if i >= 2 and size == o else size for i, (size, o, n) in enumerate(zip(value.shape, old, new))
+            )
             return TensorSpec(shape, value.dtype)
         if isinstance(value, (list, tuple)):
             return type(value)(shrink(v) for v in value)
@@ -209,7 +223,9 @@ def time_layer(call: LayerCall | GlueCall, settings: LatencySettings) -> float:
         kwargs = _materialise(call.kwargs, settings.device)
         return time_call(lambda: call.op(*inputs, **kwargs), settings) * scale
     except (RuntimeError, TypeError) as error:
-        raise NasError(f"cannot time {call.key}: {str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+        raise NasError(
+            f"cannot time {call.key}: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+        ) from None
 
 
 def space_key(space: SearchSpace, batch: int, num_classes: int | None) -> str:
@@ -260,8 +276,14 @@ class LayerLatencyPredictor(Estimator):
 
     name = "latency-table"
 
-    def __init__(self, settings: LatencySettings = LatencySettings(), *, table: LatencyTable | None = None,
-                 num_classes: int | None = None, calibration_points: int = CALIBRATION_POINTS) -> None:
+    def __init__(
+        self,
+        settings: LatencySettings = LatencySettings(),
+        *,
+        table: LatencyTable | None = None,
+        num_classes: int | None = None,
+        calibration_points: int = CALIBRATION_POINTS,
+    ) -> None:
         if calibration_points < 1:
             raise NasError(f"calibration needs at least 1 point, got {calibration_points}")
         self.settings, self.num_classes, self.calibration_count = settings, num_classes, calibration_points
@@ -296,12 +318,21 @@ class LayerLatencyPredictor(Estimator):
 
             points = calibration_points(space, self.calibration_count)
             sums, measured = [], []
-            with tqdm(points, desc=f"calibrating latency of {space.name} on this machine (once)", unit="net",
-                      file=sys.stderr, disable=None, leave=False) as bar:  # 10-20 s the first time: show it
+            with tqdm(
+                points,
+                desc=f"calibrating latency of {space.name} on this machine (once)",
+                unit="net",
+                file=sys.stderr,
+                disable=None,
+                leave=False,
+            ) as bar:  # 10-20 s the first time: show it
                 for p in bar:
                     sums.append(self.layer_sum(space, p, batch))
-                    measured.append(measure_model(space.build(p, num_classes=self.num_classes), space.input_shape(p, batch),
-                                                  self.settings))
+                    measured.append(
+                        measure_model(
+                            space.build(p, num_classes=self.num_classes), space.input_shape(p, batch), self.settings
+                        )
+                    )
             self.table.set_calibration(key, {**fit_calibration(sums, measured), "points": len(points)})
             self.table.save()
         return self.table.calibrations[key]
@@ -318,5 +349,12 @@ class LayerLatencyPredictor(Estimator):
         return Measurement(point, metrics, seconds=time.perf_counter() - start, info={"table": str(self.table.path)})
 
     def fingerprint(self, fidelity: float | None = None) -> str:
-        return fingerprint_of(self.name, {**asdict(self.settings), **self.table.identity, "num_classes": self.num_classes,
-                                          "calibration_points": self.calibration_count})
+        return fingerprint_of(
+            self.name,
+            {
+                **asdict(self.settings),
+                **self.table.identity,
+                "num_classes": self.num_classes,
+                "calibration_points": self.calibration_count,
+            },
+        )

@@ -86,8 +86,11 @@ def _describe(value: Any) -> str:
 def layer_key(module: Any, args: tuple[Any, ...]) -> str:
     """Class, configuration (``extra_repr``), parameter and buffer shapes, and input shapes: equal keys time alike."""
     kind = type(module)
-    tensors = [f"{name}{list(t.shape)}" for name, t in [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
-               if t is not None]
+    tensors = [
+        f"{name}{list(t.shape)}"
+        for name, t in [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+        if t is not None
+    ]
     return f"{kind.__module__}.{kind.__qualname__}({module.extra_repr()}) [{' '.join(tensors)}] <- {_describe(args)}"
 
 
@@ -145,8 +148,10 @@ def list_layers(model: Any, input_shape: tuple[int, ...]) -> NetworkLayers:
         with torch.no_grad(), GlueRecorder():
             model(inputs)
     except (RuntimeError, NotImplementedError) as error:
-        raise NasError(f"cannot list the layers of {type(model).__name__} at input {input_shape} on the meta device: "
-                       f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+        raise NasError(
+            f"cannot list the layers of {type(model).__name__} at input {input_shape} on the meta device: "
+            f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
+        ) from None
     finally:
         for handle in handles:
             handle.remove()

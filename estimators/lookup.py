@@ -38,7 +38,9 @@ class TableLookup(Estimator):
 
     def _fit_seconds(self) -> tuple[float, float]:
         """Least squares seconds = a + b * MACs over the table's runs (for points answered by the predictor)."""
-        pairs = [(e.macs, r.train_seconds) for e in self.table.entries.values() for r in e.runs.values() if not r.failed]
+        pairs = [
+            (e.macs, r.train_seconds) for e in self.table.entries.values() for r in e.runs.values() if not r.failed
+        ]
         if len(pairs) < 2:
             return (pairs[0][1] if pairs else 0.0), 0.0
         n = len(pairs)
@@ -56,20 +58,34 @@ class TableLookup(Estimator):
     @property
     def has_curves(self) -> bool:
         """Whether the table's runs stored per-epoch top-1s (what pruning is simulated on)."""
-        return any(len(run.curve.get("val_top1", [])) > 1 for entry in self.table.entries.values()
-                   for run in entry.runs.values())
+        return any(
+            len(run.curve.get("val_top1", [])) > 1
+            for entry in self.table.entries.values()
+            for run in entry.runs.values()
+        )
 
     def fingerprint(self, fidelity: float | None = None) -> str:
-        return fingerprint_of("table-lookup", {"table": {k: self.table.meta.get(k) for k in ("space", "data", "schedule", "seeds")},
-                                               "points": len(self.table.entries), "bench_seed": self.bench_seed,
-                                               "predictor": type(self.predictor).__name__ if self.predictor else None,
-                                               "fidelity": fidelity})
+        return fingerprint_of(
+            "table-lookup",
+            {
+                "table": {k: self.table.meta.get(k) for k in ("space", "data", "schedule", "seeds")},
+                "points": len(self.table.entries),
+                "bench_seed": self.bench_seed,
+                "predictor": type(self.predictor).__name__ if self.predictor else None,
+                "fidelity": fidelity,
+            },
+        )
 
     def seed_for(self, point: Point, seeds: list[int]) -> int:
         return drawn_seed(self.bench_seed, point.key, seeds)
 
-    def evaluate(self, space: SearchSpace, point: Point, fidelity: float | None = None,
-                 on_epoch: Callable[[int, float], bool] | None = None) -> Measurement:
+    def evaluate(
+        self,
+        space: SearchSpace,
+        point: Point,
+        fidelity: float | None = None,
+        on_epoch: Callable[[int, float], bool] | None = None,
+    ) -> Measurement:
         """The table's run of ``point`` under this benchmark seed (or the predictor's answer).
 
         ``on_epoch(epoch, top1)`` is called with the stored learning curve, epoch by epoch, as a live training
@@ -79,8 +95,9 @@ class TableLookup(Estimator):
         spec = space.clip_spec(point)
         shortest = self.table.meta.get("shortest_clip")
         if shortest is not None and (spec.frames - 1) * spec.stride + 1 > int(shortest):
-            raise CandidateFailed(f"{spec.frames} frames at stride {spec.stride} exceed the data's {shortest}-frame clips",
-                                  trained=False)
+            raise CandidateFailed(
+                f"{spec.frames} frames at stride {spec.stride} exceed the data's {shortest}-frame clips", trained=False
+            )
         entry = self.table.entries.get(point.key)
         if entry is not None and entry.runs:
             seed = self.seed_for(point, list(entry.runs))
@@ -93,15 +110,25 @@ class TableLookup(Estimator):
                 accuracy = curve[min(len(curve), max(1, math.ceil(fidelity))) - 1]
             if on_epoch is not None:
                 _replay_curve(run, on_epoch, {"source": "table", "table_seed": seed})
-            return Measurement(point, {"accuracy": accuracy}, fidelity=fidelity, seconds=run.train_seconds,
-                               info={"source": "table", "table_seed": seed})
+            return Measurement(
+                point,
+                {"accuracy": accuracy},
+                fidelity=fidelity,
+                seconds=run.train_seconds,
+                info={"source": "table", "table_seed": seed},
+            )
         if self.predictor is None:
             raise CandidateFailed(f"{point.key} is not in the benchmark table", trained=False)
         intercept, slope = self._seconds_per_mac
         macs = space.complexity(point).macs
         (accuracy,) = self.predictor.predict([point])
-        return Measurement(point, {"accuracy": accuracy}, fidelity=fidelity, seconds=max(0.0, intercept + slope * macs),
-                           info={"source": "predictor"})
+        return Measurement(
+            point,
+            {"accuracy": accuracy},
+            fidelity=fidelity,
+            seconds=max(0.0, intercept + slope * macs),
+            info={"source": "predictor"},
+        )
 
 
 def _replay_curve(run: Run, on_epoch: Callable[[int, float], bool], info: dict[str, Any]) -> None:

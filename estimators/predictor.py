@@ -25,8 +25,13 @@ FEATURES = ("encoding+macs", "encoding+analytic", "analytic")
 
 
 class AccuracyPredictor:
-    def __init__(self, space: SearchSpace, regressor: str = "random_forest", random_state: int = 0,
-                 features: str = "encoding+macs") -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        regressor: str = "random_forest",
+        random_state: int = 0,
+        features: str = "encoding+macs",
+    ) -> None:
         self.space, self.regressor, self.random_state, self.feature_set = space, regressor, random_state, features
 
     def features(self, points: Sequence[Point]) -> "Any":
@@ -39,8 +44,13 @@ class AccuracyPredictor:
             cost = self.space.complexity(point)
             analytic = [math.log(max(value, 1)) for value in (cost.macs, cost.params, cost.activations)]
             encoding = list(self.space.encode(point))
-            rows.append({"encoding+macs": encoding + analytic[:1], "encoding+analytic": encoding + analytic,
-                         "analytic": analytic}[self.feature_set])
+            rows.append(
+                {
+                    "encoding+macs": encoding + analytic[:1],
+                    "encoding+analytic": encoding + analytic,
+                    "analytic": analytic,
+                }[self.feature_set]
+            )
         return np.asarray(rows, dtype="float64")
 
     def _make(self) -> Any:
@@ -50,12 +60,22 @@ class AccuracyPredictor:
         scaled = lambda model: pipeline.make_pipeline(preprocessing.StandardScaler(), model)  # noqa: E731
         kernels = gaussian_process.kernels
         makers = {
-            "random_forest": lambda: ensemble.RandomForestRegressor(n_estimators=300, min_samples_leaf=2, random_state=seed),
+            "random_forest": lambda: ensemble.RandomForestRegressor(
+                n_estimators=300, min_samples_leaf=2, random_state=seed
+            ),
             "gradient_boosting": lambda: ensemble.GradientBoostingRegressor(
-                n_estimators=300, max_depth=3, learning_rate=0.05, subsample=0.8, random_state=seed),
-            "extra_trees": lambda: ensemble.ExtraTreesRegressor(n_estimators=300, min_samples_leaf=2, random_state=seed),
-            "gaussian_process": lambda: scaled(gaussian_process.GaussianProcessRegressor(
-                kernels.ConstantKernel() * kernels.RBF() + kernels.WhiteKernel(), normalize_y=True, random_state=seed)),
+                n_estimators=300, max_depth=3, learning_rate=0.05, subsample=0.8, random_state=seed
+            ),
+            "extra_trees": lambda: ensemble.ExtraTreesRegressor(
+                n_estimators=300, min_samples_leaf=2, random_state=seed
+            ),
+            "gaussian_process": lambda: scaled(
+                gaussian_process.GaussianProcessRegressor(
+                    kernels.ConstantKernel() * kernels.RBF() + kernels.WhiteKernel(),
+                    normalize_y=True,
+                    random_state=seed,
+                )
+            ),
             "ridge": lambda: scaled(linear_model.Ridge(alpha=1.0)),
             "nearest_neighbours": lambda: scaled(neighbors.KNeighborsRegressor(n_neighbors=7, weights="distance")),
         }
@@ -92,9 +112,17 @@ def table_targets(table: Any, space: SearchSpace) -> tuple[list[Point], list[flo
     return points, targets
 
 
-def held_out_rank_quality(points: Sequence[Point], targets: Sequence[float], space: SearchSpace, *,
-                          folds: int = 5, repeats: int = 3, seed: int = 0, regressor: str = "random_forest",
-                          features: str = "encoding+macs") -> dict[str, float]:
+def held_out_rank_quality(
+    points: Sequence[Point],
+    targets: Sequence[float],
+    space: SearchSpace,
+    *,
+    folds: int = 5,
+    repeats: int = 3,
+    seed: int = 0,
+    regressor: str = "random_forest",
+    features: str = "encoding+macs",
+) -> dict[str, float]:
     """Repeated k-fold cross-validation: fit on all folds but one, rank-correlate predictions with measurements on
     the one left out; the mean and its standard error over every fold of every repeat.
 
@@ -104,8 +132,10 @@ def held_out_rank_quality(points: Sequence[Point], targets: Sequence[float], spa
     from scipy.stats import kendalltau, spearmanr
 
     if folds < 2 or repeats < 1 or len(points) < 2 * folds:
-        raise NasError(f"cross-validation needs folds >= 2, repeats >= 1 and at least {2 * folds} points; got folds "
-                       f"{folds}, repeats {repeats} and {len(points)} points")
+        raise NasError(
+            f"cross-validation needs folds >= 2, repeats >= 1 and at least {2 * folds} points; got folds "
+            f"{folds}, repeats {repeats} and {len(points)} points"
+        )
     taus, rhos = [], []
     for repeat in range(repeats):
         order = list(range(len(points)))
@@ -120,8 +150,17 @@ def held_out_rank_quality(points: Sequence[Point], targets: Sequence[float], spa
             taus.append(float(kendalltau(predicted, measured).statistic))
             rhos.append(float(spearmanr(predicted, measured).statistic))
     clean = [t for t in taus if math.isfinite(t)]
-    sem = (sum((t - sum(clean) / len(clean)) ** 2 for t in clean) / (len(clean) - 1) / len(clean)) ** 0.5 \
-        if len(clean) > 1 else math.nan
-    return {"kendall_tau": sum(clean) / len(clean) if clean else math.nan, "kendall_tau_sem": sem,
-            "spearman_rho": sum(r for r in rhos if math.isfinite(r)) / max(1, sum(math.isfinite(r) for r in rhos)),
-            "folds": folds, "repeats": repeats, "n_test": len(points) // folds, "n_train": len(points) - len(points) // folds}
+    sem = (
+        (sum((t - sum(clean) / len(clean)) ** 2 for t in clean) / (len(clean) - 1) / len(clean)) ** 0.5
+        if len(clean) > 1
+        else math.nan
+    )
+    return {
+        "kendall_tau": sum(clean) / len(clean) if clean else math.nan,
+        "kendall_tau_sem": sem,
+        "spearman_rho": sum(r for r in rhos if math.isfinite(r)) / max(1, sum(math.isfinite(r) for r in rhos)),
+        "folds": folds,
+        "repeats": repeats,
+        "n_test": len(points) // folds,
+        "n_train": len(points) - len(points) // folds,
+    }

@@ -41,8 +41,9 @@ class CandidateFailed(Exception):
     on the failed trial.
     """
 
-    def __init__(self, message: str, *, trained: bool = True, retry: bool = False,
-                 attrs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, *, trained: bool = True, retry: bool = False, attrs: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.trained, self.retry, self.attrs = trained, retry, attrs or {}
 
@@ -78,10 +79,18 @@ class ProxySchedule:
     def train_settings(self, point_seed: int, epochs: float | None = None) -> "TrainSettings":
         from .training import TrainSettings
 
-        return TrainSettings(epochs=self.epochs if epochs is None else epochs, batch_size=self.batch_size,
-                             optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
-                             seed=point_seed, threads=self.threads, channels_last=self.channels_last, amp=self.amp,
-                             curve=self.curve)
+        return TrainSettings(
+            epochs=self.epochs if epochs is None else epochs,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            seed=point_seed,
+            threads=self.threads,
+            channels_last=self.channels_last,
+            amp=self.amp,
+            curve=self.curve,
+        )
 
 
 def point_seed(seed: int, point: Point, repeat: int = 0) -> int:
@@ -134,8 +143,15 @@ class ProxyAccuracy(Estimator):
     reports_progress = True
     prunable = True  # evaluate takes on_epoch: a pruner may stop a training after any whole epoch
 
-    def __init__(self, cache: "ClipCache | str | os.PathLike", schedule: ProxySchedule = ProxySchedule(), *,
-                 device: str | None = None, train_split: str = "train", val_split: str = "val") -> None:
+    def __init__(
+        self,
+        cache: "ClipCache | str | os.PathLike",
+        schedule: ProxySchedule = ProxySchedule(),
+        *,
+        device: str | None = None,
+        train_split: str = "train",
+        val_split: str = "val",
+    ) -> None:
         from .data.cache import ClipCache
 
         self.cache = cache if isinstance(cache, ClipCache) else ClipCache(cache)
@@ -166,16 +182,23 @@ class ProxyAccuracy(Estimator):
         if device_kind == "cpu":
             schedule.pop("amp")  # never used on CPU: must not split the fingerprint
         group = current()  # several processes share each batch: batch norm sees smaller ones
-        return {"data": data_fingerprint(self.cache), "splits": [self.train_split, self.val_split],
-                "schedule": schedule, "device": device_kind, **({"processes": group.world_size} if group else {})}
+        return {
+            "data": data_fingerprint(self.cache),
+            "splits": [self.train_split, self.val_split],
+            "schedule": schedule,
+            "device": device_kind,
+            **({"processes": group.world_size} if group else {}),
+        }
 
     def fingerprint(self, fidelity: float | None = None) -> str:
         import torch
 
         from spaces.code_digest import code_digest
 
-        return fingerprint_of("proxy-accuracy", {**self.settings(fidelity), "torch": torch.__version__.split("+")[0],
-                                                 "code": code_digest()})
+        return fingerprint_of(
+            "proxy-accuracy",
+            {**self.settings(fidelity), "torch": torch.__version__.split("+")[0], "code": code_digest()},
+        )
 
     def shortest_clip(self) -> int:
         """Frames in the shortest video of the splits read: the longest clip window the data can serve."""
@@ -187,13 +210,22 @@ class ProxyAccuracy(Estimator):
         window = (spec.frames - 1) * spec.stride + 1
         shortest = self.shortest_clip()
         if window > shortest:
-            raise CandidateFailed(f"{spec.frames} frames at stride {spec.stride} span {window} frames; "
-                                  f"the cache's shortest clip has {shortest}", trained=False)
+            raise CandidateFailed(
+                f"{spec.frames} frames at stride {spec.stride} span {window} frames; "
+                f"the cache's shortest clip has {shortest}",
+                trained=False,
+            )
 
-    def evaluate(self, space: SearchSpace, point: Point, fidelity: float | None = None,
-                 on_step: "Callable[[StepReport], None] | None" = None, repeat: int = 0,
-                 start: "tuple[Point, Mapping[str, Any]] | None" = None,
-                 on_epoch: "Callable[[int, float], bool] | None" = None) -> Measurement:
+    def evaluate(
+        self,
+        space: SearchSpace,
+        point: Point,
+        fidelity: float | None = None,
+        on_step: "Callable[[StepReport], None] | None" = None,
+        repeat: int = 0,
+        start: "tuple[Point, Mapping[str, Any]] | None" = None,
+        on_epoch: "Callable[[int, float], bool] | None" = None,
+    ) -> Measurement:
         """Train and score run ``repeat`` of ``point`` (its own seed); under torchrun rank 0 first tells the
         other ranks to train it too.
 
@@ -241,10 +273,16 @@ class ProxyAccuracy(Estimator):
         if group is not None and group.is_main:
             broadcast(None)
 
-    def _measure(self, space: SearchSpace, point: Point, fidelity: float | None,
-                 on_step: "Callable[[StepReport], None] | None", repeat: int = 0,
-                 start: "tuple[Point, Mapping[str, Any]] | None" = None,
-                 on_epoch: "Callable[[int, float], bool] | None" = None) -> Measurement:
+    def _measure(
+        self,
+        space: SearchSpace,
+        point: Point,
+        fidelity: float | None,
+        on_step: "Callable[[StepReport], None] | None",
+        repeat: int = 0,
+        start: "tuple[Point, Mapping[str, Any]] | None" = None,
+        on_epoch: "Callable[[int, float], bool] | None" = None,
+    ) -> Measurement:
         import torch
 
         from .data.dataset import ClipDataset, ClipSampling
@@ -268,25 +306,46 @@ class ProxyAccuracy(Estimator):
             raise CandidateFailed(f"out of memory on {self.device} at batch {settings.batch_size}") from None
         clips = len(val_set) // val_set.sampling.views
         if result.stopped_at is not None:
-            raise CandidatePruned(result.stopped_at, result.top1, result.seconds,
-                                  {"accuracy_se": binomial_se(result.top1, clips), "val_clips": clips,
-                                   "train_seed": seed, "curve": result.curve, **started})
+            raise CandidatePruned(
+                result.stopped_at,
+                result.top1,
+                result.seconds,
+                {
+                    "accuracy_se": binomial_se(result.top1, clips),
+                    "val_clips": clips,
+                    "train_seed": seed,
+                    "curve": result.curve,
+                    **started,
+                },
+            )
         return Measurement(
             point=point,
-            metrics={"accuracy": result.top1, "accuracy_se": binomial_se(result.top1, clips), "val_clips": clips,
-                     "val_loss": result.loss,
-                     "train_loss": result.curve[-1]["train_loss"] if result.curve else float("nan")},
+            metrics={
+                "accuracy": result.top1,
+                "accuracy_se": binomial_se(result.top1, clips),
+                "val_clips": clips,
+                "val_loss": result.loss,
+                "train_loss": result.curve[-1]["train_loss"] if result.curve else float("nan"),
+            },
             fidelity=settings.epochs,
             seconds=result.seconds,
-            info={"clips": result.clips, "clips_per_second": result.clips_per_second, "epochs": result.epochs,
-                  "train_seed": seed, "device": self.device, "per_class_top1": result.per_class_top1,
-                  **({"curve": result.curve} if self.schedule.curve else {}), **started},
+            info={
+                "clips": result.clips,
+                "clips_per_second": result.clips_per_second,
+                "epochs": result.epochs,
+                "train_seed": seed,
+                "device": self.device,
+                "per_class_top1": result.per_class_top1,
+                **({"curve": result.curve} if self.schedule.curve else {}),
+                **started,
+            },
             weights=_cpu_state(model) if self.schedule.inherit else None,
         )
 
 
-def _start_from(space: SearchSpace, point: Point, model: Any, start: "tuple[Point, Mapping[str, Any]] | None",
-                seed: int) -> dict[str, Any]:
+def _start_from(
+    space: SearchSpace, point: Point, model: Any, start: "tuple[Point, Mapping[str, Any]] | None", seed: int
+) -> dict[str, Any]:
     """Load ``start``'s trained weights into ``model`` (grown by the space's rules); what happened, for ``info``.
 
     The same point (a final training from its search weights) loads them as they are. A space that cannot grow

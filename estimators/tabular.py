@@ -80,7 +80,11 @@ def _json_attr(value: Any) -> Any:
 
     if isinstance(value, (int, float, str)) and not isinstance(value, bool):
         return value
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
         return np.asarray(value)
     return json.dumps(value, sort_keys=True)
 
@@ -109,21 +113,29 @@ class Table:
         from .files import input_file
 
         try:
-            self.path = input_file(path, option="benchmark file", example="table.h5",
-                                   missing="build one with 'nas bench build --out {path}'")
+            self.path = input_file(
+                path,
+                option="benchmark file",
+                example="table.h5",
+                missing="build one with 'nas bench build --out {path}'",
+            )
         except NasError as error:
             raise TableError(str(error)) from None
         try:
             with h5py.File(self.path, "r") as handle:
                 self.meta = {k: _read_attr(v) for k, v in handle["meta"].attrs.items()}
                 if self.meta.get("format") != FORMAT:
-                    raise TableError(f"{self.path} has format {self.meta.get('format')!r}; this toolkit reads {FORMAT!r}")
+                    raise TableError(
+                        f"{self.path} has format {self.meta.get('format')!r}; this toolkit reads {FORMAT!r}"
+                    )
                 groups = sorted(handle["points"].items(), key=lambda item: int(item[1].attrs.get("index", 0)))
                 self.entries = {key: _entry(key, group) for key, group in groups}
         except TableError:
             raise
         except (OSError, KeyError, ValueError, TypeError) as error:
-            raise TableError(f"{self.path} is not a readable benchmark file ({error}); rebuild it with 'nas bench build'") from None
+            raise TableError(
+                f"{self.path} is not a readable benchmark file ({error}); rebuild it with 'nas bench build'"
+            ) from None
 
     @property
     def seeds(self) -> list[int]:
@@ -141,7 +153,13 @@ def _entry(key: str, group: Any) -> Entry:
         seed = int(name.split("_", 1)[1])
         run_attrs = {k: _read_attr(v) for k, v in run.attrs.items()}
         curve = {f: [float(x) for x in run[f][()]] for f in CURVE_FIELDS if f in run}
-        runs[seed] = Run(seed, float(run_attrs.get("top1", float("nan"))), float(run_attrs.get("train_seconds", 0.0)), curve, run_attrs)
+        runs[seed] = Run(
+            seed,
+            float(run_attrs.get("top1", float("nan"))),
+            float(run_attrs.get("train_seconds", 0.0)),
+            curve,
+            run_attrs,
+        )
     values = {k: attrs[k] for k in attrs["axes"]}
     return Entry(key, values, int(attrs["macs"]), int(attrs["params"]), runs)
 
@@ -162,8 +180,13 @@ def create_table(path: str | os.PathLike, meta: Mapping[str, Any]) -> None:
     write_atomically(path, write, what="benchmark file")
 
 
-def add_run(path: str | os.PathLike, point_attrs: Mapping[str, Any], seed: int, run_attrs: Mapping[str, Any],
-            curve: Iterable[Mapping[str, float]]) -> None:
+def add_run(
+    path: str | os.PathLike,
+    point_attrs: Mapping[str, Any],
+    seed: int,
+    run_attrs: Mapping[str, Any],
+    curve: Iterable[Mapping[str, float]],
+) -> None:
     """Add one run to the file through a temporary copy renamed into place (a kill leaves the old file)."""
     import h5py
     import numpy as np
@@ -191,7 +214,9 @@ def add_run(path: str | os.PathLike, point_attrs: Mapping[str, Any], seed: int, 
                 run.attrs[attr] = _json_attr(value)
             epochs = list(curve)
             for field_name in CURVE_FIELDS:
-                run.create_dataset(field_name, data=np.array([e.get(field_name, np.nan) for e in epochs], dtype="float64"))
+                run.create_dataset(
+                    field_name, data=np.array([e.get(field_name, np.nan) for e in epochs], dtype="float64")
+                )
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         shutil.copymode(target, tmp)
@@ -199,7 +224,9 @@ def add_run(path: str | os.PathLike, point_attrs: Mapping[str, Any], seed: int, 
     except (OSError, RuntimeError) as error:  # h5py reports some failed writes (a full disk) as RuntimeError
         Path(tmp).unlink(missing_ok=True)
         why = disk_full_note(target.parent) or f": {getattr(error, 'strerror', None) or first_line_of(error)}"
-        raise TableWriteFailure(f"cannot write the benchmark file {target}{why} (the file keeps every earlier run)") from None
+        raise TableWriteFailure(
+            f"cannot write the benchmark file {target}{why} (the file keeps every earlier run)"
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

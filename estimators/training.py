@@ -46,7 +46,9 @@ class TrainSettings:
         if self.optimizer not in ("sgd", "adamw"):
             raise NasError(f"unknown optimizer {self.optimizer!r}; choose sgd or adamw")
         if self.batch_size < 1 or self.lr <= 0 or self.threads < 1 or self.divergence_factor <= 1:
-            raise NasError(f"invalid training settings: batch_size={self.batch_size}, lr={self.lr}, threads={self.threads}")
+            raise NasError(
+                f"invalid training settings: batch_size={self.batch_size}, lr={self.lr}, threads={self.threads}"
+            )
 
 
 @dataclass
@@ -86,8 +88,9 @@ def learning_rate(base: float, progress: float, warmup: float) -> float:
 
 def _loader(dataset: ClipDataset, batch_size: int, *, shuffle: bool, seed: int, drop_last: bool):
     generator = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                                       generator=generator, num_workers=0)
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, generator=generator, num_workers=0
+    )
 
 
 class DivergedError(RuntimeError):
@@ -117,9 +120,15 @@ def _check_loss(loss: float, first: float | None, factor: float, step: int) -> N
         raise DivergedError(f"training loss diverged to {loss:.3g} at step {step} (started at {first:.3g})")
 
 
-def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None, settings: TrainSettings,
-          device: torch.device | str = "cpu", on_step: Callable[[StepReport], None] | None = None,
-          on_epoch: Callable[[int, float], bool] | None = None) -> TrainResult:
+def train(
+    model: nn.Module,
+    train_set: ClipDataset,
+    val_set: ClipDataset | None,
+    settings: TrainSettings,
+    device: torch.device | str = "cpu",
+    on_step: Callable[[StepReport], None] | None = None,
+    on_epoch: Callable[[int, float], bool] | None = None,
+) -> TrainResult:
     """Train ``model`` in place and evaluate it on ``val_set`` (if given).
 
     On CUDA with ``settings.amp`` the forward pass runs under float16 autocast
@@ -163,7 +172,9 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
         seed = settings.seed * 100_003 + epoch
         if ranks is None:
             return _loader(train_set, settings.batch_size, shuffle=True, seed=seed, drop_last=drop_last)
-        shards = list(distributed.shard_batches(len(train_set), settings.batch_size, seed=seed, drop_last=drop_last, group=ranks))
+        shards = list(
+            distributed.shard_batches(len(train_set), settings.batch_size, seed=seed, drop_last=drop_last, group=ranks)
+        )
         return torch.utils.data.DataLoader(train_set, batch_sampler=shards, num_workers=0)
 
     scores_epoch = (settings.curve or on_epoch is not None) and val_set is not None
@@ -204,34 +215,53 @@ def train(model: nn.Module, train_set: ClipDataset, val_set: ClipDataset | None,
     else:
         stopped_at = None
     seconds = time.perf_counter() - start - evaluating  # training time alone, as without the curve
-    result = TrainResult(top1=float("nan"), loss=float("nan"), seconds=seconds, clips=clips,
-                         epochs=step / steps_per_epoch, clips_per_second=clips / max(seconds, 1e-9), curve=curve,
-                         stopped_at=stopped_at)
+    result = TrainResult(
+        top1=float("nan"),
+        loss=float("nan"),
+        seconds=seconds,
+        clips=clips,
+        epochs=step / steps_per_epoch,
+        clips_per_second=clips / max(seconds, 1e-9),
+        curve=curve,
+        stopped_at=stopped_at,
+    )
     if val_set is not None:
-        result.top1, result.loss, result.per_class_top1 = scored if scores_epoch else evaluate(model, val_set, settings, device)
+        result.top1, result.loss, result.per_class_top1 = (
+            scored if scores_epoch else evaluate(model, val_set, settings, device)
+        )
     return result
 
 
 @torch.no_grad()
-def _scores(model: nn.Module, dataset, settings: TrainSettings, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+def _scores(
+    model: nn.Module, dataset, settings: TrainSettings, device: torch.device | str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits and labels of every item of ``dataset``, in order."""
     model.eval()
     logits, labels = [], []
     use_amp = settings.amp and torch.device(device).type == "cuda"
     for batch, batch_labels in _loader(dataset, settings.batch_size * 2, shuffle=False, seed=0, drop_last=False):
         with torch.autocast(torch.device(device).type, dtype=torch.float16, enabled=use_amp):
-            logits.append(model(normalise_batch(batch, device=device, channels_last=settings.channels_last)).float().cpu())
+            logits.append(
+                model(normalise_batch(batch, device=device, channels_last=settings.channels_last)).float().cpu()
+            )
         labels.append(batch_labels)
     return torch.cat(logits), torch.cat(labels)
 
 
-def _scores_over_ranks(model: nn.Module, dataset: ClipDataset, settings: TrainSettings, device, group) -> tuple[torch.Tensor, torch.Tensor]:
+def _scores_over_ranks(
+    model: nn.Module, dataset: ClipDataset, settings: TrainSettings, device, group
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Each rank scores every ``world``-th video (all its views); the scores are gathered in order on every rank."""
     from . import distributed
 
     distributed.share_buffers_of_rank_zero(model)
     views = dataset.sampling.views
-    mine = [video * views + view for video in range(group.rank, len(dataset) // views, group.world_size) for view in range(views)]
+    mine = [
+        video * views + view
+        for video in range(group.rank, len(dataset) // views, group.world_size)
+        for view in range(views)
+    ]
     scores, labels = _scores(model, torch.utils.data.Subset(dataset, mine), settings, device) if mine else (None, None)
     parts = [p for p in distributed.gather((mine, scores, labels)) if p[0]]
     order = torch.tensor([i for indices, _, _ in parts for i in indices]).argsort()
@@ -239,7 +269,9 @@ def _scores_over_ranks(model: nn.Module, dataset: ClipDataset, settings: TrainSe
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset: ClipDataset, settings: TrainSettings, device: torch.device | str = "cpu") -> tuple[float, float, list[float]]:
+def evaluate(
+    model: nn.Module, dataset: ClipDataset, settings: TrainSettings, device: torch.device | str = "cpu"
+) -> tuple[float, float, list[float]]:
     """Top-1 accuracy, mean loss and per-class top-1; test views of one video are averaged.
 
     Under torchrun the videos are shared out between the ranks and every rank gets the same figures.
@@ -258,5 +290,7 @@ def evaluate(model: nn.Module, dataset: ClipDataset, settings: TrainSettings, de
         targets = targets.view(-1, views)[:, 0]
     correct = scores.argmax(-1) == targets
     classes = int(scores.shape[-1])
-    per_class = [float(correct[targets == c].float().mean()) if (targets == c).any() else float("nan") for c in range(classes)]
+    per_class = [
+        float(correct[targets == c].float().mean()) if (targets == c).any() else float("nan") for c in range(classes)
+    ]
     return float(correct.float().mean()), loss, per_class

@@ -11,9 +11,26 @@ The API is imported on first use, so ``import nas`` stays light (no torch).
 
 from spaces._version import __version__
 
-__all__ = ["__version__", "search", "load", "compare", "build_table", "SearchResult", "SearchConfig", "NasError", "RunFailure"]
+__all__ = [
+    "__version__",
+    "search",
+    "load",
+    "compare",
+    "build_table",
+    "SearchResult",
+    "SearchConfig",
+    "NasError",
+    "RunFailure",
+]
 
-_API = {"search": "api", "load": "api", "compare": "api", "build_table": "api", "SearchResult": "api", "SearchConfig": "config"}
+_API = {
+    "search": "api",
+    "load": "api",
+    "compare": "api",
+    "build_table": "api",
+    "SearchResult": "api",
+    "SearchConfig": "config",
+}
 _ERRORS = ("NasError", "RunFailure")
 
 

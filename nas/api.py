@@ -83,9 +83,16 @@ def search(*, progress: bool = False, **settings: Any) -> SearchResult:
     outcome = summary["outcome"]
     if summary["chosen"] is None and outcome.stopped == "finished":
         raise RunFailure(no_model_reason(outcome.history))
-    return SearchResult(study=summary["study"], storage=summary["storage"], stopped=summary["stopped"],
-                        trained=summary["trained"], chosen=summary["chosen"], path=summary["path"],
-                        trials=list(outcome.runs or outcome.history), config=built.ledger.config() or {})
+    return SearchResult(
+        study=summary["study"],
+        storage=summary["storage"],
+        stopped=summary["stopped"],
+        trained=summary["trained"],
+        chosen=summary["chosen"],
+        path=summary["path"],
+        trials=list(outcome.runs or outcome.history),
+        config=built.ledger.config() or {},
+    )
 
 
 def load(study: str, storage: str | None = None) -> SearchResult:
@@ -101,12 +108,23 @@ def load(study: str, storage: str | None = None) -> SearchResult:
     record = report.chosen()
     if record is not None and chosen is None:  # killed before its summary was stored: take it from the trials
         final = report.final_of(record)
-        chosen = {"point": record.point.key, "gmacs": report.ledger.space.complexity(record.point).macs / 1e9,
-                  "params": report.ledger.space.complexity(record.point).params, "proxy_accuracy": record.accuracy,
-                  "final_accuracy": final.accuracy if final is not None else None}
-    return SearchResult(study=study, storage=url, stopped=_stopped(report), trained=trained_count(report.history),
-                        chosen=chosen, path=expansion_path(report.strategy, report.history),
-                        trials=list(report.runs), config=dict(report.config))
+        chosen = {
+            "point": record.point.key,
+            "gmacs": report.ledger.space.complexity(record.point).macs / 1e9,
+            "params": report.ledger.space.complexity(record.point).params,
+            "proxy_accuracy": record.accuracy,
+            "final_accuracy": final.accuracy if final is not None else None,
+        }
+    return SearchResult(
+        study=study,
+        storage=url,
+        stopped=_stopped(report),
+        trained=trained_count(report.history),
+        chosen=chosen,
+        path=expansion_path(report.strategy, report.history),
+        trials=list(report.runs),
+        config=dict(report.config),
+    )
 
 
 def _stopped(report) -> str:
@@ -134,9 +152,18 @@ def build_table(out: str, *, progress: bool = False, **settings: Any) -> dict[st
     return build(BuildConfig(out=out, **settings), shown)
 
 
-def compare(table: str | None = None, *, strategies: str = "coordinate,random", seeds: int = 20,
-            budget: int | None = None, epsilon: float = 0.02, out: str | None = None, cost: str = "flops",
-            target_ms: float | None = None, latency_threads: int = 1) -> dict[str, Any]:
+def compare(
+    table: str | None = None,
+    *,
+    strategies: str = "coordinate,random",
+    seeds: int = 20,
+    budget: int | None = None,
+    epsilon: float = 0.02,
+    out: str | None = None,
+    cost: str = "flops",
+    target_ms: float | None = None,
+    latency_threads: int = 1,
+) -> dict[str, Any]:
     """Strategies x benchmark seeds on equal budgets against a table (default: the one installed with nas).
 
     Returns ``{"rows": [...], "budgets", "predictor", ...}``; ``out``: a folder for compare.csv, compare.md
@@ -146,7 +173,16 @@ def compare(table: str | None = None, *, strategies: str = "coordinate,random", 
     from .bench_compare import compare as run
     from .tables import default_table
 
-    return run(CompareConfig(table=str(table or default_table()), strategies=strategies, seeds=seeds, budget=budget,
-                             epsilon=epsilon, out=out, cost=cost, target_ms=target_ms,
-                             latency_threads=latency_threads))
-
+    return run(
+        CompareConfig(
+            table=str(table or default_table()),
+            strategies=strategies,
+            seeds=seeds,
+            budget=budget,
+            epsilon=epsilon,
+            out=out,
+            cost=cost,
+            target_ms=target_ms,
+            latency_threads=latency_threads,
+        )
+    )

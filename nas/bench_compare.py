@@ -77,7 +77,11 @@ def compare(args: CompareConfig) -> dict[str, Any]:
     meta = table.meta
     space = get_space(meta["space"], **meta["space_settings"])
     target, cost, unit = _target_and_cost(args, space, int(meta["target_macs"]))
-    budget = args.budget if args.budget is not None else len(CoordinateExpansion(space, target=target, cost=cost).planned_costs([]))
+    budget = (
+        args.budget
+        if args.budget is not None
+        else len(CoordinateExpansion(space, target=target, cost=cost).planned_costs([]))
+    )
     if budget < 1:
         raise NasError(f"--budget must be at least 1, got {budget}")
     points, targets = table_targets(table, space)
@@ -86,16 +90,44 @@ def compare(args: CompareConfig) -> dict[str, Any]:
     lookups = {seed: TableLookup(table, bench_seed=seed, predictor=predictor) for seed in range(args.seeds)}
     runs = _run_all(space, names, lookups, target, budget, cost)
     # The best known within the target under each seed's draws: the table's best, or a better point some run found.
-    optimum = {seed: max([_table_optimum(table, space, lookup, target, cost),
-                          *(a for r in runs if r.seed == seed for a, m in zip(r.accuracies, r.costs) if a is not None and m <= target)])
-               for seed, lookup in lookups.items()}
+    optimum = {
+        seed: max(
+            [
+                _table_optimum(table, space, lookup, target, cost),
+                *(
+                    a
+                    for r in runs
+                    if r.seed == seed
+                    for a, m in zip(r.accuracies, r.costs)
+                    if a is not None and m <= target
+                ),
+            ]
+        )
+        for seed, lookup in lookups.items()
+    }
     budgets = _budgets(budget)
-    rows = summarise(runs, target=target, optimum=optimum.__getitem__, budgets=budgets, epsilon=args.epsilon,
-                     reference=(target / unit.scale, 0.0), scale=unit.scale)
-    header = {"table": str(args.table), "table_points": len(table.entries), "seeds": args.seeds, "budget": budget,
-              "target": unit.show(target), "cost": unit.label,
-              "epsilon": args.epsilon, "predictor": quality, "seconds": round(time.time() - started, 1),
-              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": _command(args)}
+    rows = summarise(
+        runs,
+        target=target,
+        optimum=optimum.__getitem__,
+        budgets=budgets,
+        epsilon=args.epsilon,
+        reference=(target / unit.scale, 0.0),
+        scale=unit.scale,
+    )
+    header = {
+        "table": str(args.table),
+        "table_points": len(table.entries),
+        "seeds": args.seeds,
+        "budget": budget,
+        "target": unit.show(target),
+        "cost": unit.label,
+        "epsilon": args.epsilon,
+        "predictor": quality,
+        "seconds": round(time.time() - started, 1),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": _command(args),
+    }
     if args.out is not None:
         out = Path(args.out)
         try:
@@ -105,8 +137,9 @@ def compare(args: CompareConfig) -> dict[str, Any]:
         write_text_atomically(out / "compare.csv", _csv(rows))
         _plots(runs, optimum, target, out, unit)
         write_text_atomically(out / "compare.md", _markdown(rows, budgets, header))
-        write_text_atomically(out / "compare.json", json.dumps(verdict_json(rows, budgets, header), indent=1,
-                                                                sort_keys=True) + "\n")
+        write_text_atomically(
+            out / "compare.json", json.dumps(verdict_json(rows, budgets, header), indent=1, sort_keys=True) + "\n"
+        )
     return {"rows": rows, "budgets": budgets, **header}
 
 
@@ -118,14 +151,24 @@ def verdict_json(rows: list[dict[str, Any]], budgets: list[int], header: dict[st
     """``compare.json``: the header, and per strategy what the verdict rests on (None where a figure is undefined)."""
     final = max(budgets)
     strategies = {
-        row["strategy"]: {key: _finite(value) for key, value in {
-            "from_table_fraction": row["from_table"], "final_best_mean": row[f"best@{final}"],
-            "final_best_sem": row[f"best@{final}_sem"], "rank_mean": row["rank_mean"],
-            "p_vs_random": row.get("wilcoxon_p_vs_random"), "p_holm_vs_random": row.get("p_holm_vs_random"),
-            "beats_random": row.get("beats_random"), "models_to_epsilon": row["models_to_eps"],
-            "seconds_to_epsilon": row["hours_to_eps"] * 3600, "seeds_within_epsilon": row["reached"],
-            "seeds": row["seeds"]}.items()}
-        for row in rows}
+        row["strategy"]: {
+            key: _finite(value)
+            for key, value in {
+                "from_table_fraction": row["from_table"],
+                "final_best_mean": row[f"best@{final}"],
+                "final_best_sem": row[f"best@{final}_sem"],
+                "rank_mean": row["rank_mean"],
+                "p_vs_random": row.get("wilcoxon_p_vs_random"),
+                "p_holm_vs_random": row.get("p_holm_vs_random"),
+                "beats_random": row.get("beats_random"),
+                "models_to_epsilon": row["models_to_eps"],
+                "seconds_to_epsilon": row["hours_to_eps"] * 3600,
+                "seeds_within_epsilon": row["reached"],
+                "seeds": row["seeds"],
+            }.items()
+        }
+        for row in rows
+    }
     return {**{k: v for k, v in header.items() if k != "seconds"}, "budgets": budgets, "strategies": strategies}
 
 
@@ -137,15 +180,20 @@ def verdict_rows(result: dict[str, Any]) -> list[dict[str, str]]:
     for row in result["rows"]:
         p = row.get("p_holm_vs_random")
         reached = f"({row['reached']}/{row['seeds']} seeds)"
-        shown.append({
-            "strategy": row["strategy"],
-            f"final best top-1 ({final} models)": f"{row[f'best@{final}']:.3f} ± {row[f'best@{final}_sem']:.3f}",
-            "mean rank": "-" if math.isnan(row["rank_mean"]) else f"{row['rank_mean']:.2f}",
-            "p vs random (Holm)": "-" if p is None else f"{p:.3g}",
-            "beats random": "yes" if row.get("beats_random") else "no",
-            "models to within eps": ("-" if math.isnan(row["models_to_eps"]) else f"{row['models_to_eps']:.1f}") + f" {reached}",
-            "seconds to within eps": "-" if math.isnan(row["hours_to_eps"]) else f"{row['hours_to_eps'] * 3600:.0f}",
-        })
+        shown.append(
+            {
+                "strategy": row["strategy"],
+                f"final best top-1 ({final} models)": f"{row[f'best@{final}']:.3f} ± {row[f'best@{final}_sem']:.3f}",
+                "mean rank": "-" if math.isnan(row["rank_mean"]) else f"{row['rank_mean']:.2f}",
+                "p vs random (Holm)": "-" if p is None else f"{p:.3g}",
+                "beats random": "yes" if row.get("beats_random") else "no",
+                "models to within eps": ("-" if math.isnan(row["models_to_eps"]) else f"{row['models_to_eps']:.1f}")
+                + f" {reached}",
+                "seconds to within eps": "-"
+                if math.isnan(row["hours_to_eps"])
+                else f"{row['hours_to_eps'] * 3600:.0f}",
+            }
+        )
     return shown
 
 
@@ -160,7 +208,9 @@ def _target_and_cost(args: CompareConfig, space, table_target: int):
 
     if args.cost == "flops":
         if args.target_ms is not None:
-            raise NasError(f"--target-ms {args.target_ms:g} needs --cost latency (with --cost flops the target is the table's)")
+            raise NasError(
+                f"--target-ms {args.target_ms:g} needs --cost latency (with --cost flops the target is the table's)"
+            )
         return table_target, None, GMACS
     target, cost = latency_target(args, space)  # the table's MACs target bounds its region; this one the search
     return target, cost, MILLISECONDS
@@ -174,7 +224,9 @@ def _run_all(space, names, lookups, target: int, budget: int, cost) -> list:
     runs = []
     import sys
 
-    with tqdm(total=len(names) * len(lookups), desc="runs", unit="run", leave=False, disable=not sys.stderr.isatty()) as bar:
+    with tqdm(
+        total=len(names) * len(lookups), desc="runs", unit="run", leave=False, disable=not sys.stderr.isatty()
+    ) as bar:
         for name in names:
             for seed, lookup in lookups.items():
                 runs.append(run_strategy(space, name, seed, lookup, target=target, budget=budget, cost=cost))
@@ -237,36 +289,51 @@ def _display(row: dict[str, Any], budgets: list[int]) -> dict[str, str]:
 def _markdown(rows, budgets, header) -> str:
     shown = [_display(r, budgets) for r in rows]
     columns = list(shown[0])
-    lines = [f"# Strategy comparison on {header['table']}", "",
-             f"- command: `{header['command']}`", f"- run {header['date']}, {header['seconds']:.0f} s",
-             f"- {header['table_points']} table points; {header['seeds']} benchmark seeds per strategy; budget "
-             f"{header['budget']} trained models; target {header['target']}; epsilon {header['epsilon']}",
-             f"- predictor (random forest) on held-out table points, {header['predictor']['folds']}-fold cross-validation "
-             f"repeated {header['predictor']['repeats']} times: Kendall tau {header['predictor']['kendall_tau']:.3f} ± "
-             f"{header['predictor']['kendall_tau_sem']:.3f}, Spearman rho {header['predictor']['spearman_rho']:.3f} "
-             f"({header['predictor']['n_test']} points per fold)",
-             f"- mean ± SEM over seeds; hypervolume x 1000 ({header['cost']} x top-1 against the reference (target, 0));"
-             " Wilcoxon signed-rank on the final best top-1, paired by seed; from table: share of the trained models"
-             " the table answered (the predictor answered the rest)", "",
-             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = [
+        f"# Strategy comparison on {header['table']}",
+        "",
+        f"- command: `{header['command']}`",
+        f"- run {header['date']}, {header['seconds']:.0f} s",
+        f"- {header['table_points']} table points; {header['seeds']} benchmark seeds per strategy; budget "
+        f"{header['budget']} trained models; target {header['target']}; epsilon {header['epsilon']}",
+        f"- predictor (random forest) on held-out table points, {header['predictor']['folds']}-fold cross-validation "
+        f"repeated {header['predictor']['repeats']} times: Kendall tau {header['predictor']['kendall_tau']:.3f} ± "
+        f"{header['predictor']['kendall_tau_sem']:.3f}, Spearman rho {header['predictor']['spearman_rho']:.3f} "
+        f"({header['predictor']['n_test']} points per fold)",
+        f"- mean ± SEM over seeds; hypervolume x 1000 ({header['cost']} x top-1 against the reference (target, 0));"
+        " Wilcoxon signed-rank on the final best top-1, paired by seed; from table: share of the trained models"
+        " the table answered (the predictor answered the rest)",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
     lines += ["| " + " | ".join(row[c] for c in columns) + " |" for row in shown]
     verdict = verdict_rows({"rows": rows, "budgets": budgets})
     columns = list(verdict[0])
-    lines += ["", "## Verdict", "",
-              "Which strategies beat random search: a Wilcoxon signed-rank test of the final best top-1 against random "
-              "search's, paired by seed, Holm-corrected over the strategies compared; *beats random* needs p < 0.05 "
-              "and a higher mean. Mean rank: each seed ranks the strategies by final best (1 = best). Seconds are "
-              "the table's training seconds of the models trained until within epsilon of the best point within the "
-              "target.", "",
-              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += [
+        "",
+        "## Verdict",
+        "",
+        "Which strategies beat random search: a Wilcoxon signed-rank test of the final best top-1 against random "
+        "search's, paired by seed, Holm-corrected over the strategies compared; *beats random* needs p < 0.05 "
+        "and a higher mean. Mean rank: each seed ranks the strategies by final best (1 = best). Seconds are "
+        "the table's training seconds of the models trained until within epsilon of the best point within the "
+        "target.",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
     lines += ["| " + " | ".join(row[c] for c in columns) + " |" for row in verdict]
     return "\n".join(lines) + "\n"
 
 
 def _command(args: CompareConfig) -> str:
     latency = f" --cost latency --target-ms {args.target_ms:g}" if args.cost == "latency" else ""
-    return (f"nas bench compare --table {args.table} --strategies {args.strategies} --seeds {args.seeds}"
-            + (f" --budget {args.budget}" if args.budget else "") + f"{latency} --epsilon {args.epsilon} --out {args.out}")
+    return (
+        f"nas bench compare --table {args.table} --strategies {args.strategies} --seeds {args.seeds}"
+        + (f" --budget {args.budget}" if args.budget else "")
+        + f"{latency} --epsilon {args.epsilon} --out {args.out}"
+    )
 
 
 def _plots(runs, optimum, target: int, out: Path, unit) -> None:
@@ -291,23 +358,38 @@ def _plots(runs, optimum, target: int, out: Path, unit) -> None:
         xs = list(range(1, length + 1))
         means, sems = [m for m, _ in stats], [s for _, s in stats]
         axes.plot(xs, means, color=colour("", index), label=name)
-        axes.fill_between(xs, [m - s for m, s in zip(means, sems)], [m + s for m, s in zip(means, sems)],
-                          color=colour("", index), alpha=0.15)
+        axes.fill_between(
+            xs,
+            [m - s for m, s in zip(means, sems)],
+            [m + s for m, s in zip(means, sems)],
+            color=colour("", index),
+            alpha=0.15,
+        )
     axes.set_xlabel("trained models")
     axes.set_ylabel("regret: table's best top-1 within the target - best found")
     finish(figure, axes, "anytime regret (mean ± SEM over benchmark seeds)", out / "anytime.png")
     _seconds_plot(runs, optimum, target, strategies, out / "anytime_seconds.png")
     figure, axes = new_figure()
     for index, name in enumerate(strategies):
-        pooled = [(m / unit.scale, a) for r in runs if r.strategy == name for m, a in zip(r.costs, r.accuracies)
-                  if a is not None and m <= target]
+        pooled = [
+            (m / unit.scale, a)
+            for r in runs
+            if r.strategy == name
+            for m, a in zip(r.costs, r.accuracies)
+            if a is not None and m <= target
+        ]
         front = pareto_points(pooled)
         if front:
             axes.step(*zip(*front), where="post", color=colour("", index), label=name)
     axes.axvline(target / unit.scale, color="grey", ls=":", lw=1.2)
     compute_axis(axes, LATENCY_AXIS if unit.label == "ms" else COMPUTE_AXIS)
     axes.set_ylabel("top-1 (table or predictor)")
-    finish(figure, axes, f"accuracy-{'latency' if unit.label == 'ms' else 'compute'} fronts, all seeds pooled", out / "pareto.png")
+    finish(
+        figure,
+        axes,
+        f"accuracy-{'latency' if unit.label == 'ms' else 'compute'} fronts, all seeds pooled",
+        out / "pareto.png",
+    )
 
 
 def regret_at(run, optimum: float, target: int, times: list[float]) -> list[float]:
@@ -320,8 +402,9 @@ def regret_at(run, optimum: float, target: int, times: list[float]) -> list[floa
     for seconds in run.seconds:
         elapsed += seconds
         finished.append(elapsed)
-    return [next((r for t, r in zip(reversed(finished), reversed(regrets)) if t <= moment), math.nan)
-            for moment in times]
+    return [
+        next((r for t, r in zip(reversed(finished), reversed(regrets)) if t <= moment), math.nan) for moment in times
+    ]
 
 
 def _seconds_plot(runs, optimum, target: int, strategies: list[str], path: Path) -> None:
@@ -338,8 +421,9 @@ def _seconds_plot(runs, optimum, target: int, strategies: list[str], path: Path)
         minutes = [t / 60 for t in times]
         means = [m for m, _ in stats]
         axes.plot(minutes, means, color=colour("", index), label=name)
-        axes.fill_between(minutes, [m - s for m, s in stats], [m + s for m, s in stats], color=colour("", index),
-                          alpha=0.15)
+        axes.fill_between(
+            minutes, [m - s for m, s in stats], [m + s for m, s in stats], color=colour("", index), alpha=0.15
+        )
     axes.set_xlabel("simulated training minutes (the table's training times)")
     axes.set_ylabel("regret: table's best top-1 within the target - best found")
     finish(figure, axes, "anytime regret against training time (mean ± SEM; a run counts once it has a model)", path)

@@ -74,8 +74,9 @@ class CheckpointStore:
         try:
             self._write(ref["id"], body, digest)
         except OSError as error:
-            raise CheckpointUnwritable(f"cannot write checkpoint {ref['id']} to {self.where}: "
-                                       f"{error.strerror or error}") from None
+            raise CheckpointUnwritable(
+                f"cannot write checkpoint {ref['id']} to {self.where}: {error.strerror or error}"
+            ) from None
         return ref
 
     def _write(self, artifact_id: str, body: bytes, digest: str) -> None:
@@ -115,8 +116,10 @@ class CheckpointStore:
         except (OSError, ValueError) as error:
             raise CheckpointUnavailable(f"checkpoint {ref['id']} cannot be read from {self.where}: {error}") from None
         if hashlib.sha256(body).hexdigest() != ref["sha256"]:
-            raise CheckpointUnavailable(f"checkpoint {ref['id']} in {self.where} is corrupt (its SHA-256 differs "
-                                        "from the one its trial recorded)")
+            raise CheckpointUnavailable(
+                f"checkpoint {ref['id']} in {self.where} is corrupt (its SHA-256 differs "
+                "from the one its trial recorded)"
+            )
         try:
             return torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - any unpickling failure is a corrupt checkpoint
@@ -131,9 +134,11 @@ def check_same_store(store: CheckpointStore, refs: list[CheckpointRef], stored: 
     """
     missing = [ref for ref in refs if not store.has(ref)]
     if missing:
-        raise NasError(f"the checkpoint folder {store.where} lacks {len(missing)} of the {len(refs)} checkpoints "
-                       f"this search's trials reference (it keeps them in {stored}); give --checkpoints the folder "
-                       "the search uses, or where this machine mounts it")
+        raise NasError(
+            f"the checkpoint folder {store.where} lacks {len(missing)} of the {len(refs)} checkpoints "
+            f"this search's trials reference (it keeps them in {stored}); give --checkpoints the folder "
+            "the search uses, or where this machine mounts it"
+        )
 
 
 def default_folder(url: str) -> str | None:

@@ -97,8 +97,14 @@ def options_of(parser: argparse.ArgumentParser) -> list[OptionHelp]:
         if action.help == argparse.SUPPRESS:
             continue
         text = formatter._expand_help(action) if action.help else ""
-        found.append(OptionHelp(tuple(action.option_strings) or (action.dest,), formatter._format_action_invocation(action),
-                                " ".join(text.split()), bool(action.required or not action.option_strings)))
+        found.append(
+            OptionHelp(
+                tuple(action.option_strings) or (action.dest,),
+                formatter._format_action_invocation(action),
+                " ".join(text.split()),
+                bool(action.required or not action.option_strings),
+            )
+        )
     return found
 
 
@@ -150,7 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if not caused_by_interrupt(error):
             raise
-        print("nas: interrupted", file=sys.stderr)  # a Ctrl-C inside an import, wrapped by Python (e.g. in __set_name__)
+        print(
+            "nas: interrupted", file=sys.stderr
+        )  # a Ctrl-C inside an import, wrapped by Python (e.g. in __set_name__)
         return EXIT_INTERRUPTED
     finally:
         if restore_logging is not None:
@@ -175,4 +183,3 @@ def entry() -> None:
         sys.stderr.flush()
         os._exit(status)
     sys.exit(status)
-

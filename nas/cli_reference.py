@@ -32,10 +32,13 @@ def render() -> str:
     """The whole reference: every leaf command of ``nas``, in the order ``nas --help`` lists them."""
     parser = build_parser()
     header = [
-        "# Command-line reference", "",
+        "# Command-line reference",
+        "",
         "Generated from the `nas` argument parsers when the site is built (`nas/cli_reference.py`); each",
-        "table lists every argument of one command with the help `--help` prints, ranges included.", "",
+        "table lists every argument of one command with the help `--help` prints, ranges included.",
+        "",
         f"{' '.join(parser.description.split())} Every command also takes `-q`/`--quiet` and `-v`/`--verbose`; "
-        "exit status 0 done, 2 bad input, 1 a failure at run time, 130 interrupted.", "",
+        "exit status 0 done, 2 bad input, 1 a failure at run time, 130 interrupted.",
+        "",
     ]
     return "\n".join(header) + "\n" + "\n".join(render_command(path, leaf) for path, leaf in iter_commands(parser))

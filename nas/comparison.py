@@ -41,7 +41,9 @@ class Run:
     costs: list[int] = field(default_factory=list)  # in the strategy's unit: MACs, or whole µs under latency
     seconds: list[float] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # what answered: "table", "predictor", ...
-    history: list[TrialRecord] = field(default_factory=list)  # every record, failed-for-free ones too (a strategy replays it)
+    history: list[TrialRecord] = field(
+        default_factory=list
+    )  # every record, failed-for-free ones too (a strategy replays it)
 
     def add(self, point: Point, accuracy: float | None, cost: int, seconds: float, source: str = "") -> None:
         self.points.append(point)
@@ -55,8 +57,17 @@ class Run:
         return sum(s == "table" for s in self.sources) / len(self.sources) if self.sources else math.nan
 
 
-def run_strategy(space: SearchSpace, name: str, seed: int, estimator: Estimator, *, target: int, budget: int,
-                 cost: Callable[[Point], int] | None = None, **options: Any) -> Run:
+def run_strategy(
+    space: SearchSpace,
+    name: str,
+    seed: int,
+    estimator: Estimator,
+    *,
+    target: int,
+    budget: int,
+    cost: Callable[[Point], int] | None = None,
+    **options: Any,
+) -> Run:
     """Let ``name`` propose until it has trained ``budget`` models (or is finished); points that fail for free cost nothing.
 
     The run loop is the live search's (:class:`nas.loop.RunLoop`), with the
@@ -68,8 +79,12 @@ def run_strategy(space: SearchSpace, name: str, seed: int, estimator: Estimator,
     pruner = simulated_pruner(strategy, estimator)
     trials = MemoryTrials(strategy.cost_of, pruner=pruner)
     on_epoch = trials.on_epoch if pruner is not None else None
-    loop = RunLoop(strategy, estimator_evaluate(space, estimator, on_epoch=on_epoch), trials,
-                   LoopSettings(budget=budget, max_proposals=50 * budget))
+    loop = RunLoop(
+        strategy,
+        estimator_evaluate(space, estimator, on_epoch=on_epoch),
+        trials,
+        LoopSettings(budget=budget, max_proposals=50 * budget),
+    )
     try:
         loop.run()
     except StrategyStalled:
@@ -89,9 +104,11 @@ def simulated_pruner(strategy: Any, estimator: Estimator) -> Any:
 
     epochs = getattr(estimator, "epochs", None)
     if epochs is None or epochs < 2 or not getattr(estimator, "has_curves", False):
-        raise NasError(f"strategy {strategy.name!r} prunes trainings by their per-epoch top-1, which needs a "
-                       f"benchmark table with learning curves of at least 2 epochs (this one: {epochs or 0:g}); "
-                       "build one with nas bench build --epochs 2 or more")
+        raise NasError(
+            f"strategy {strategy.name!r} prunes trainings by their per-epoch top-1, which needs a "
+            f"benchmark table with learning curves of at least 2 epochs (this one: {epochs or 0:g}); "
+            "build one with nas bench build --epochs 2 or more"
+        )
     return make_pruner(strategy.pruner, float(epochs))
 
 
@@ -125,8 +142,17 @@ def best_after(run: Run, target: int, models: int) -> float:
     return curve[min(models, len(curve)) - 1]
 
 
-def summarise(runs: Sequence[Run], *, target: int, optimum: Callable[[int], float], budgets: Sequence[int],
-              epsilon: float, reference: tuple[float, float], baseline: str = "random", scale: float = 1e9) -> list[dict[str, Any]]:
+def summarise(
+    runs: Sequence[Run],
+    *,
+    target: int,
+    optimum: Callable[[int], float],
+    budgets: Sequence[int],
+    epsilon: float,
+    reference: tuple[float, float],
+    baseline: str = "random",
+    scale: float = 1e9,
+) -> list[dict[str, Any]]:
     """One row per strategy: best accuracy after each budget, models/time to within epsilon, hypervolume, Wilcoxon vs baseline.
 
     ``optimum(seed)`` is the best accuracy within the target that the benchmark holds under that seed's draws.
@@ -137,8 +163,10 @@ def summarise(runs: Sequence[Run], *, target: int, optimum: Callable[[int], floa
     for run in runs:
         by_strategy.setdefault(run.strategy, []).append(run)
     final_budget = max(budgets)
-    finals = {name: [best_after(r, target, final_budget) for r in sorted(rs, key=lambda r: r.seed)]
-              for name, rs in by_strategy.items()}
+    finals = {
+        name: [best_after(r, target, final_budget) for r in sorted(rs, key=lambda r: r.seed)]
+        for name, rs in by_strategy.items()
+    }
     rows = []
     for name, strategy_runs in by_strategy.items():
         strategy_runs = sorted(strategy_runs, key=lambda r: r.seed)
@@ -149,16 +177,25 @@ def summarise(runs: Sequence[Run], *, target: int, optimum: Callable[[int], floa
         reach = [models_to_reach(within_target(r, target), optimum(r.seed) - epsilon) for r in strategy_runs]
         reached = [n for n in reach if n is not None]
         row["reached"] = len(reached)
-        row["models_to_eps"], row["models_to_eps_sem"] = mean_and_sem([float(n) for n in reached]) if reached else (math.nan, math.nan)
+        row["models_to_eps"], row["models_to_eps_sem"] = (
+            mean_and_sem([float(n) for n in reached]) if reached else (math.nan, math.nan)
+        )
         times = [sum(r.seconds[:n]) for r, n in zip(strategy_runs, reach) if n is not None]
-        row["hours_to_eps"], row["hours_to_eps_sem"] = (v / 3600 for v in mean_and_sem(times)) if times else (math.nan, math.nan)
-        volumes = [hypervolume([(m / scale, a) for m, a in zip(r.costs, r.accuracies) if a is not None and m <= target], reference)
-                   for r in strategy_runs]
+        row["hours_to_eps"], row["hours_to_eps_sem"] = (
+            (v / 3600 for v in mean_and_sem(times)) if times else (math.nan, math.nan)
+        )
+        volumes = [
+            hypervolume(
+                [(m / scale, a) for m, a in zip(r.costs, r.accuracies) if a is not None and m <= target], reference
+            )
+            for r in strategy_runs
+        ]
         row["hypervolume"], row["hypervolume_sem"] = mean_and_sem(volumes)
         row["models_trained"] = mean_and_sem([float(len(r.points)) for r in strategy_runs])[0]
         row["from_table"] = mean_and_sem([r.table_share() for r in strategy_runs])[0]
-        row["wilcoxon_p_vs_" + baseline] = (None if name == baseline or baseline not in finals
-                                            else wilcoxon_p(finals[name], finals[baseline]))
+        row["wilcoxon_p_vs_" + baseline] = (
+            None if name == baseline or baseline not in finals else wilcoxon_p(finals[name], finals[baseline])
+        )
         rows.append(row)
     return _with_verdict(rows, finals, baseline)
 

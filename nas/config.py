@@ -42,16 +42,36 @@ COSTS = ("flops", "latency")
 
 #: The range of every number a search takes: the parser's types and the API's checks are these same objects.
 RANGES: dict[str, Any] = {
-    "target_gflops": GFLOPS, "target_ms": LATENCY_MS, "latency_threads": THREADS, "budget": COUNT,
-    "time_limit": Real(0, MAX_SECONDS, low_open=True), "seed": SEED, "epochs": EPOCHS,
-    "final_epochs": Real(0, MAX_EPOCHS), "repeats": Whole(1, MAX_REPEATS), "tie_sigmas": Real(0, 10), "seed_spread": Real(0, 1),
-    "tie_max_runs": Whole(1, MAX_REPEATS), "lr": Real(0, 100, low_open=True), "threads": THREADS,
-    "heartbeat": Whole(1, 3600), "storage_retry": Real(0, 86_400), "inherit_epochs": EPOCHS,
+    "target_gflops": GFLOPS,
+    "target_ms": LATENCY_MS,
+    "latency_threads": THREADS,
+    "budget": COUNT,
+    "time_limit": Real(0, MAX_SECONDS, low_open=True),
+    "seed": SEED,
+    "epochs": EPOCHS,
+    "final_epochs": Real(0, MAX_EPOCHS),
+    "repeats": Whole(1, MAX_REPEATS),
+    "tie_sigmas": Real(0, 10),
+    "seed_spread": Real(0, 1),
+    "tie_max_runs": Whole(1, MAX_REPEATS),
+    "lr": Real(0, 100, low_open=True),
+    "threads": THREADS,
+    "heartbeat": Whole(1, 3600),
+    "storage_retry": Real(0, 86_400),
+    "inherit_epochs": EPOCHS,
 }
 #: Text settings with a check of their own (None: the default).
-TEXTS: dict[str, Any] = {"data": DATA, "storage": storage, "study": new_study, "checkpoints": output_folder("checkpoints")}
+TEXTS: dict[str, Any] = {
+    "data": DATA,
+    "storage": storage,
+    "study": new_study,
+    "checkpoints": output_folder("checkpoints"),
+}
 FINAL_STARTS = ("scratch", "search")
-CHOICES: dict[str, tuple[str, ...]] = {"cost": COSTS, "final_start": FINAL_STARTS}  # tie rules and selections: the strategy checks them
+CHOICES: dict[str, tuple[str, ...]] = {
+    "cost": COSTS,
+    "final_start": FINAL_STARTS,
+}  # tie rules and selections: the strategy checks them
 
 
 @dataclass(frozen=True)
@@ -117,7 +137,11 @@ class SearchConfig:
     @classmethod
     def from_options(cls, options: Any, space_options: Mapping[str, Any]) -> "SearchConfig":
         """The config of any object with attributes named like the fields (parsed ``nas search`` arguments)."""
-        given = {f.name: getattr(options, f.name) for f in fields(cls) if f.name != "space_options" and hasattr(options, f.name)}
+        given = {
+            f.name: getattr(options, f.name)
+            for f in fields(cls)
+            if f.name != "space_options" and hasattr(options, f.name)
+        }
         return cls(**given, space_options=dict(space_options))
 
 

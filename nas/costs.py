@@ -26,8 +26,6 @@ MICROSECONDS_PER_MS = 1000
 DEFAULT_LATENCY_THREADS = 1
 
 
-
-
 @dataclass(frozen=True)
 class Unit:
     """How a cost is shown: ``value / scale`` followed by ``label``."""
@@ -76,15 +74,19 @@ class LatencyCost:
         space = self.space
         base = self(space.base)
         if target < base:
-            raise NasError(f"the latency target ({MILLISECONDS.show(target)}) is below the base network's predicted "
-                           f"{MILLISECONDS.show(base)} at {space.base.key} on this machine; raise --target-ms")
+            raise NasError(
+                f"the latency target ({MILLISECONDS.show(target)}) is below the base network's predicted "
+                f"{MILLISECONDS.show(base)} at {space.base.key} on this machine; raise --target-ms"
+            )
         point = space.base
         while self(point) < target:
             bigger = _expand_all(space, point)
             if bigger == point:
-                raise NasError(f"the latency target ({MILLISECONDS.show(target)}) is above the largest network this space's expansions reach "
-                               f"({MILLISECONDS.show(self(point))} predicted at {point.key}): no search can reach it; "
-                               "lower --target-ms")
+                raise NasError(
+                    f"the latency target ({MILLISECONDS.show(target)}) is above the largest network this space's expansions reach "
+                    f"({MILLISECONDS.show(self(point))} predicted at {point.key}): no search can reach it; "
+                    "lower --target-ms"
+                )
             point = bigger
 
 
@@ -96,7 +98,9 @@ def _expand_all(space: SearchSpace, point: Point) -> Point:
     return point
 
 
-def resolve_target(args: Any, space: SearchSpace, default_gflops: float | None) -> tuple[int, Callable[[Point], int] | None]:
+def resolve_target(
+    args: Any, space: SearchSpace, default_gflops: float | None
+) -> tuple[int, Callable[[Point], int] | None]:
     """The target in cost units and the cost callable (None: analytic MACs), with every bad combination refused.
 
     ``args``: a :class:`~nas.config.SearchConfig`, or any object with its ``cost``, ``target_gflops``,
@@ -104,7 +108,9 @@ def resolve_target(args: Any, space: SearchSpace, default_gflops: float | None) 
     """
     if args.cost == "flops":
         if args.target_ms is not None:
-            raise NasError(f"--target-ms {args.target_ms:g} needs --cost latency (with --cost flops the target is --target-gflops)")
+            raise NasError(
+                f"--target-ms {args.target_ms:g} needs --cost latency (with --cost flops the target is --target-gflops)"
+            )
         gflops = args.target_gflops if args.target_gflops is not None else default_gflops
         if gflops is None:
             raise NasError(f"space {space.name!r} has no default compute target; give --target-gflops")
@@ -143,12 +149,20 @@ def cost_from_config(space: SearchSpace, config: Mapping[str, Any]) -> Callable[
     if not recorded:
         return None
     if recorded.get("kind") != "latency":
-        raise NasError(f"the study's cost {recorded.get('kind')!r} is unknown to this toolkit (known: {', '.join(COST_KINDS)})")
+        raise NasError(
+            f"the study's cost {recorded.get('kind')!r} is unknown to this toolkit (known: {', '.join(COST_KINDS)})"
+        )
     cost = LatencyCost(space, recorded["settings"])
     if cost.identity != recorded["identity"]:
-        differs = sorted(k for k in set(cost.identity) | set(recorded["identity"]) if cost.identity.get(k) != recorded["identity"].get(k))
-        raise NasError(f"this machine would predict other latencies than the search's ({', '.join(differs)} differ: "
-                       f"{ {k: recorded['identity'].get(k) for k in differs} }); run it where the search runs")
+        differs = sorted(
+            k
+            for k in set(cost.identity) | set(recorded["identity"])
+            if cost.identity.get(k) != recorded["identity"].get(k)
+        )
+        raise NasError(
+            f"this machine would predict other latencies than the search's ({', '.join(differs)} differ: "
+            f"{ {k: recorded['identity'].get(k) for k in differs} }); run it where the search runs"
+        )
     return cost
 
 

@@ -36,8 +36,12 @@ def proxy_defaults(space_name: str) -> dict[str, Any]:
     from spaces import get_space
 
     space = get_space(space_name)
-    return {"space": dict(space.proxy_defaults.get("space", {})), "target_gflops": space.proxy_defaults.get("target_gflops"),
-            "schedule": {"epochs": DEFAULT_EPOCHS, **space.proxy_defaults.get("schedule", {})}, "data": space.default_data}
+    return {
+        "space": dict(space.proxy_defaults.get("space", {})),
+        "target_gflops": space.proxy_defaults.get("target_gflops"),
+        "schedule": {"epochs": DEFAULT_EPOCHS, **space.proxy_defaults.get("schedule", {})},
+        "data": space.default_data,
+    }
 
 
 def proxy_schedule(defaults: dict[str, Any], epochs: float | None, lr: float | None) -> dict[str, Any]:
@@ -68,8 +72,10 @@ def plan_data(spec: str):
 
         name, colon, text = spec.partition(":")
         if colon and not text.strip():
-            raise NasError(f"--data {spec!r}: nothing after the colon; give settings (e.g. {name}:clips_per_class=50) "
-                           f"or write --data {name} for the default")
+            raise NasError(
+                f"--data {spec!r}: nothing after the colon; give settings (e.g. {name}:clips_per_class=50) "
+                f"or write --data {name} for the default"
+            )
         settings_type = get_generator(name).settings_type()
         known = {f.name for f in fields(settings_type)}
         options = parse_options([i for i in text.split(",") if i], option=f"--data {name}")
@@ -115,14 +121,31 @@ def study_config(config: SearchConfig, space, strategy, estimator, target: int) 
     ``target`` is in the cost's unit, and stored under a key naming it: ``target_macs`` or ``target_us``.
     """
     coordinate = "tie_rule" in strategy.own_options
-    ties = ({"tie_rule": config.tie_rule, "tie_sigmas": config.tie_sigmas, "tie_max_runs": config.tie_max_runs,
-             **({"seed_spread": config.seed_spread} if config.seed_spread else {})}  # 0: the identity it always had
-            if coordinate else {})
-    return {**cost_config(strategy.cost), "space": space.name, "space_version": space.version,
-            "space_code": space.code_digest(), "space_settings": space.describe().get("settings"),
-            "strategy": strategy.name, "selection": config.selection if coordinate else None, **ties,
-            "repeats": config.repeats, target_key(strategy.cost): target, "seed": config.seed,
-            "estimator": estimator.fingerprint(), "estimator_settings": estimator.settings()}
+    ties = (
+        {
+            "tie_rule": config.tie_rule,
+            "tie_sigmas": config.tie_sigmas,
+            "tie_max_runs": config.tie_max_runs,
+            **({"seed_spread": config.seed_spread} if config.seed_spread else {}),
+        }  # 0: the identity it always had
+        if coordinate
+        else {}
+    )
+    return {
+        **cost_config(strategy.cost),
+        "space": space.name,
+        "space_version": space.version,
+        "space_code": space.code_digest(),
+        "space_settings": space.describe().get("settings"),
+        "strategy": strategy.name,
+        "selection": config.selection if coordinate else None,
+        **ties,
+        "repeats": config.repeats,
+        target_key(strategy.cost): target,
+        "seed": config.seed,
+        "estimator": estimator.fingerprint(),
+        "estimator_settings": estimator.settings(),
+    }
 
 
 @dataclass
@@ -146,8 +169,10 @@ def check_inherit(config: SearchConfig, strategy: Any) -> None:
     from estimators.distributed import current
 
     if not strategy.names_parents:
-        raise NasError(f"--inherit needs a strategy whose candidates grow from a parent (coordinate); "
-                       f"{strategy.name!r} proposes points without one")
+        raise NasError(
+            f"--inherit needs a strategy whose candidates grow from a parent (coordinate); "
+            f"{strategy.name!r} proposes points without one"
+        )
     if current() is not None:
         raise NasError("--inherit is not supported under torchrun; run the search without it there")
 
@@ -165,8 +190,10 @@ def checkpoint_store(config: SearchConfig, url: str, ledger: Any):
     stored = ledger.attr("checkpoints")
     folder = config.checkpoints or stored or default_folder(url)
     if folder is None:
-        raise NasError("a database ledger needs --checkpoints DIR for --inherit: a folder every worker can reach "
-                       "(the weights of every candidate go there)")
+        raise NasError(
+            "a database ledger needs --checkpoints DIR for --inherit: a folder every worker can reach "
+            "(the weights of every candidate go there)"
+        )
     store = CheckpointStore.in_folder(folder)
     if stored and store.where != stored:
         check_same_store(store, referenced_checkpoints(ledger), stored)
@@ -227,8 +254,15 @@ def build_search(config: SearchConfig) -> Search:
     ledger = Ledger(url, config.study or f"{space.name}-{strategy.name}-{digest}", space, **options)
     checkpoints = checkpoint_store(config, url, ledger)
     stored = ledger.attr("checkpoints") or (checkpoints.where if checkpoints else None)  # the study's own folder
-    ledger.open(identity, {"data": data_spec(config.data), "budget": config.budget,  # what 'nas worker' reads
-                           "heartbeat": options["heartbeat"], **({"checkpoints": stored} if checkpoints else {})})
+    ledger.open(
+        identity,
+        {
+            "data": data_spec(config.data),
+            "budget": config.budget,  # what 'nas worker' reads
+            "heartbeat": options["heartbeat"],
+            **({"checkpoints": stored} if checkpoints else {}),
+        },
+    )
     return Search(config, space, strategy, estimator, ledger, checkpoints)
 
 
@@ -240,10 +274,19 @@ def run_search(search: Search, progress=None) -> dict[str, Any]:
 
     started = time.monotonic()
     config, ledger = search.config, search.ledger
-    runner = SearchRunner(search.space, search.strategy, search.estimator, ledger, budget=config.budget,
-                          time_limit=config.time_limit, final_epochs=config.final_epochs or None,
-                          progress=progress or SearchProgress(), repeats=config.repeats,
-                          checkpoints=search.checkpoints, final_start=config.final_start)
+    runner = SearchRunner(
+        search.space,
+        search.strategy,
+        search.estimator,
+        ledger,
+        budget=config.budget,
+        time_limit=config.time_limit,
+        final_epochs=config.final_epochs or None,
+        progress=progress or SearchProgress(),
+        repeats=config.repeats,
+        checkpoints=search.checkpoints,
+        final_start=config.final_start,
+    )
     outcome = runner.run()
     result = summary(search.space, search.strategy, ledger, outcome, time.monotonic() - started)
     result["cost"] = unit_of(ledger.config()).label
@@ -259,8 +302,11 @@ def no_model_reason(history) -> str:
     if not failed:
         return "the search finished without a completed candidate; see 'nas report'"
     reason = str(failed[0].attrs.get("fail_reason", "unknown"))
-    hint = ("run again with a lower --lr (a new schedule starts a new study)" if "diverged" in reason or "became nan" in reason.lower()
-            else "see 'nas report' for every trial's reason")
+    hint = (
+        "run again with a lower --lr (a new schedule starts a new study)"
+        if "diverged" in reason or "became nan" in reason.lower()
+        else "see 'nas report' for every trial's reason"
+    )
     return f"the search finished without a model: {len(failed)} of {len(history)} trainings failed (first: {reason}); {hint}"
 
 
@@ -272,11 +318,19 @@ def summary(space, strategy, ledger, outcome, seconds: float) -> dict[str, Any]:
 
     chosen, final = outcome.chosen, outcome.final
     return {
-        "study": ledger.study_name, "storage": ledger.url, "stopped": outcome.stopped, "seconds": round(seconds, 1),
-        "trained": trained_count(outcome.runs or outcome.history), "trained_now": outcome.trained_now,
+        "study": ledger.study_name,
+        "storage": ledger.url,
+        "stopped": outcome.stopped,
+        "seconds": round(seconds, 1),
+        "trained": trained_count(outcome.runs or outcome.history),
+        "trained_now": outcome.trained_now,
         "path": expansion_path(strategy, outcome.history),
-        "chosen": None if chosen is None else {
-            "point": chosen.key, "gmacs": space.complexity(chosen).macs / 1e9, "params": space.complexity(chosen).params,
+        "chosen": None
+        if chosen is None
+        else {
+            "point": chosen.key,
+            "gmacs": space.complexity(chosen).macs / 1e9,
+            "params": space.complexity(chosen).params,
             **latency_of(strategy, chosen),
             "proxy_accuracy": outcome.chosen_record.accuracy if outcome.chosen_record else None,
             "proxy_accuracy_se": accuracy_se(outcome.chosen_record) if outcome.chosen_record else None,
@@ -284,4 +338,3 @@ def summary(space, strategy, ledger, outcome, seconds: float) -> dict[str, Any]:
             "final_epochs": final.attrs.get("fidelity") if final else None,
         },
     }
-

@@ -51,12 +51,21 @@ def parent_record(runs: list[TrialRecord], parent_key: str) -> TrialRecord | Non
 
 def checkpoint_failures(runs: list[TrialRecord], point: Point, repeat: int) -> int:
     """Earlier tries of this run that failed because a checkpoint could not be read or written."""
-    return sum(1 for r in runs if r.point == point and repeat_of(r) == repeat and r.state == FAILED
-               and r.attrs.get("checkpoint_failure"))
+    return sum(
+        1
+        for r in runs
+        if r.point == point and repeat_of(r) == repeat and r.state == FAILED and r.attrs.get("checkpoint_failure")
+    )
 
 
-def starting_weights(space: SearchSpace, point: Point, repeat: int, attrs: Mapping[str, Any], runs: list[TrialRecord],
-                     store: CheckpointStore) -> tuple[tuple[Point, Any] | None, dict[str, Any]]:
+def starting_weights(
+    space: SearchSpace,
+    point: Point,
+    repeat: int,
+    attrs: Mapping[str, Any],
+    runs: list[TrialRecord],
+    store: CheckpointStore,
+) -> tuple[tuple[Point, Any] | None, dict[str, Any]]:
     """(the parent point and its trained state, or None to train from scratch; what to record about it)."""
     parent_key, operation = attrs.get("parent"), attrs.get("operation")
     if parent_key is None:
@@ -67,15 +76,22 @@ def starting_weights(space: SearchSpace, point: Point, repeat: int, attrs: Mappi
     rule = space.weight_transfer.get(operation) if operation else None
     notes = {"parent_trial": parent.attrs.get("number"), "transfer": rule}
     if rule is None:
-        return None, {**notes, "inherited": False,
-                      "inherit_note": f"trained from scratch: space {space.name!r} has no weight-transfer rule for "
-                                      f"operation {operation!r}"}
+        return None, {
+            **notes,
+            "inherited": False,
+            "inherit_note": f"trained from scratch: space {space.name!r} has no weight-transfer rule for "
+            f"operation {operation!r}",
+        }
     try:
         state = store.load(parent.attrs.get("checkpoint"))
     except CheckpointUnavailable as error:
         if checkpoint_failures(runs, point, repeat) < CHECKPOINT_RETRIES:
-            raise CandidateFailed(f"{error}; the candidate will be tried again", trained=False, retry=True,
-                                  attrs={"checkpoint_failure": True}) from None
+            raise CandidateFailed(
+                f"{error}; the candidate will be tried again",
+                trained=False,
+                retry=True,
+                attrs={"checkpoint_failure": True},
+            ) from None
         return None, {**notes, "inherited": False, "inherit_note": f"trained from scratch: {error}"}
     return (parent.point, state), notes
 
@@ -91,8 +107,14 @@ def transfer_summary(space: SearchSpace) -> str:
     return line
 
 
-def inheriting_evaluate(space: SearchSpace, estimator: Any, runs: Callable[[], list[TrialRecord]],
-                        store: CheckpointStore, *, on_step: Callable[[Any], None] | None = None) -> Evaluate:
+def inheriting_evaluate(
+    space: SearchSpace,
+    estimator: Any,
+    runs: Callable[[], list[TrialRecord]],
+    store: CheckpointStore,
+    *,
+    on_step: Callable[[Any], None] | None = None,
+) -> Evaluate:
     """``evaluate(point, repeat, attrs)`` that starts a candidate from its parent's weights and stores its own."""
 
     def evaluate(point: Point, repeat: int, attrs: Mapping[str, Any]) -> Measurement:
@@ -111,8 +133,12 @@ def inheriting_evaluate(space: SearchSpace, estimator: Any, runs: Callable[[], l
         except CheckpointUnwritable as error:
             if checkpoint_failures(history, point, repeat) >= CHECKPOINT_RETRIES:
                 raise  # the store keeps refusing (a full disk): stop the search with the reason, not loop on it
-            raise CandidateFailed(f"{error}; the candidate will be trained again", trained=False, retry=True,
-                                  attrs={"checkpoint_failure": True}) from None
+            raise CandidateFailed(
+                f"{error}; the candidate will be trained again",
+                trained=False,
+                retry=True,
+                attrs={"checkpoint_failure": True},
+            ) from None
         return replace(measurement, info={**notes, **measurement.info, "checkpoint": checkpoint}, weights=None)
 
     return evaluate

@@ -47,8 +47,13 @@ _STATES = {"COMPLETE": COMPLETE, "FAIL": FAILED, "RUNNING": RUNNING, "PRUNED": P
 
 def _process_identity() -> dict[str, Any]:
     """Who runs a trial: host, pid and its start time, and the kernel boot and pid namespace it counts in."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "pid_start": _process_start(os.getpid()),
-            "boot": _read_first("/proc/sys/kernel/random/boot_id"), "pid_ns": _pid_namespace()}
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "pid_start": _process_start(os.getpid()),
+        "boot": _read_first("/proc/sys/kernel/random/boot_id"),
+        "pid_ns": _pid_namespace(),
+    }
 
 
 def _read_first(path: str) -> str | None:
@@ -120,8 +125,15 @@ class Ledger:
     on other machines are failed and retried.
     """
 
-    def __init__(self, url: str, study_name: str, space: SearchSpace, *, heartbeat: int | None = None,
-                 retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        study_name: str,
+        space: SearchSpace,
+        *,
+        heartbeat: int | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.url, self.study_name, self.space = url, study_name, space
         self.retry = retry or RetryPolicy()
         self.storage = self._do(lambda: open_storage(url, heartbeat=heartbeat))
@@ -182,11 +194,15 @@ class Ledger:
             self._write_settings(config, attrs)  # its creator was stopped between the two writes: adopt it
             return
         if stored is None:
-            raise StorageError(f"study {self.study_name!r} in {self.url} was not made by 'nas search'; pick another --study")
+            raise StorageError(
+                f"study {self.study_name!r} in {self.url} was not made by 'nas search'; pick another --study"
+            )
         if stored != wanted:
             changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-            raise NasError(f"study {self.study_name!r} in {self.url} was started with different settings "
-                           f"({', '.join(changed)}); re-run with the same settings to resume it, or pick a new --study")
+            raise NasError(
+                f"study {self.study_name!r} in {self.url} was started with different settings "
+                f"({', '.join(changed)}); re-run with the same settings to resume it, or pick a new --study"
+            )
 
     def _write_settings(self, config: Mapping[str, Any], attrs: Mapping[str, Any] | None) -> None:
         """The attributes first, the config last: a worker that sees the config sees the rest."""
@@ -211,7 +227,9 @@ class Ledger:
             return []
         return self._do(lambda: self.storage.get_all_trials(self.study_id, deepcopy=False))
 
-    def records(self, fingerprint: str | None = None, *, roles_excluded: tuple[str, ...] = ("final",)) -> list[TrialRecord]:
+    def records(
+        self, fingerprint: str | None = None, *, roles_excluded: tuple[str, ...] = ("final",)
+    ) -> list[TrialRecord]:
         """The history a strategy sees: trials under ``fingerprint`` (all if None), in creation order."""
         out = []
         for trial in self.trials():
@@ -229,8 +247,13 @@ class Ledger:
             attrs.setdefault("retry", True)
             attrs.setdefault("fail_reason", STALE_REASON)
         accuracy = trial.values[0] if trial.values else None
-        return TrialRecord(point=self.space.point(trial.params), state=_STATES[trial.state.name], accuracy=accuracy,
-                           cost=int(attrs.get("cost", attrs.get("macs", 0))), attrs={**attrs, "number": trial.number})
+        return TrialRecord(
+            point=self.space.point(trial.params),
+            state=_STATES[trial.state.name],
+            accuracy=accuracy,
+            cost=int(attrs.get("cost", attrs.get("macs", 0))),
+            attrs={**attrs, "number": trial.number},
+        )
 
     def record(self, handle: TrialHandle) -> TrialRecord:
         return self.record_of(self._do(lambda: self.storage.get_trial(handle.trial_id)))
@@ -243,15 +266,18 @@ class Ledger:
             raise StorageError(f"study {self.study_name!r} is not open")
         distributions = self.space.to_optuna(on_ladder=False)
         template = optuna.trial.create_trial(
-            state=optuna.trial.TrialState.RUNNING, params=dict(point.as_dict()), distributions=distributions,
+            state=optuna.trial.TrialState.RUNNING,
+            params=dict(point.as_dict()),
+            distributions=distributions,
             user_attrs={**_clean(attrs), "owner": _process_identity(), "started": time.time()},
         )
         trial_id = self._do(lambda: self.storage.create_new_trial(self.study_id, template_trial=template))
         TrialHeartbeat(self.storage, trial_id).beat()  # a trial without any heartbeat is never judged stale by Optuna
         return TrialHandle(self._do(lambda: self.storage.get_trial_number_from_id(trial_id)), trial_id)
 
-    def claim(self, handle: TrialHandle, point: Point, fingerprint: str, *, budget: int | None = None,
-              repeat: int = 0) -> bool:
+    def claim(
+        self, handle: TrialHandle, point: Point, fingerprint: str, *, budget: int | None = None, repeat: int = 0
+    ) -> bool:
         """Keep the trial just started for run ``repeat`` of ``point`` only if it is that run's first live claim
         (and within ``budget``).
 
@@ -279,8 +305,11 @@ class Ledger:
                 earlier_live = trial.number
         if earlier_live is None and (budget is None or taken < budget):
             return True
-        reason = (f"trial {earlier_live} holds the same point" if earlier_live is not None
-                  else f"the budget of {budget} trained models is taken")
+        reason = (
+            f"trial {earlier_live} holds the same point"
+            if earlier_live is not None
+            else f"the budget of {budget} trained models is taken"
+        )
         self.fail(handle, reason, retry=False, attrs={"withdrawn": True})
         return False
 
@@ -377,7 +406,9 @@ class Ledger:
             owner = trial.user_attrs.get("owner", {})
             if _process_alive(owner) is False:
                 handle = TrialHandle(trial.number, trial_id(trial))
-                if self.fail(handle, f"its process (pid {owner.get('pid')} on {owner.get('host')}) died mid-trial", retry=True):
+                if self.fail(
+                    handle, f"its process (pid {owner.get('pid')} on {owner.get('host')}) died mid-trial", retry=True
+                ):
                     stale.append(trial.number)
         if self.study_id is not None:
             stale += self._do(lambda: fail_stale_by_heartbeat(self.storage, self.study_name))
@@ -435,8 +466,10 @@ def open_study(url: str, study_name: str, *, wait: float = 0.0, **options: Any) 
     config = json.loads(raw) if isinstance(raw, str) else raw
     space = get_space(config["space"], **(config.get("space_settings") or {}))
     if str(space.version) != str(config.get("space_version", space.version)):
-        raise NasError(f"study {study_name!r} was searched on {config['space']} space version {config.get('space_version')}, "
-                       f"this toolkit has version {space.version}; use the toolkit version that ran the search")
+        raise NasError(
+            f"study {study_name!r} was searched on {config['space']} space version {config.get('space_version')}, "
+            f"this toolkit has version {space.version}; use the toolkit version that ran the search"
+        )
     return Ledger(url, study_name, space, **options)
 
 
@@ -449,8 +482,10 @@ def _wait_for_file(url: str, study_name: str, wait: float) -> None:
     while path is not None and not os.path.isfile(path):
         if time.monotonic() + pause > deadline:
             waited = f" after waiting {wait:g} s" if wait else ""
-            raise StorageError(f"no ledger at {path}{waited}; start the search first (nas search --storage {path} "
-                               f"--study {study_name}), or give a longer --wait")
+            raise StorageError(
+                f"no ledger at {path}{waited}; start the search first (nas search --storage {path} "
+                f"--study {study_name}), or give a longer --wait"
+            )
         time.sleep(pause)
         pause = min(5.0, pause * 1.5)
 

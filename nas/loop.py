@@ -149,9 +149,17 @@ class LoopSettings:
 class RunLoop:
     """Propose → claim → evaluate → record until the strategy is finished, the budget taken or the time up."""
 
-    def __init__(self, strategy: Strategy, evaluate: Evaluate, trials: Trials, settings: LoopSettings | None = None, *,
-                 progress: Any = None, view: Callable[[list[TrialRecord]], list[TrialRecord]] | None = None,
-                 label: Callable[[Proposal], str] | None = None) -> None:
+    def __init__(
+        self,
+        strategy: Strategy,
+        evaluate: Evaluate,
+        trials: Trials,
+        settings: LoopSettings | None = None,
+        *,
+        progress: Any = None,
+        view: Callable[[list[TrialRecord]], list[TrialRecord]] | None = None,
+        label: Callable[[Proposal], str] | None = None,
+    ) -> None:
         self.strategy, self.evaluate, self.trials = strategy, evaluate, trials
         self.settings = settings or LoopSettings()
         self.progress = progress or SilentProgress()
@@ -177,8 +185,9 @@ class RunLoop:
                 if not self.trials.others_pending():
                     if self.budget_taken(runs) or self.trials.runs() != runs:
                         continue  # trials ended between the two reads: look again
-                    raise StrategyStalled(f"strategy {self.strategy.name!r} proposed nothing but is not finished; "
-                                          "this is a bug")
+                    raise StrategyStalled(
+                        f"strategy {self.strategy.name!r} proposed nothing but is not finished; this is a bug"
+                    )
                 waits += 1
                 self.trials.wait(waits)  # other workers' trials (a step's other candidates): wait, not spin
                 continue
@@ -218,10 +227,15 @@ class RunLoop:
         point = proposal.point
         repeat = self.repeat_asked(proposal, runs)
         if any(r.point == point and repeat_of(r) == repeat and r.settled for r in runs):
-            raise NasError(f"strategy {self.strategy.name!r} proposed {point.key} (run {repeat}), which this study has "
-                           "measured; this is a bug in the strategy")
-        retry_of = [r.attrs["number"] for r in runs
-                    if r.point == point and repeat_of(r) == repeat and r.state == FAILED and "number" in r.attrs]
+            raise NasError(
+                f"strategy {self.strategy.name!r} proposed {point.key} (run {repeat}), which this study has "
+                "measured; this is a bug in the strategy"
+            )
+        retry_of = [
+            r.attrs["number"]
+            for r in runs
+            if r.point == point and repeat_of(r) == repeat and r.state == FAILED and "number" in r.attrs
+        ]
         attrs = {**proposal.attrs, "strategy": self.strategy.name, **({"retry_of": retry_of[-1]} if retry_of else {})}
         attrs.pop("repeat", None)
         if repeat or self.settings.repeats > 1:
@@ -233,8 +247,16 @@ class RunLoop:
             planned = (planned or [self.strategy.cost(point)] * left)[:left]
         done = trained_count(runs)
         label = self._label(proposal) + (f" (seed {repeat + 1})" if repeat or self.settings.repeats > 1 else "")
-        return self.train(point, attrs, label, done + 1, done + max(len(planned), 1),
-                          planned_after=planned[1:], repeat=repeat, budget=budget)
+        return self.train(
+            point,
+            attrs,
+            label,
+            done + 1,
+            done + max(len(planned), 1),
+            planned_after=planned[1:],
+            repeat=repeat,
+            budget=budget,
+        )
 
     def repeat_asked(self, proposal: Proposal, runs: list[TrialRecord]) -> int:
         """The run a proposal asks for: its own ``repeat``, else the point's first run no trial holds."""
@@ -243,8 +265,18 @@ class RunLoop:
         held = {repeat_of(r) for r in runs if r.point == proposal.point and (r.settled or r.state == RUNNING)}
         return next(k for k in range(len(held) + 1) if k not in held)
 
-    def train(self, point: Point, attrs: dict[str, Any], label: str, index: int, total: int, *,
-              planned_after: Sequence[int], repeat: int = 0, budget: int | None = None) -> TrialRecord | None:
+    def train(
+        self,
+        point: Point,
+        attrs: dict[str, Any],
+        label: str,
+        index: int,
+        total: int,
+        *,
+        planned_after: Sequence[int],
+        repeat: int = 0,
+        budget: int | None = None,
+    ) -> TrialRecord | None:
         """One trial, start to record; None if another worker holds the point (nothing trained)."""
         cost = self.strategy.cost(point)  # the strategy's cost (MACs, or microseconds under latency)
         handle = None
@@ -271,9 +303,11 @@ class RunLoop:
                 self.trials.interrupt(handle, error)
             raise
         if not kept:
-            self.progress.message(f"trial {getattr(handle, 'number', '?')} was failed by another worker's heartbeat "
-                                  "check while it trained (this worker was silent too long); its result is dropped "
-                                  "and the point retried")
+            self.progress.message(
+                f"trial {getattr(handle, 'number', '?')} was failed by another worker's heartbeat "
+                "check while it trained (this worker was silent too long); its result is dropped "
+                "and the point retried"
+            )
         accuracy, se = measurement.metrics["accuracy"], measurement.metrics.get("accuracy_se")
         shown = f"top-1 {accuracy:.3f}" + (f" ± {se:.3f}" if se is not None else "")
         self.progress.trial_finished(cost, measurement.seconds, shown, planned_after)
@@ -321,8 +355,10 @@ class MemoryTrials:
         if workers < 1:
             raise NasError(f"a simulation needs at least 1 worker, got {workers}")
         if pruner is not None and workers > 1:  # its trainings' curves would be read before their time
-            raise NasError(f"pruning is simulated with one worker only, not {workers}: a simulated training's whole "
-                           "curve is read when it starts, before the others' trainings would have ended")
+            raise NasError(
+                f"pruning is simulated with one worker only, not {workers}: a simulated training's whole "
+                "curve is read when it starts, before the others' trainings would have ended"
+            )
         self.cost, self.workers = cost, workers
         self.clock = SimulatedClock()
         self.done: list[TrialRecord] = []
@@ -391,8 +427,14 @@ class MemoryTrials:
 
     def prune(self, handle: dict[str, Any], pruned: CandidatePruned) -> None:
         """A training the pruner stopped: recorded as a live search records it, costing the seconds it ran."""
-        attrs = {**handle["attrs"], **pruned.info, "seconds": pruned.seconds, "pruned_at_epoch": pruned.epoch,
-                 "fidelity": float(pruned.epoch), "pruned_top1": float(pruned.accuracy)}
+        attrs = {
+            **handle["attrs"],
+            **pruned.info,
+            "seconds": pruned.seconds,
+            "pruned_at_epoch": pruned.epoch,
+            "fidelity": float(pruned.epoch),
+            "pruned_top1": float(pruned.accuracy),
+        }
         attrs.setdefault("source", "table")
         record = TrialRecord(handle["point"], PRUNED, None, self.cost(handle["point"]), attrs)
         if self.pruning is not None:
@@ -433,8 +475,9 @@ class SimulatedPruning:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the comparison's own lines say what happens
         # a fixed name: Hyperband assigns a trial's bracket from a hash of the study's name and the trial's number
-        self.study = optuna.create_study(study_name="simulated", direction="maximize", pruner=pruner,
-                                         storage=optuna.storages.InMemoryStorage())
+        self.study = optuna.create_study(
+            study_name="simulated", direction="maximize", pruner=pruner, storage=optuna.storages.InMemoryStorage()
+        )
         self.trial: Any = None  # the trial in training (one worker: one at a time)
 
     def start(self, attrs: Mapping[str, Any]) -> Any:
@@ -474,9 +517,14 @@ class SimulatedPruning:
         self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
 
 
-def estimator_evaluate(space: Any, estimator: Any, *, fidelity: float | None = None,
-                       on_step: Callable[[Any], None] | None = None,
-                       on_epoch: Callable[[int, float], bool] | None = None) -> Evaluate:
+def estimator_evaluate(
+    space: Any,
+    estimator: Any,
+    *,
+    fidelity: float | None = None,
+    on_step: Callable[[Any], None] | None = None,
+    on_epoch: Callable[[int, float], bool] | None = None,
+) -> Evaluate:
     """``evaluate(point, repeat, attrs)`` for an estimator; seeds, progress and a pruner's ``on_epoch`` are passed
     only to estimators that take them."""
 
@@ -489,4 +537,3 @@ def estimator_evaluate(space: Any, estimator: Any, *, fidelity: float | None = N
         return estimator.evaluate(space, point, fidelity, **options)
 
     return evaluate
-

@@ -12,8 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 #: One colour per X3D-style operation (other spaces' operations cycle through the default palette).
-OPERATION_COLOURS = {"fast": "#1f77b4", "temporal": "#ff7f0e", "spatial": "#2ca02c", "width": "#d62728",
-                     "bottleneck": "#9467bd", "depth": "#8c564b"}
+OPERATION_COLOURS = {
+    "fast": "#1f77b4",
+    "temporal": "#ff7f0e",
+    "spatial": "#2ca02c",
+    "width": "#d62728",
+    "bottleneck": "#9467bd",
+    "depth": "#8c564b",
+}
 
 
 def pyplot():
@@ -65,24 +71,59 @@ def finish(figure: Any, axes: Any, title: str, path: str | os.PathLike, legend_a
     pyplot().close(figure)
 
 
-def plot_expansion_path(path: Sequence[dict[str, Any]], *, title: str, target_gmacs: float | None,
-                        out: str | os.PathLike, chosen_final: float | None = None) -> None:
+def plot_expansion_path(
+    path: Sequence[dict[str, Any]],
+    *,
+    title: str,
+    target_gmacs: float | None,
+    out: str | os.PathLike,
+    chosen_final: float | None = None,
+) -> None:
     """Accuracy against GMACs: every step's candidates by axis, the kept one joined into the path and labelled."""
     figure, axes = new_figure()
     operations = sorted({op for step in path for op in step["candidates"]})
     for index, operation in enumerate(operations):
-        measured = [step["candidates"][operation] for step in path
-                    if operation in step["candidates"] and step["candidates"][operation]["accuracy"] is not None]
-        axes.errorbar([c["gmacs"] for c in measured], [c["accuracy"] for c in measured], yerr=_errors(measured),
-                      fmt="o", ms=5, alpha=0.5, capsize=2, color=colour(operation, index),
-                      label=f"candidate: X-{operation.title()}")
+        measured = [
+            step["candidates"][operation]
+            for step in path
+            if operation in step["candidates"] and step["candidates"][operation]["accuracy"] is not None
+        ]
+        axes.errorbar(
+            [c["gmacs"] for c in measured],
+            [c["accuracy"] for c in measured],
+            yerr=_errors(measured),
+            fmt="o",
+            ms=5,
+            alpha=0.5,
+            capsize=2,
+            color=colour(operation, index),
+            label=f"candidate: X-{operation.title()}",
+        )
     kept = [s for s in path if s["accuracy"] is not None and s["role"] != "contraction"]
-    axes.errorbar([s["gmacs"] for s in kept], [s["accuracy"] for s in kept], yerr=_errors(kept), fmt="-o",
-                  color="black", lw=1.8, ms=6, capsize=3, label="expansion path (± standard error)", zorder=3)
+    axes.errorbar(
+        [s["gmacs"] for s in kept],
+        [s["accuracy"] for s in kept],
+        yerr=_errors(kept),
+        fmt="-o",
+        color="black",
+        lw=1.8,
+        ms=6,
+        capsize=3,
+        label="expansion path (± standard error)",
+        zorder=3,
+    )
     ties = [s for s in kept if (s.get("decision") or {}).get("tie")]
     if ties:
-        axes.scatter([s["gmacs"] for s in ties], [s["accuracy"] for s in ties], s=160, facecolors="none",
-                     edgecolors="red", lw=1.5, zorder=4, label="tie: runner-up within the noise")
+        axes.scatter(
+            [s["gmacs"] for s in ties],
+            [s["accuracy"] for s in ties],
+            s=160,
+            facecolors="none",
+            edgecolors="red",
+            lw=1.5,
+            zorder=4,
+            label="tie: runner-up within the noise",
+        )
     for step in kept:
         label = "X2D base" if step["role"] == "base" else f"{step['step']}: {step['operation']}"
         decision = step.get("decision") or {}
@@ -92,10 +133,22 @@ def plot_expansion_path(path: Sequence[dict[str, Any]], *, title: str, target_gm
     for step in (s for s in path if s["role"] == "contraction" and s["accuracy"] is not None):
         overshoot = next((s for s in kept if s["step"] == step["step"] and s["role"] == "overshoot"), None)
         if overshoot:
-            axes.annotate("", (step["gmacs"], step["accuracy"]), (overshoot["gmacs"], overshoot["accuracy"]),
-                          arrowprops={"arrowstyle": "->", "ls": "--", "color": "black"})
-        axes.scatter([step["gmacs"]], [step["accuracy"]], marker="*", s=220, color="gold", edgecolor="black", zorder=4,
-                     label=f"chosen (contracted along {step['operation']})")
+            axes.annotate(
+                "",
+                (step["gmacs"], step["accuracy"]),
+                (overshoot["gmacs"], overshoot["accuracy"]),
+                arrowprops={"arrowstyle": "->", "ls": "--", "color": "black"},
+            )
+        axes.scatter(
+            [step["gmacs"]],
+            [step["accuracy"]],
+            marker="*",
+            s=220,
+            color="gold",
+            edgecolor="black",
+            zorder=4,
+            label=f"chosen (contracted along {step['operation']})",
+        )
     if target_gmacs:
         axes.axvline(target_gmacs, color="grey", ls=":", lw=1.2, label=f"target {target_gmacs:.4g} GMACs")
     compute_axis(axes)
@@ -110,8 +163,9 @@ def _errors(points: Sequence[dict[str, Any]]) -> list[float] | None:
     return errors if any(errors) else None
 
 
-def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, target: float | None = None,
-                latency: bool = False) -> None:
+def plot_pareto(
+    studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, target: float | None = None, latency: bool = False
+) -> None:
     """Every study's trials (faint) and its accuracy-cost Pareto front (a staircase), overlaid.
 
     Each entry of ``studies``: ``label``, ``points`` [(cost, accuracy)] and ``front`` [(cost, accuracy)];
@@ -124,7 +178,9 @@ def plot_pareto(studies: Sequence[dict[str, Any]], *, out: str | os.PathLike, ta
         axes.scatter(xs, ys, s=16, alpha=0.3, color=shade)
         if study["front"]:
             fx, fy = zip(*study["front"])
-            axes.step(fx, fy, where="post", color=shade, lw=1.8, label=f"{study['label']} ({len(study['points'])} trials)")
+            axes.step(
+                fx, fy, where="post", color=shade, lw=1.8, label=f"{study['label']} ({len(study['points'])} trials)"
+            )
             axes.scatter(fx, fy, s=30, color=shade, edgecolor="black", zorder=3)
     if target:
         axes.axvline(target, color="grey", ls=":", lw=1.2, label=f"target {target:.4g} {'ms' if latency else 'GMACs'}")

@@ -50,8 +50,9 @@ def seeded_nni_evolution_tuner(seed: int, population: int) -> Any:
     return SeededEvolutionTuner(optimize_mode="maximize", population_size=population)
 
 
-def replay_nni_evolution_trial(tuner: Any, parameter_id: int, indexed: dict[str, Any], params: dict[str, Any],
-                               result: float | None) -> None:
+def replay_nni_evolution_trial(
+    tuner: Any, parameter_id: int, indexed: dict[str, Any], params: dict[str, Any], result: float | None
+) -> None:
     """Feed an NNI evolution tuner one finished trial as if it had proposed it (a resumed search's history).
 
     Lets the tuner take its own step, then puts ``indexed`` (NNI's ``{"_index", "_value"}`` form) in

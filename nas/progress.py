@@ -71,8 +71,15 @@ class SearchProgress:
         if self.bars:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=None, desc=self._label, unit="step", file=self.stream, leave=False,
-                             dynamic_ncols=True, bar_format=BAR_FORMAT)
+            self._bar = tqdm(
+                total=None,
+                desc=self._label,
+                unit="step",
+                file=self.stream,
+                leave=False,
+                dynamic_ncols=True,
+                bar_format=BAR_FORMAT,
+            )
             self._search_eta = eta
             self._trial_start = time.monotonic()
 
@@ -84,9 +91,13 @@ class SearchProgress:
             self._bar.total = report.total_steps
         self._bar.n = report.step
         left = (report.total_steps - report.step) * report.seconds / max(report.step, 1) if report.total_steps else None
-        search_left = None if self._search_eta is None else max(0.0, self._search_eta - (time.monotonic() - self._trial_start))
-        text = (f"epoch {report.epoch + 1}, {report.clips_per_second:.0f} clips/s, loss {report.loss:.2f}, "
-                f"ETA {format_duration(left)} (search {format_duration(search_left)})")
+        search_left = (
+            None if self._search_eta is None else max(0.0, self._search_eta - (time.monotonic() - self._trial_start))
+        )
+        text = (
+            f"epoch {report.epoch + 1}, {report.clips_per_second:.0f} clips/s, loss {report.loss:.2f}, "
+            f"ETA {format_duration(left)} (search {format_duration(search_left)})"
+        )
         self._bar.bar_format = BAR_FORMAT + text.replace("{", "{{").replace("}", "}}")
         self._bar.refresh()
 
@@ -97,8 +108,10 @@ class SearchProgress:
         self.done.append((cost, seconds))
         eta = forecast_seconds(self.done, planned_after)
         elapsed = time.monotonic() - self.started
-        self.message(f"{self._label}: {outcome}  ({seconds:.0f} s; elapsed {format_duration(elapsed)}, "
-                     f"search ETA {format_duration(eta) if planned_after else '0:00'})")
+        self.message(
+            f"{self._label}: {outcome}  ({seconds:.0f} s; elapsed {format_duration(elapsed)}, "
+            f"search ETA {format_duration(eta) if planned_after else '0:00'})"
+        )
 
     def close(self) -> None:
         if self._bar is not None:

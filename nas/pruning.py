@@ -44,13 +44,16 @@ def make_pruner(name: str, max_epochs: float) -> Any:
     if name not in PRUNERS:
         raise NasError(f"unknown pruner {name!r}; choose one of: {', '.join(PRUNERS)}")
     if max_epochs < 2:
-        raise NasError(f"pruning needs trainings of at least 2 epochs (it decides after each whole epoch), "
-                       f"got {max_epochs:g}; give --epochs 2 or more")
+        raise NasError(
+            f"pruning needs trainings of at least 2 epochs (it decides after each whole epoch), "
+            f"got {max_epochs:g}; give --epochs 2 or more"
+        )
     if name == "asha":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=REDUCTION_FACTOR)
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=math.ceil(max_epochs),
-                                              reduction_factor=REDUCTION_FACTOR)
+        return optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=math.ceil(max_epochs), reduction_factor=REDUCTION_FACTOR
+        )
     if name == "step-halving":
         from .step_halving import StepHalvingPruner, rung_epoch
 

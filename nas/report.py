@@ -75,17 +75,28 @@ def expansion_path(strategy: Strategy, history: Sequence[TrialRecord]) -> list[d
         record = records.get(point)
         if record is None:
             return {"accuracy": None, "accuracy_se": None, "runs": 0}
-        return {"accuracy": record.accuracy, "accuracy_se": accuracy_se(record), "runs": int(record.attrs.get("runs", 1))}
+        return {
+            "accuracy": record.accuracy,
+            "accuracy_se": accuracy_se(record),
+            "runs": int(record.attrs.get("runs", 1)),
+        }
 
     def cost(point) -> dict[str, float]:
         return {"gmacs": strategy.space.complexity(point).macs / 1e9, **latency_of(strategy, point)}
 
-    return [{"step": step.step, "operation": step.operation, "role": step.role, "point": step.point.key,
-             **cost(step.point), **measured(step.point),
-             **({"decision": step.decision.as_dict()} if getattr(step, "decision", None) is not None else {}),
-             "candidates": {op: {"point": p.key, **cost(p), **measured(p)}
-                            for op, p in step.candidates.items()}}
-            for step in strategy.expansion_path(history)]
+    return [
+        {
+            "step": step.step,
+            "operation": step.operation,
+            "role": step.role,
+            "point": step.point.key,
+            **cost(step.point),
+            **measured(step.point),
+            **({"decision": step.decision.as_dict()} if getattr(step, "decision", None) is not None else {}),
+            "candidates": {op: {"point": p.key, **cost(p), **measured(p)} for op, p in step.candidates.items()},
+        }
+        for step in strategy.expansion_path(history)
+    ]
 
 
 def latency_of(strategy: Strategy, point) -> dict[str, float]:
@@ -95,7 +106,9 @@ def latency_of(strategy: Strategy, point) -> dict[str, float]:
     return {"latency_ms": strategy.cost(point) / MICROSECONDS_PER_MS} if isinstance(strategy.cost, LatencyCost) else {}
 
 
-def pareto_front(records: Sequence[TrialRecord], cost: Callable[[TrialRecord], int] = lambda r: r.cost) -> list[TrialRecord]:
+def pareto_front(
+    records: Sequence[TrialRecord], cost: Callable[[TrialRecord], int] = lambda r: r.cost
+) -> list[TrialRecord]:
     """Completed trials no other beats on both accuracy (higher) and ``cost`` (lower; the search's cost by default), by increasing cost."""
     from .metrics import pareto
 
@@ -112,20 +125,30 @@ def trial_rows(report: StudyReport) -> list[dict[str, Any]]:
     rows = []
     for record in [*(report.runs or report.history), *report.finals]:
         attrs = record.attrs
-        rows.append({
-            "trial": attrs.get("number"), "state": record.state, "role": attrs.get("role", ""),
-            "step": attrs.get("step", ""), "axis": attrs.get("operation") or "", "point": record.point.key,
-            "gmacs": round(macs_of(record) / 1e9, 6), "params": attrs.get("params", ""),
-            "top1": round(record.accuracy if record.accuracy is not None else attrs["pruned_top1"], 4)
-            if record.accuracy is not None or "pruned_top1" in attrs else "",
-            "top1_se": "" if accuracy_se(record) is None else round(accuracy_se(record), 4),
-            "seed": int(attrs.get("repeat", 0)) + 1,
-            "epochs": attrs.get("fidelity", attrs.get("epochs", "")),
-            "seconds": round(float(attrs.get("train_seconds", 0.0)), 1) if "train_seconds" in attrs else "",
-            "input_shape": "x".join(map(str, attrs.get("input_shape", []))),
-            "note": attrs.get("fail_reason", "") or _pruned_note(attrs) or _inherit_note(attrs)
-            or ("retry of %s" % attrs["retry_of"] if "retry_of" in attrs else ""),
-        })
+        rows.append(
+            {
+                "trial": attrs.get("number"),
+                "state": record.state,
+                "role": attrs.get("role", ""),
+                "step": attrs.get("step", ""),
+                "axis": attrs.get("operation") or "",
+                "point": record.point.key,
+                "gmacs": round(macs_of(record) / 1e9, 6),
+                "params": attrs.get("params", ""),
+                "top1": round(record.accuracy if record.accuracy is not None else attrs["pruned_top1"], 4)
+                if record.accuracy is not None or "pruned_top1" in attrs
+                else "",
+                "top1_se": "" if accuracy_se(record) is None else round(accuracy_se(record), 4),
+                "seed": int(attrs.get("repeat", 0)) + 1,
+                "epochs": attrs.get("fidelity", attrs.get("epochs", "")),
+                "seconds": round(float(attrs.get("train_seconds", 0.0)), 1) if "train_seconds" in attrs else "",
+                "input_shape": "x".join(map(str, attrs.get("input_shape", []))),
+                "note": attrs.get("fail_reason", "")
+                or _pruned_note(attrs)
+                or _inherit_note(attrs)
+                or ("retry of %s" % attrs["retry_of"] if "retry_of" in attrs else ""),
+            }
+        )
     return rows
 
 

@@ -65,8 +65,9 @@ class LedgerTrials:
     processes (marked for retry), as a re-run does on start.
     """
 
-    def __init__(self, ledger: Ledger, space: SearchSpace, fingerprint: str, *,
-                 roles_excluded: tuple[str, ...] = ("final",)) -> None:
+    def __init__(
+        self, ledger: Ledger, space: SearchSpace, fingerprint: str, *, roles_excluded: tuple[str, ...] = ("final",)
+    ) -> None:
         self.ledger, self.space, self.fingerprint = ledger, space, fingerprint
         self.roles_excluded = roles_excluded
         self.clock = WallClock()
@@ -99,9 +100,16 @@ class LedgerTrials:
         handle = None
         try:
             with deferred():  # the trial exists and is guarded, or does not exist: never stranded RUNNING
-                handle = self.ledger.start(point, {**attrs, "fingerprint": self.fingerprint, "macs": cost.macs,
-                                                   "params": cost.params,
-                                                   "input_shape": list(self.space.input_shape(point))})
+                handle = self.ledger.start(
+                    point,
+                    {
+                        **attrs,
+                        "fingerprint": self.fingerprint,
+                        "macs": cost.macs,
+                        "params": cost.params,
+                        "input_shape": list(self.space.input_shape(point)),
+                    },
+                )
                 claimed = self.ledger.claim(handle, point, self.fingerprint, budget=budget, repeat=repeat)
         except BaseException as error:  # a failed claim, or a Ctrl-C/SIGTERM deferred to the end of the block
             if handle is not None:
@@ -131,8 +139,12 @@ class LedgerTrials:
         return report
 
     def prune(self, handle: TrialHandle, pruned: CandidatePruned) -> None:
-        attrs = {**pruned.info, "pruned_at_epoch": pruned.epoch, "fidelity": float(pruned.epoch),
-                 "train_seconds": round(pruned.seconds, 3)}
+        attrs = {
+            **pruned.info,
+            "pruned_at_epoch": pruned.epoch,
+            "fidelity": float(pruned.epoch),
+            "train_seconds": round(pruned.seconds, 3),
+        }
         with deferred():  # recorded whole before a Ctrl-C or SIGTERM takes effect
             self.ledger.prune(handle, pruned.accuracy, attrs)
 
@@ -157,10 +169,21 @@ class LedgerTrials:
 class SearchRunner:
     """A live search (``nas search``, ``nas worker``): the run loop over the ledger, then the chosen model's final training."""
 
-    def __init__(self, space: SearchSpace, strategy: Strategy, estimator: Estimator, ledger: Ledger, *,
-                 budget: int | Callable[[], int | None] | None = None, time_limit: float | None = None,
-                 final_epochs: float | None = None, progress: SearchProgress | None = None, repeats: int = 1,
-                 checkpoints: CheckpointStore | None = None, final_start: str = "scratch") -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        strategy: Strategy,
+        estimator: Estimator,
+        ledger: Ledger,
+        *,
+        budget: int | Callable[[], int | None] | None = None,
+        time_limit: float | None = None,
+        final_epochs: float | None = None,
+        progress: SearchProgress | None = None,
+        repeats: int = 1,
+        checkpoints: CheckpointStore | None = None,
+        final_start: str = "scratch",
+    ) -> None:
         if isinstance(budget, int) and budget < 1:
             raise NasError(f"--budget must be at least 1 trained model, got {budget}")
         if time_limit is not None and time_limit <= 0:
@@ -174,13 +197,17 @@ class SearchRunner:
         self.checkpoints, self.final_start = checkpoints, check_final_start(final_start)
         self.inherit = bool(getattr(getattr(estimator, "schedule", None), "inherit", False))
         if (self.inherit or final_start == "search") and checkpoints is None:
-            raise NasError("inherited weights need a checkpoint store (--checkpoints DIR, a folder every worker reaches)")
+            raise NasError(
+                "inherited weights need a checkpoint store (--checkpoints DIR, a folder every worker reaches)"
+            )
         if final_start == "search" and not self.inherit:
             raise NasError("--final-start search needs a search with --inherit (only it keeps the candidates' weights)")
         on_epoch = self.trials.on_epoch(pruner_for(strategy, estimator)) if strategy.pruner else None
-        evaluate = (inheriting_evaluate(space, estimator, self.trials.runs, checkpoints, on_step=self.progress.on_step)
-                    if self.inherit else estimator_evaluate(space, estimator, on_step=self.progress.on_step,
-                                                            on_epoch=on_epoch))
+        evaluate = (
+            inheriting_evaluate(space, estimator, self.trials.runs, checkpoints, on_step=self.progress.on_step)
+            if self.inherit
+            else estimator_evaluate(space, estimator, on_step=self.progress.on_step, on_epoch=on_epoch)
+        )
         self.loop = RunLoop(strategy, evaluate, self.trials, self.settings, progress=self.progress)
         if self.inherit:
             self.progress.message(transfer_summary(space))
@@ -208,8 +235,15 @@ class SearchRunner:
         history = self.view(runs)
         chosen = self.strategy.chosen(history)
         record = next((r for r in history if r.point == chosen and r.state == COMPLETE), None)
-        outcome = SearchOutcome(history, stopped, chosen, record, trained_now=self.loop.trained_now,
-                                retried=list(self.trials.retried), runs=runs)
+        outcome = SearchOutcome(
+            history,
+            stopped,
+            chosen,
+            record,
+            trained_now=self.loop.trained_now,
+            retried=list(self.trials.retried),
+            runs=runs,
+        )
         complete = stopped == "finished" or (stopped == "budget" and not self.strategy.terminates)
         if complete and chosen is not None and self.final_epochs:
             outcome.final = self.final_training(chosen)
@@ -220,9 +254,13 @@ class SearchRunner:
     def final_training(self, point: Point) -> TrialRecord | None:
         """Train the chosen point with the final schedule, once: a re-run (or another search process) finds it."""
         fingerprint = self.estimator.fingerprint(self.final_epochs)
-        evaluate = estimator_evaluate(self.space, self.estimator, fidelity=self.final_epochs, on_step=self.progress.on_step)
+        evaluate = estimator_evaluate(
+            self.space, self.estimator, fidelity=self.final_epochs, on_step=self.progress.on_step
+        )
         if self.final_start == "search":  # another training than from scratch: its own identity
-            fingerprint = fingerprint_of("final-from-search-weights", {"final": fingerprint, "search": self.fingerprint})
+            fingerprint = fingerprint_of(
+                "final-from-search-weights", {"final": fingerprint, "search": self.fingerprint}
+            )
             evaluate = self._from_search_weights(point)
         trials = LedgerTrials(self.ledger, self.space, fingerprint, roles_excluded=())
         final = RunLoop(self.strategy, evaluate, trials, progress=self.progress)
@@ -235,13 +273,18 @@ class SearchRunner:
                 return done
             if not any(r.state == RUNNING for r in records):
                 self.progress.message(f"final training of the chosen model ({self.final_epochs:g} epochs)")
-                record = final.train(point, {"role": "final", "strategy": self.strategy.name}, f"final {point.key}", 1, 1,
-                                     planned_after=[])
+                record = final.train(
+                    point,
+                    {"role": "final", "strategy": self.strategy.name},
+                    f"final {point.key}",
+                    1,
+                    1,
+                    planned_after=[],
+                )
                 if record is not None and record.settled:
                     return record
             waits += 1
             time.sleep(_backoff(waits))  # another process trains it: wait for its result
-
 
     def _from_search_weights(self, point: Point) -> Callable[..., Measurement]:
         """The final training's ``evaluate``, starting from the weights the chosen point's search trial kept."""
@@ -257,8 +300,9 @@ class SearchRunner:
                 notes = {"start_trial": record.attrs.get("number")}
             except CheckpointUnavailable as error:  # the final training still runs: from scratch, saying why
                 notes = {"inherited": False, "inherit_note": f"trained from scratch: {error}"}
-            measurement = self.estimator.evaluate(self.space, chosen, self.final_epochs, start=start,
-                                                  on_step=self.progress.on_step)
+            measurement = self.estimator.evaluate(
+                self.space, chosen, self.final_epochs, start=start, on_step=self.progress.on_step
+            )
             return replace(measurement, info={**measurement.info, **notes}, weights=None)
 
         return evaluate
@@ -269,8 +313,10 @@ def pruner_for(strategy: Strategy, estimator: Estimator) -> Any:
     from .pruning import make_pruner
 
     if not getattr(estimator, "prunable", False):
-        raise NasError(f"strategy {strategy.name!r} prunes trainings after each epoch; the {estimator.name!r} "
-                       "estimator trains no epochs")
+        raise NasError(
+            f"strategy {strategy.name!r} prunes trainings after each epoch; the {estimator.name!r} "
+            "estimator trains no epochs"
+        )
     return make_pruner(strategy.pruner, float(estimator.schedule.epochs))
 
 
@@ -294,11 +340,14 @@ def check_repeats(repeats: object) -> int:
 
 def _backoff(waits: int) -> float:
     """Seconds to wait after ``waits`` fruitless looks: 0.75 s growing to MAX_WAIT_SECONDS, jittered."""
-    return min(MAX_WAIT_SECONDS, 0.5 * 1.5 ** waits) * random.uniform(0.8, 1.2)
+    return min(MAX_WAIT_SECONDS, 0.5 * 1.5**waits) * random.uniform(0.8, 1.2)
 
 
 def _measurement_attrs(measurement: Measurement) -> dict[str, Any]:
-    attrs = {**{k: v for k, v in measurement.metrics.items()}, "fidelity": measurement.fidelity,
-             "train_seconds": round(measurement.seconds, 3)}
+    attrs = {
+        **{k: v for k, v in measurement.metrics.items()},
+        "fidelity": measurement.fidelity,
+        "train_seconds": round(measurement.seconds, 3),
+    }
     attrs.update(measurement.info)
     return attrs

@@ -71,8 +71,13 @@ class StepHalvingPruner(optuna.pruners.BasePruner):
         mine, step, point = trial.intermediate_values[self.rung], _step_of(trial), _point_of(trial)
         peers = {}
         for other in study.get_trials(deepcopy=False, states=_PEER_STATES):
-            if (other.number != trial.number and self.rung in other.intermediate_values and _judged(other)
-                    and _step_of(other) == step and _point_of(other) != point):
+            if (
+                other.number != trial.number
+                and self.rung in other.intermediate_values
+                and _judged(other)
+                and _step_of(other) == step
+                and _point_of(other) != point
+            ):
                 peers.setdefault(_point_of(other), other.intermediate_values[self.rung])  # one value per point
         values = sorted([mine, *peers.values()], reverse=True)
         return mine < values[math.ceil(len(values) / 2) - 1]

@@ -77,7 +77,7 @@ def local_file(url: str) -> str | None:
     """The local file of a SQLite or journal URL (None for a server, or SQLite in memory)."""
     for prefix in ("sqlite:///", JOURNAL_SCHEME):
         if url.startswith(prefix) and url != "sqlite:///:memory:":
-            return os.path.abspath(url[len(prefix):])  # as SQLAlchemy reads it: four slashes for an absolute path
+            return os.path.abspath(url[len(prefix) :])  # as SQLAlchemy reads it: four slashes for an absolute path
     return None
 
 
@@ -93,12 +93,16 @@ def check_storage(url: str) -> None:
     from estimators.files import can_create_in
 
     if not os.access(folder, os.W_OK) or not can_create_in(Path(folder)):
-        raise StorageError(f"cannot open storage {url!r}: the folder {folder} is not writable (read-only or no permission)")
+        raise StorageError(
+            f"cannot open storage {url!r}: the folder {folder} is not writable (read-only or no permission)"
+        )
     if os.path.lexists(path) and not os.path.isfile(path):
         from estimators.files import kind_of
 
-        raise StorageError(f"cannot open storage {redacted(url)!r}: {path} is {kind_of(Path(path))}, not a ledger file; "
-                           "give a new or existing ledger file")
+        raise StorageError(
+            f"cannot open storage {redacted(url)!r}: {path} is {kind_of(Path(path))}, not a ledger file; "
+            "give a new or existing ledger file"
+        )
     if url.startswith("sqlite") and os.path.exists(path):
         _check_sqlite_file(url, path)
 
@@ -107,8 +111,9 @@ def check_existing_ledger(url: str) -> None:
     """For commands that only read a ledger (report, export): a local ledger file must exist; none is created."""
     path = local_file(url)
     if path is not None and not os.path.isfile(path):
-        raise StorageError(f"no ledger at {redacted(url)}; give the --storage that 'nas search' wrote "
-                           f"(default {DEFAULT_STORAGE})")
+        raise StorageError(
+            f"no ledger at {redacted(url)}; give the --storage that 'nas search' wrote (default {DEFAULT_STORAGE})"
+        )
     check_storage(url)
 
 
@@ -124,8 +129,9 @@ def _check_sqlite_file(url: str, path: str) -> None:
     except OSError as error:
         raise StorageError(f"cannot open storage {url!r}: {error.strerror or error}") from None
     if header and header != SQLITE_HEADER:
-        raise StorageError(f"cannot open storage {url!r}: file is not a database; give --storage a new file or an "
-                           "existing ledger")
+        raise StorageError(
+            f"cannot open storage {url!r}: file is not a database; give --storage a new file or an existing ledger"
+        )
 
 
 def supports_heartbeat(url: str) -> bool:
@@ -138,21 +144,32 @@ def open_storage(url: str, *, heartbeat: int | None = None):
 
     if url.startswith(JOURNAL_SCHEME):
         return _open_journal(url)
-    beat = {} if heartbeat is None else {"heartbeat_interval": int(heartbeat), "grace_period": int(heartbeat) * GRACE_FACTOR}
+    beat = (
+        {}
+        if heartbeat is None
+        else {"heartbeat_interval": int(heartbeat), "grace_period": int(heartbeat) * GRACE_FACTOR}
+    )
     try:
-        return _create_tables_once(lambda: _quiet_experimental(
-            lambda: optuna.storages.RDBStorage(url, engine_kwargs=_engine_options(url), **beat)))
+        return _create_tables_once(
+            lambda: _quiet_experimental(
+                lambda: optuna.storages.RDBStorage(url, engine_kwargs=_engine_options(url), **beat)
+            )
+        )
     except ModuleNotFoundError as error:
         raise StorageError(f"storage {url!r} needs the database driver {error.name!r}; pip install it") from None
     except Exception as error:  # sqlalchemy and driver errors come in many types
         reason = first_line(error)
         if "Failed to import DB access module" in reason:
             scheme = url.split(":", 1)[0]
-            raise StorageError(f"storage {url!r} needs a database driver for {scheme!r} "
-                               "(PostgreSQL: pip install psycopg2-binary; MySQL: pip install pymysql)") from None
+            raise StorageError(
+                f"storage {url!r} needs a database driver for {scheme!r} "
+                "(PostgreSQL: pip install psycopg2-binary; MySQL: pip install pymysql)"
+            ) from None
         if is_fatal(error):
             raise as_storage_error(url, error) from None
-        raise StorageError(f"cannot open storage {redacted(url)!r}: {reason}; check the URL, the server and its permissions") from None
+        raise StorageError(
+            f"cannot open storage {redacted(url)!r}: {reason}; check the URL, the server and its permissions"
+        ) from None
 
 
 def _create_tables_once(make: Callable[[], T], tries: int = 5) -> T:
@@ -162,8 +179,10 @@ def _create_tables_once(make: Callable[[], T], tries: int = 5) -> T:
             return make()
         except Exception as error:
             text = str(getattr(error, "orig", None) or error)
-            racing = any(sign in text for sign in ("duplicate key", "already exists", "UNIQUE constraint failed",
-                                                   "database is locked"))
+            racing = any(
+                sign in text
+                for sign in ("duplicate key", "already exists", "UNIQUE constraint failed", "database is locked")
+            )
             if not racing or attempt == tries - 1:
                 raise
             time.sleep(random.uniform(0.2, 1.0))
@@ -178,7 +197,9 @@ def _open_journal(url: str):
     try:
         return JournalStorage(JournalFileBackend(path))
     except OSError as error:
-        raise StorageError(f"cannot open storage {url!r}: {error.strerror or error}; check the path and its permissions") from None
+        raise StorageError(
+            f"cannot open storage {url!r}: {error.strerror or error}; check the path and its permissions"
+        ) from None
 
 
 def _quiet_experimental(make: Callable[[], T]) -> T:
@@ -187,7 +208,9 @@ def _quiet_experimental(make: Callable[[], T]) -> T:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*heartbeat.*")
-        warnings.filterwarnings("ignore", category=getattr(__import__("optuna").exceptions, "ExperimentalWarning", Warning))
+        warnings.filterwarnings(
+            "ignore", category=getattr(__import__("optuna").exceptions, "ExperimentalWarning", Warning)
+        )
         return make()
 
 
@@ -196,8 +219,13 @@ def _engine_options(url: str) -> dict[str, Any]:
         return {"connect_args": {"timeout": 60}}  # several processes on one file wait for each other's writes
     options: dict[str, Any] = {"pool_pre_ping": True}  # a connection the server dropped is replaced, not used
     if url.startswith("postgresql"):  # a dead link raises within seconds instead of hanging a worker
-        options["connect_args"] = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
-                                   "keepalives_interval": 10, "keepalives_count": 3}
+        options["connect_args"] = {
+            "connect_timeout": 10,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
     return options
 
 
@@ -310,8 +338,15 @@ class RetryPolicy:
 
 
 #: What databases say when the disk under them is full or cannot be written: retrying does not help.
-_FATAL_SIGNS = ("disk is full", "No space left", "could not extend file", "disk I/O error", "readonly database",
-                "read-only", "Disk quota exceeded")
+_FATAL_SIGNS = (
+    "disk is full",
+    "No space left",
+    "could not extend file",
+    "disk I/O error",
+    "readonly database",
+    "read-only",
+    "Disk quota exceeded",
+)
 
 
 def is_fatal(error: BaseException) -> bool:
@@ -328,10 +363,14 @@ def as_storage_error(url: str, error: Exception) -> Exception:
     if not isinstance(error, (sql_errors.SQLAlchemyError, optuna.exceptions.StorageInternalError, OSError)):
         return error
     if is_fatal(error):
-        return StorageFailure(f"cannot write to storage {redacted(url)!r}: {first_line(error)} — the disk under it is full "
-                            "or read-only; free space (or fix its permissions), then re-run the same command to resume")
-    return StorageFailure(f"storage {redacted(url)!r} failed: {first_line(error)}; check the database, then re-run the "
-                        "same command to resume")
+        return StorageFailure(
+            f"cannot write to storage {redacted(url)!r}: {first_line(error)} — the disk under it is full "
+            "or read-only; free space (or fix its permissions), then re-run the same command to resume"
+        )
+    return StorageFailure(
+        f"storage {redacted(url)!r} failed: {first_line(error)}; check the database, then re-run the "
+        "same command to resume"
+    )
 
 
 def first_line(error: BaseException) -> str:

@@ -29,9 +29,13 @@ def strategy_from_config(space: SearchSpace, config: Mapping[str, Any]) -> Strat
     """The strategy a stored search ran, with its target, seed, cost and options."""
     from .strategies.registry import get_strategy_class
 
-    return get_strategy_class(config["strategy"])(space, target=target_of(config),
-                                                  seed=int(config.get("seed", 0)),
-                                                  cost=cost_from_config(space, config), **strategy_options(config))
+    return get_strategy_class(config["strategy"])(
+        space,
+        target=target_of(config),
+        seed=int(config.get("seed", 0)),
+        cost=cost_from_config(space, config),
+        **strategy_options(config),
+    )
 
 
 def repeats_of(config: Mapping[str, Any] | None) -> int:

@@ -34,17 +34,38 @@ from .strategies.random_search import RandomSearch
 from .strategies.registry import get_strategy_class
 
 #: Meta keys that must match for a rerun to add to an existing file.
-IDENTITY = ("space", "space_version", "space_code", "code", "space_settings", "data", "schedule", "seeds", "target_macs",
-            "region_seed", "device")
+IDENTITY = (
+    "space",
+    "space_version",
+    "space_code",
+    "code",
+    "space_settings",
+    "data",
+    "schedule",
+    "seeds",
+    "target_macs",
+    "region_seed",
+    "device",
+)
 
 
 class TableBuilder:
     """Fills ``path`` with runs of ``estimators`` (one per training seed, same schedule otherwise)."""
 
-    def __init__(self, path: str, space: SearchSpace, estimators: dict[int, ProxyAccuracy], *, target: int,
-                 region_seed: int = 0, meta: dict[str, Any] | None = None, progress: SearchProgress | None = None,
-                 order: list[Point] | None = None, compare_seeds: int = 0,
-                 follow: Sequence[str] = ("coordinate",)) -> None:
+    def __init__(
+        self,
+        path: str,
+        space: SearchSpace,
+        estimators: dict[int, ProxyAccuracy],
+        *,
+        target: int,
+        region_seed: int = 0,
+        meta: dict[str, Any] | None = None,
+        progress: SearchProgress | None = None,
+        order: list[Point] | None = None,
+        compare_seeds: int = 0,
+        follow: Sequence[str] = ("coordinate",),
+    ) -> None:
         self.path, self.space, self.estimators = path, space, estimators
         self.compare_seeds = compare_seeds  # also follow the searches as nas bench compare's seeds see the table
         self.follow = check_followed(follow)
@@ -64,12 +85,23 @@ class TableBuilder:
         schedule = {k: v for k, v in settings["schedule"].items() if k != "seed"}
         from spaces.code_digest import code_digest
 
-        return {"space": self.space.name, "space_version": str(self.space.version), "space_code": self.space.code_digest(),
-                "code": code_digest(), "space_settings": self.space.settings(),
-                "data": settings["data"], "schedule": schedule, "seeds": sorted(self.estimators),
-                "target_macs": self.target, "region_seed": self.region_seed, "device": settings["device"],
-                "shortest_clip": self.reference.shortest_clip(),
-                "toolkit_version": __version__, "torch_version": torch.__version__.split("+")[0], **self.extra_meta}
+        return {
+            "space": self.space.name,
+            "space_version": str(self.space.version),
+            "space_code": self.space.code_digest(),
+            "code": code_digest(),
+            "space_settings": self.space.settings(),
+            "data": settings["data"],
+            "schedule": schedule,
+            "seeds": sorted(self.estimators),
+            "target_macs": self.target,
+            "region_seed": self.region_seed,
+            "device": settings["device"],
+            "shortest_clip": self.reference.shortest_clip(),
+            "toolkit_version": __version__,
+            "torch_version": torch.__version__.split("+")[0],
+            **self.extra_meta,
+        }
 
     def open(self) -> Table:
         """The file as it is (created if missing); refuses one built with other settings."""
@@ -85,8 +117,10 @@ class TableBuilder:
         normal = json.loads(json.dumps({k: wanted[k] for k in IDENTITY}))
         differs = [k for k in IDENTITY if table.meta.get(k) != normal[k]]
         if differs:
-            raise TableError(f"{self.path} was built with other settings ({', '.join(differs)}); "
-                             "use the same settings to extend it, or another --out")
+            raise TableError(
+                f"{self.path} was built with other settings ({', '.join(differs)}); "
+                "use the same settings to extend it, or another --out"
+            )
         return table
 
     # -- the order of points --------------------------------------------------------------
@@ -128,13 +162,25 @@ class TableBuilder:
         def evaluate(point: Point, repeat: int, attrs: Mapping[str, Any]) -> Measurement:
             return self.estimators[seeds[repeat]].evaluate(self.space, point, on_step=self.progress.on_step)
 
-        loop = RunLoop(order, evaluate, trials, LoopSettings(time_limit=time_limit, repeats=len(seeds), every_seed=True),
-                       progress=self.progress, view=lambda runs: runs, label=lambda proposal: proposal.point.key)
+        loop = RunLoop(
+            order,
+            evaluate,
+            trials,
+            LoopSettings(time_limit=time_limit, repeats=len(seeds), every_seed=True),
+            progress=self.progress,
+            view=lambda runs: runs,
+            label=lambda proposal: proposal.point.key,
+        )
         started = time.monotonic()
         stopped = loop.run()
         self.progress.close()
-        return {"path": self.path, "points": len(Table(self.path).entries), "runs_now": loop.trained_now,
-                "stopped": "done" if stopped == "finished" else stopped, "seconds": round(time.monotonic() - started, 1)}
+        return {
+            "path": self.path,
+            "points": len(Table(self.path).entries),
+            "runs_now": loop.trained_now,
+            "stopped": "done" if stopped == "finished" else stopped,
+            "seconds": round(time.monotonic() - started, 1),
+        }
 
 
 class BuildOrder:
@@ -153,8 +199,12 @@ class BuildOrder:
         self._whole_region: list[Point] | None = None  # every point of the region (points None), enumerated once
         # Built once: the region's seeded sequence (and its servability checks) is drawn once, not every round.
         self.followed = [get_strategy_class(name)(self.space, target=builder.target) for name in builder.follow]
-        self.region = RandomSearch(self.space, target=builder.target, seed=builder.region_seed,
-                                   cost=lambda p: self.cost(p) if builder.servable(p) else builder.target + 1)
+        self.region = RandomSearch(
+            self.space,
+            target=builder.target,
+            seed=builder.region_seed,
+            cost=lambda p: self.cost(p) if builder.servable(p) else builder.target + 1,
+        )
 
     def cost(self, point: Point) -> int:
         return self.space.complexity(point).macs
@@ -203,7 +253,7 @@ class BuildOrder:
         builder = self.builder
         known = list(dict.fromkeys(r.point for r in history))
         if builder.order is not None:
-            return next((p for p in builder.order[:self.points] if p not in known), None)
+            return next((p for p in builder.order[: self.points] if p not in known), None)
         for view in self.coordinate_views(history):
             for strategy in self.followed:
                 proposals = strategy.propose(view, 1)
@@ -227,8 +277,10 @@ def check_followed(names: Sequence[str]) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(names))
     unknown = [name for name in names if name not in FOLLOWABLE]
     if unknown:
-        raise NasError(f"a table build cannot follow {', '.join(map(repr, unknown))}: only the deterministic "
-                       f"searches that end ({', '.join(FOLLOWABLE)}) lay a path it can train ahead of the region")
+        raise NasError(
+            f"a table build cannot follow {', '.join(map(repr, unknown))}: only the deterministic "
+            f"searches that end ({', '.join(FOLLOWABLE)}) lay a path it can train ahead of the region"
+        )
     return names
 
 
@@ -272,8 +324,14 @@ class TableTrials:
 
     def start(self, point: Point, attrs: dict[str, Any], repeat: int, budget: int | None) -> dict[str, Any]:
         cost = self.space.complexity(point)
-        point_attrs = {"key": point.key, "axes": [a.name for a in self.space.axes], **dict(point.as_dict()),
-                       "macs": cost.macs, "params": cost.params, "input_shape": list(self.space.input_shape(point))}
+        point_attrs = {
+            "key": point.key,
+            "axes": [a.name for a in self.space.axes],
+            **dict(point.as_dict()),
+            "macs": cost.macs,
+            "params": cost.params,
+            "input_shape": list(self.space.input_shape(point)),
+        }
         return {"point": point, "point_attrs": point_attrs, "seed": self.seeds[repeat], "repeat": repeat}
 
     def evaluating(self, handle: Any) -> Any:
@@ -281,20 +339,46 @@ class TableTrials:
 
     def finish(self, handle: dict[str, Any], measurement: Measurement) -> bool:
         info = measurement.info
-        add_run(self.path, handle["point_attrs"], handle["seed"], {
-            "top1": measurement.metrics["accuracy"], "val_loss": measurement.metrics["val_loss"],
-            "train_seconds": measurement.seconds, "clips_per_second": info["clips_per_second"],
-            "train_seed": info["train_seed"], "epochs": info["epochs"], "failed": ""}, info.get("curve", []))
-        handle["record"] = TrialRecord(handle["point"], COMPLETE, measurement.metrics["accuracy"],
-                                       handle["point_attrs"]["macs"], {"repeat": handle["repeat"]})
+        add_run(
+            self.path,
+            handle["point_attrs"],
+            handle["seed"],
+            {
+                "top1": measurement.metrics["accuracy"],
+                "val_loss": measurement.metrics["val_loss"],
+                "train_seconds": measurement.seconds,
+                "clips_per_second": info["clips_per_second"],
+                "train_seed": info["train_seed"],
+                "epochs": info["epochs"],
+                "failed": "",
+            },
+            info.get("curve", []),
+        )
+        handle["record"] = TrialRecord(
+            handle["point"],
+            COMPLETE,
+            measurement.metrics["accuracy"],
+            handle["point_attrs"]["macs"],
+            {"repeat": handle["repeat"]},
+        )
         return True
 
     def fail(self, handle: dict[str, Any], error: CandidateFailed, seconds: float) -> None:
         # a diverged training did cost its time; a point the data cannot serve costs none
-        add_run(self.path, handle["point_attrs"], handle["seed"], {"failed": str(error), "trained": int(error.trained),
-                                                                   "top1": float("nan"), "train_seconds": seconds}, [])
-        handle["record"] = TrialRecord(handle["point"], FAILED, None, handle["point_attrs"]["macs"],
-                                       {"repeat": handle["repeat"], "trained": error.trained})
+        add_run(
+            self.path,
+            handle["point_attrs"],
+            handle["seed"],
+            {"failed": str(error), "trained": int(error.trained), "top1": float("nan"), "train_seconds": seconds},
+            [],
+        )
+        handle["record"] = TrialRecord(
+            handle["point"],
+            FAILED,
+            None,
+            handle["point_attrs"]["macs"],
+            {"repeat": handle["repeat"], "trained": error.trained},
+        )
 
     def prune(self, handle: Any, pruned: Any) -> None:
         raise NasError("a table build trains every run to its end; nothing prunes it")  # no pruner is ever given
@@ -350,12 +434,23 @@ def build_table(config: BuildConfig, progress: SearchProgress | None = None) -> 
     CoordinateExpansion(space, target=round(target * 1e9))  # a target no search can use fails before any data is built
     device = resolve_device(config.device)
     cache = open_data(existing, synth_settings)
-    estimators = {seed: ProxyAccuracy(cache, ProxySchedule(**schedule, seed=seed, threads=config.threads, curve=True),
-                                      device=device) for seed in seeds}
-    builder = TableBuilder(config.out, space, estimators, target=round(target * 1e9), region_seed=config.region_seed,
-                           meta={"command": config.command or "nas bench build", "epochs": schedule["epochs"]},
-                           progress=progress or SearchProgress(), compare_seeds=config.compare_seeds,
-                           follow=follow)
+    estimators = {
+        seed: ProxyAccuracy(
+            cache, ProxySchedule(**schedule, seed=seed, threads=config.threads, curve=True), device=device
+        )
+        for seed in seeds
+    }
+    builder = TableBuilder(
+        config.out,
+        space,
+        estimators,
+        target=round(target * 1e9),
+        region_seed=config.region_seed,
+        meta={"command": config.command or "nas bench build", "epochs": schedule["epochs"]},
+        progress=progress or SearchProgress(),
+        compare_seeds=config.compare_seeds,
+        follow=follow,
+    )
     return builder.build(config.points, time_limit)
 
 
@@ -365,11 +460,15 @@ def runs_summary(table: Table) -> dict[str, Any]:
 
     runs = [r for e in table.entries.values() for r in e.runs.values()]
     good = [r for r in runs if not r.failed]
-    return {"points": len(table.entries), "complete_points": sum(table.complete(k) for k in table.entries),
-            "runs": len(runs), "failed_runs": len(runs) - len(good),
-            "train_hours": round(sum(r.train_seconds for r in good) / 3600, 2),
-            "top1_median": round(statistics.median(r.top1 for r in good), 4) if good else None,
-            "top1_max": round(max((r.top1 for r in good), default=float("nan")), 4) if good else None}
+    return {
+        "points": len(table.entries),
+        "complete_points": sum(table.complete(k) for k in table.entries),
+        "runs": len(runs),
+        "failed_runs": len(runs) - len(good),
+        "train_hours": round(sum(r.train_seconds for r in good) / 3600, 2),
+        "top1_median": round(statistics.median(r.top1 for r in good), 4) if good else None,
+        "top1_max": round(max((r.top1 for r in good), default=float("nan")), 4) if good else None,
+    }
 
 
 def fidelity_correlation(short: Table, long: Table, space: SearchSpace) -> dict[str, Any]:
@@ -383,10 +482,15 @@ def fidelity_correlation(short: Table, long: Table, space: SearchSpace) -> dict[
     long_by_key = {p.key: a for p, a in zip(long_points, long_acc)}
     pairs = [(a, long_by_key[p.key]) for p, a in zip(short_points, short_acc) if p.key in long_by_key]
     xs, ys = zip(*pairs) if pairs else ((), ())
-    if len(pairs) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:  # too few, or a constant side: rank correlation undefined
+    if (
+        len(pairs) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2
+    ):  # too few, or a constant side: rank correlation undefined
         return {"points": len(pairs), "kendall_tau": float("nan"), "spearman_rho": float("nan")}
-    return {"points": len(pairs), "kendall_tau": float(kendalltau(xs, ys).statistic),
-            "spearman_rho": float(spearmanr(xs, ys).statistic)}
+    return {
+        "points": len(pairs),
+        "kendall_tau": float(kendalltau(xs, ys).statistic),
+        "spearman_rho": float(spearmanr(xs, ys).statistic),
+    }
 
 
 def seeds_argument(text: str) -> list[int]:
@@ -397,5 +501,3 @@ def seeds_argument(text: str) -> list[int]:
     if not seeds or any(s < 0 for s in seeds):
         raise NasError(f"--seeds {text!r} needs at least one seed, none negative")
     return seeds
-
-

@@ -20,6 +20,7 @@ class BadValue(argparse.ArgumentTypeError):
     """A value out of its range or malformed: argparse shows its message as the option's error; the Python API
     (:class:`nas.config.SearchConfig`) turns it into a :class:`~spaces.errors.NasError` naming the parameter."""
 
+
 #: Seeds are handed to numpy and torch, which take unsigned 32-bit values.
 MAX_SEED = 2**32 - 1
 #: Limits that no run on any machine needs to pass, but that keep a typo from allocating terabytes or looping forever.
@@ -201,8 +202,10 @@ def text(what: str, example: str):
 
     def parse(value: str) -> str:
         if not value.strip() or "\x00" in value:
-            raise BadValue(f"{value!r} is empty or holds a NUL; give {what}, e.g. {example}, "
-                                             "or leave the option out for the default")
+            raise BadValue(
+                f"{value!r} is empty or holds a NUL; give {what}, e.g. {example}, "
+                "or leave the option out for the default"
+            )
         return value
 
     return parse
@@ -212,17 +215,21 @@ def storage(value: str) -> str:
     """An argparse type for ``--storage``: not empty, and not an in-memory database that a re-run could not resume."""
     text("a storage URL or file", "sqlite:///nas.db")(value)
     if _IN_MEMORY.match(value.strip()):
-        raise BadValue(f"{value!r} is an in-memory database: everything would be lost when the command "
-                                         "ends; give a file, e.g. sqlite:///nas.db")
+        raise BadValue(
+            f"{value!r} is an in-memory database: everything would be lost when the command "
+            "ends; give a file, e.g. sqlite:///nas.db"
+        )
     return value
 
 
 def new_study(value: str) -> str:
     """An argparse type for a study ``nas search`` creates: a name safe in file names and URLs."""
     if not _NEW_STUDY.match(value):
-        raise BadValue(f"{value[:60]!r}{'...' if len(value) > 60 else ''} is not a study name this "
-                                         "command creates: use 1 to 128 letters, digits and . _ + = : @ -, starting "
-                                         "with a letter or digit")
+        raise BadValue(
+            f"{value[:60]!r}{'...' if len(value) > 60 else ''} is not a study name this "
+            "command creates: use 1 to 128 letters, digits and . _ + = : @ -, starting "
+            "with a letter or digit"
+        )
     return value
 
 
@@ -248,8 +255,10 @@ def parse_options(items: list[str], option: str = "--space-option") -> dict[str,
             options[key] = yaml.safe_load(value)
         except yaml.YAMLError as error:
             problem = getattr(error, "problem", None) or "not a YAML value"
-            raise NasError(f"{option} {item!r}: the value is not valid YAML ({problem}); quote it or write e.g. "
-                           f"{key}=64 or {key}=[1,2,5,3]") from None
+            raise NasError(
+                f"{option} {item!r}: the value is not valid YAML ({problem}); quote it or write e.g. "
+                f"{key}=64 or {key}=[1,2,5,3]"
+            ) from None
     return options
 
 

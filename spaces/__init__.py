@@ -32,7 +32,24 @@ from .registry import (
 from .space import ClipSpec, SearchSpace
 
 __all__ = [
-    "Axis", "AxisStep", "ClipSpec", "Complexity", "ENTRY_POINT_GROUP", "ExpansionError", "ExportedModel", "InvalidPointError",
-    "NasError", "Operation", "Point", "SearchSpace", "SpaceError", "UnknownNameError", "build_exported", "get_space",
-    "list_spaces", "load_exported", "register_space", "unregister_space",
+    "Axis",
+    "AxisStep",
+    "ClipSpec",
+    "Complexity",
+    "ENTRY_POINT_GROUP",
+    "ExpansionError",
+    "ExportedModel",
+    "InvalidPointError",
+    "NasError",
+    "Operation",
+    "Point",
+    "SearchSpace",
+    "SpaceError",
+    "UnknownNameError",
+    "build_exported",
+    "get_space",
+    "list_spaces",
+    "load_exported",
+    "register_space",
+    "unregister_space",
 ]

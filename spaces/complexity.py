@@ -79,7 +79,9 @@ def conv_complexity(
     stride = stride or (1,) * len(kernel)
     padding = padding or (0,) * len(kernel)
     if not len(sizes) == len(kernel) == len(stride) == len(padding):
-        raise ValueError(f"a conv over {len(sizes)} dimensions given kernel {kernel}, stride {stride}, padding {padding}")
+        raise ValueError(
+            f"a conv over {len(sizes)} dimensions given kernel {kernel}, stride {stride}, padding {padding}"
+        )
     out_sizes = tuple((size + 2 * pad - k) // step + 1 for size, k, step, pad in zip(sizes, kernel, stride, padding))
     per_output = (in_channels // groups) * math.prod(kernel)
     outputs = out_channels * math.prod(out_sizes)
@@ -98,8 +100,15 @@ def conv3d_complexity(
     bias: bool = False,
 ) -> tuple[Complexity, Shape3d]:
     """Cost and output shape of an ``nn.Conv3d`` applied to ``in_shape``."""
-    cost, shape = conv_complexity(in_shape=in_shape, out_channels=out_channels, kernel=kernel, stride=stride,
-                                  padding=padding, groups=groups, bias=bias)
+    cost, shape = conv_complexity(
+        in_shape=in_shape,
+        out_channels=out_channels,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        groups=groups,
+        bias=bias,
+    )
     return cost, shape  # type: ignore[return-value]
 
 

@@ -43,8 +43,10 @@ class ExportedModel:
 
         space = get_space(self.space_name, **dict(self.settings))
         if str(space.version) != str(self.space_version):
-            raise SpaceError(f"the export was made with {self.space_name} space version {self.space_version}, "
-                             f"this toolkit has version {space.version}; rebuild it with the matching toolkit")
+            raise SpaceError(
+                f"the export was made with {self.space_name} space version {self.space_version}, "
+                f"this toolkit has version {space.version}; rebuild it with the matching toolkit"
+            )
         return space
 
     def point(self):
@@ -78,8 +80,10 @@ def parse_exported(text: str, source: str = "the export") -> ExportedModel:
                 raise ValueError("no 'key: value'")
             fields[key.strip()] = json.loads(value)
         except ValueError as error:
-            raise SpaceError(f"{source}, line {number}, is not a nas export line ({error}): {stripped[:60]!r}; "
-                             "re-export it with 'nas export'") from None
+            raise SpaceError(
+                f"{source}, line {number}, is not a nas export line ({error}): {stripped[:60]!r}; "
+                "re-export it with 'nas export'"
+            ) from None
     missing = [key for key in REQUIRED if key not in fields]
     if missing:
         raise SpaceError(f"{source} is not a nas export: it lacks {', '.join(missing)}; re-export it with 'nas export'")
@@ -97,8 +101,9 @@ def load_exported(path: str | os.PathLike) -> ExportedModel:
     except OSError as error:
         raise SpaceError(f"cannot read the export {path}: {error.strerror or error}") from None
     except UnicodeDecodeError:
-        raise SpaceError(f"{path} is not a nas export: it is not UTF-8 text (a binary file?); give the YAML file "
-                         "'nas export' wrote") from None
+        raise SpaceError(
+            f"{path} is not a nas export: it is not UTF-8 text (a binary file?); give the YAML file 'nas export' wrote"
+        ) from None
     return parse_exported(text, source=str(path))
 
 

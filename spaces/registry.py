@@ -80,7 +80,9 @@ def require_space(name: str) -> None:
     sources = _all_sources()
     if name not in sources:
         raise unknown_name(
-            "space", name, sorted(sources),
+            "space",
+            name,
+            sorted(sources),
             hint=f"Other spaces are added by installing a package that registers them under the {ENTRY_POINT_GROUP!r} entry points.",
         )
 

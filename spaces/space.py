@@ -61,8 +61,13 @@ class ClipSpec:
         drawn from ``short_side_per_crop`` times the crop (X3D: 128/112 to 160/112)."""
         crop = int(point["crop"])
         low, high = short_side_per_crop
-        return cls(frames=int(point["frames"]), stride=int(point["stride"]), crop=crop,
-                   short_side=(round(crop * low), round(crop * high)), fps=fps)
+        return cls(
+            frames=int(point["frames"]),
+            stride=int(point["stride"]),
+            crop=crop,
+            short_side=(round(crop * low), round(crop * high)),
+            fps=fps,
+        )
 
 
 class SearchSpace(ABC):
@@ -102,10 +107,14 @@ class SearchSpace(ABC):
         self._operations = {op.name: op for op in ops}
         self.region = check_region(region)
         if self.region == "expansion":
-            self._axes = {name: _expansion_side(axis, self.expansion_directions().get(name))
-                          for name, axis in self._axes.items()}
-        self._presets = {name: self.point(values) for name, values in (presets or {}).items()
-                         if self.region == "full" or self._in_region(values)}
+            self._axes = {
+                name: _expansion_side(axis, self.expansion_directions().get(name)) for name, axis in self._axes.items()
+            }
+        self._presets = {
+            name: self.point(values)
+            for name, values in (presets or {}).items()
+            if self.region == "full" or self._in_region(values)
+        }
 
     # -- the region a space searches ------------------------------------------------------
     def expansion_directions(self) -> dict[str, int]:
@@ -122,8 +131,10 @@ class SearchSpace(ABC):
                     continue
                 direction = 1 if value > self._base[name] else -1
                 if directions.setdefault(name, direction) != direction:
-                    raise SpaceError(f"space {self.name!r}: operations move axis {name!r} both up and down from the "
-                                     "base, so it has no expansion side")
+                    raise SpaceError(
+                        f"space {self.name!r}: operations move axis {name!r} both up and down from the "
+                        "base, so it has no expansion side"
+                    )
         return directions
 
     def region_settings(self) -> dict[str, str]:
@@ -157,7 +168,9 @@ class SearchSpace(ABC):
         try:
             return self._axes[name]
         except KeyError:
-            raise unknown_name("axis", name, list(self._axes), where=f"space {self.name!r}", error=UnknownAxisError) from None
+            raise unknown_name(
+                "axis", name, list(self._axes), where=f"space {self.name!r}", error=UnknownAxisError
+            ) from None
 
     @property
     def base(self) -> Point:
@@ -202,7 +215,9 @@ class SearchSpace(ABC):
         merged.update(coordinates)
         unknown = [name for name in merged if name not in self._axes]
         if unknown:
-            raise unknown_name("axis", unknown[0], list(self._axes), where=f"space {self.name!r}", error=UnknownAxisError)
+            raise unknown_name(
+                "axis", unknown[0], list(self._axes), where=f"space {self.name!r}", error=UnknownAxisError
+            )
         point = Point(
             (name, axis.validate(merged[name]) if name in merged else axis.base) for name, axis in self._axes.items()
         )
@@ -227,8 +242,7 @@ class SearchSpace(ABC):
             name = name.strip()
             if not sep or not name or not raw.strip():
                 raise InvalidPointError(
-                    f"malformed point {text!r}: {item!r} is not AXIS=VALUE "
-                    f"(example: {self.base.key})"
+                    f"malformed point {text!r}: {item!r} is not AXIS=VALUE (example: {self.base.key})"
                 )
             if name in values:
                 raise InvalidPointError(f"malformed point {text!r}: axis {name!r} given twice")
@@ -424,15 +438,17 @@ class SearchSpace(ABC):
     #: listed, and every operation of a space that lists none, trains its candidates from scratch.
     weight_transfer: Mapping[str, str] = MappingProxyType({})
 
-    def grow_weights(self, parent: Point, parent_state: "Mapping[str, torch.Tensor]", child: "torch.nn.Module", *,
-                     seed: int = 0) -> "dict[str, torch.Tensor]":
+    def grow_weights(
+        self, parent: Point, parent_state: "Mapping[str, torch.Tensor]", child: "torch.nn.Module", *, seed: int = 0
+    ) -> "dict[str, torch.Tensor]":
         """``child``'s initial state dict grown from the trained ``parent_state`` of ``parent``.
 
         Raises :class:`~spaces.errors.InheritanceError` where no function-preserving rule applies (a contraction
         that narrows or drops layers, or a space without rules): that candidate trains from scratch.
         """
-        raise InheritanceError(f"space {self.name!r} cannot grow trained weights into a candidate; it trains from "
-                               "scratch")
+        raise InheritanceError(
+            f"space {self.name!r} cannot grow trained weights into a candidate; it trains from scratch"
+        )
 
     @abstractmethod
     def input_shape(self, point: Point, batch: int = 1) -> tuple[int, ...]:
@@ -451,8 +467,10 @@ REGIONS = ("full", "expansion")
 def check_region(region: object) -> str:
     """``region`` if it names a region, else a :class:`SpaceError` naming the choices."""
     if region not in REGIONS:
-        raise SpaceError(f"region {region!r} is not one of: {', '.join(REGIONS)} (the expansion region keeps each "
-                         "axis on the side of its base that the space's expansions move to)")
+        raise SpaceError(
+            f"region {region!r} is not one of: {', '.join(REGIONS)} (the expansion region keeps each "
+            "axis on the side of its base that the space's expansions move to)"
+        )
     return str(region)
 
 

@@ -46,9 +46,16 @@ class PostgresCluster:
 
     def _run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
         as_user = {"user": USER, "group": pwd.getpwnam(USER).pw_gid, "extra_groups": []} if os.geteuid() == 0 else {}
-        return subprocess.run([os.path.join(self.bin_dir, command[0]), *command[1:]], capture_output=True, text=True,
-                              check=check, timeout=120, cwd=self.root, env={**os.environ, "PGPASSWORD": PASSWORD},
-                              **as_user)
+        return subprocess.run(
+            [os.path.join(self.bin_dir, command[0]), *command[1:]],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
+            cwd=self.root,
+            env={**os.environ, "PGPASSWORD": PASSWORD},
+            **as_user,
+        )
 
     @property
     def data_dir(self) -> str:
@@ -63,8 +70,18 @@ class PostgresCluster:
             handle.write(PASSWORD)
         if os.geteuid() == 0:
             os.chown(os.path.join(self.root, "pw"), pwd.getpwnam(USER).pw_uid, -1)
-        self._run("initdb", "-D", self.data_dir, "-U", USER, "--auth=scram-sha-256", f"--pwfile={self.root}/pw",
-                  "--no-sync", "-E", "UTF8")
+        self._run(
+            "initdb",
+            "-D",
+            self.data_dir,
+            "-U",
+            USER,
+            "--auth=scram-sha-256",
+            f"--pwfile={self.root}/pw",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         self.port = free_port()
         self.server("start")
         return self

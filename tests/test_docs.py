@@ -44,8 +44,14 @@ def test_every_python_block_of_the_docs_runs(name, code, tmp_path):
         pytest.skip(code.splitlines()[0])
     script = tmp_path / "block.py"
     script.write_text(code)
-    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")})
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")},
+    )
     assert done.returncode == 0, f"{name} failed:\n{done.stderr[-3000:]}"
     assert done.stdout.strip(), f"{name} printed nothing"
 
@@ -64,7 +70,9 @@ def test_the_command_line_reference_lists_every_option_of_every_command():
         positionals = {action.metavar or action.dest for action in parser._actions if not action.option_strings}
         listed = re.findall(r"^\| `([^`]*)`", body, re.M)
         assert len(listed) == len(parser._actions), (path, listed)
-        missing = [f for f in flags | positionals if not any(re.search(rf"(^|[ ,]){re.escape(f)}\b", row) for row in listed)]
+        missing = [
+            f for f in flags | positionals if not any(re.search(rf"(^|[ ,]){re.escape(f)}\b", row) for row in listed)
+        ]
         assert missing == [], (path, missing)
 
 
@@ -72,7 +80,7 @@ def test_the_reference_shows_the_help_text_and_ranges_argparse_prints():
     from nas.cli import build_parser, iter_commands
     from nas.cli_reference import render_command
 
-    (path, parser), = [(p, leaf) for p, leaf in iter_commands(build_parser()) if p == ("search",)]
+    ((path, parser),) = [(p, leaf) for p, leaf in iter_commands(build_parser()) if p == ("search",)]
     section = render_command(path, parser)
     assert "[from 1 to 10,000,000]" in section and "stop after N trained models" in section
     assert " ".join(parser.format_usage().split()) in section
@@ -95,7 +103,7 @@ def test_every_page_is_in_the_site_navigation():
     def pages(entries) -> set[str]:
         found = set()
         for entry in entries:
-            for value in (entry.values() if isinstance(entry, dict) else [entry]):
+            for value in entry.values() if isinstance(entry, dict) else [entry]:
                 found |= pages(value) if isinstance(value, list) else {value}
         return found
 

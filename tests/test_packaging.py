@@ -25,8 +25,12 @@ OPTIONAL = {"pandas": "SearchResult.to_dataframe()"}
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
-                    str(ROOT)], check=True, cwd=out, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(ROOT)],
+        check=True,
+        cwd=out,
+        capture_output=True,
+    )
     return zipfile.ZipFile(next(out.glob("*.whl")))
 
 

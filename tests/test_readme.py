@@ -55,8 +55,14 @@ def test_the_use_in_your_project_example_runs(capsys, monkeypatch):
 @pytest.mark.slow
 def test_the_use_in_your_project_example_runs_where_only_torch_is_installed(torch_only_python):
     """In isolated mode (-I): the installed package is imported, not this checkout, though the example runs from here."""
-    done = subprocess.run([str(torch_only_python), "-I", "-c", _reuse_example()], cwd=ROOT, env=clean_env(),
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(torch_only_python), "-I", "-c", _reuse_example()],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     _check_reuse_output(done.stdout.splitlines())
 

@@ -7,8 +7,14 @@ reads ``SynthSettings`` to show its defaults) does not import torch.
 from importlib import import_module
 
 _EXPORTS = {
-    "FORMAT_VERSION": "cache", "ClipCache": "cache", "CacheError": "errors", "IngestError": "errors",
-    "ClipDataset": "dataset", "ClipSampling": "dataset", "normalise_batch": "dataset", "SynthSettings": "synthetic",
+    "FORMAT_VERSION": "cache",
+    "ClipCache": "cache",
+    "CacheError": "errors",
+    "IngestError": "errors",
+    "ClipDataset": "dataset",
+    "ClipSampling": "dataset",
+    "normalise_batch": "dataset",
+    "SynthSettings": "synthetic",
 }
 __all__ = sorted(_EXPORTS)
 

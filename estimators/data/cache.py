@@ -78,15 +78,27 @@ def open_environment(path: str | os.PathLike, *, write: bool = False, map_size: 
         _check_free_space(Path(path))
     data_file = Path(path) / "data.mdb"
     if data_file.is_file() and data_file.stat().st_size == 0:
-        raise CacheError(f"the clip cache {path} is empty: {data_file} has 0 bytes (a build that died before its first "
-                         "write); delete the folder and build it again")
+        raise CacheError(
+            f"the clip cache {path} is empty: {data_file} has 0 bytes (a build that died before its first "
+            "write); delete the folder and build it again"
+        )
     try:
         env = lmdb.open(
-            str(path), readonly=not write, lock=True, readahead=False, max_readers=MAX_READERS,
-            map_size=map_size, subdir=True, create=write, meminit=False, max_spare_txns=4,
+            str(path),
+            readonly=not write,
+            lock=True,
+            readahead=False,
+            max_readers=MAX_READERS,
+            map_size=map_size,
+            subdir=True,
+            create=write,
+            meminit=False,
+            max_spare_txns=4,
         )
     except lmdb.Error as error:
-        raise CacheError(f"cannot open clip cache {path}: {error}; rebuild it with 'nas data build' or 'nas data synth'") from None
+        raise CacheError(
+            f"cannot open clip cache {path}: {error}; rebuild it with 'nas data build' or 'nas data synth'"
+        ) from None
     try:
         _check_not_truncated(env, Path(path))
     except CacheError:
@@ -106,8 +118,10 @@ def _check_not_truncated(env, path: Path) -> None:
     needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
     actual = (path / "data.mdb").stat().st_size
     if actual < needed:
-        raise CacheError(f"clip cache {path} is truncated ({actual:,} of {needed:,} bytes: an interrupted copy or a full "
-                         "disk); copy it again or rebuild it with 'nas data build' or 'nas data synth'")
+        raise CacheError(
+            f"clip cache {path} is truncated ({actual:,} of {needed:,} bytes: an interrupted copy or a full "
+            "disk); copy it again or rebuild it with 'nas data build' or 'nas data synth'"
+        )
 
 
 def corrupt_cache_error(path: str | os.PathLike, error: Exception) -> CacheFailure:
@@ -151,10 +165,12 @@ def unpack_record(value: bytes | memoryview, key: str, cache: str) -> tuple[dict
     view = memoryview(value)
     try:
         (length,) = struct.unpack_from("<I", view)
-        header = json.loads(bytes(view[4: 4 + length]))
-        return header, view[4 + length:]
+        header = json.loads(bytes(view[4 : 4 + length]))
+        return header, view[4 + length :]
     except (struct.error, ValueError, UnicodeDecodeError):
-        raise CacheFailure(f"record {key!r} of clip cache {cache} is corrupt (unreadable header); rebuild the cache") from None
+        raise CacheFailure(
+            f"record {key!r} of clip cache {cache} is corrupt (unreadable header); rebuild the cache"
+        ) from None
 
 
 @dataclass
@@ -192,7 +208,9 @@ class CacheIndex:
             raise CacheFailure(f"the index of clip cache {cache} is corrupt; rebuild the cache") from None
         lengths = {len(column) for column in index.__dict__.values()}
         if len(lengths) != 1:
-            raise CacheFailure(f"the index of clip cache {cache} is corrupt (columns differ in length); rebuild the cache")
+            raise CacheFailure(
+                f"the index of clip cache {cache} is corrupt (columns differ in length); rebuild the cache"
+            )
         return index
 
 
@@ -284,14 +302,20 @@ class ClipCache:
         with env.begin(buffers=True) as txn:
             value = txn.get(key.encode())
             if value is None:
-                raise CacheFailure(f"record {key!r} listed in the index of clip cache {self.path} is missing; rebuild the cache")
+                raise CacheFailure(
+                    f"record {key!r} listed in the index of clip cache {self.path} is missing; rebuild the cache"
+                )
             header, payload = unpack_record(value, key, str(self.path))
             if verify and zlib.crc32(payload) != header.get("crc32"):
-                raise CacheFailure(f"record {key!r} of clip cache {self.path} is corrupt (checksum mismatch); rebuild the cache")
+                raise CacheFailure(
+                    f"record {key!r} of clip cache {self.path} is corrupt (checksum mismatch); rebuild the cache"
+                )
             try:
                 return self.codec.decode(payload, shape, indices)
             except Exception as error:
-                raise CacheFailure(f"record {key!r} of clip cache {self.path} is corrupt ({error}); rebuild the cache") from None
+                raise CacheFailure(
+                    f"record {key!r} of clip cache {self.path} is corrupt ({error}); rebuild the cache"
+                ) from None
 
     def verify(self) -> list[str]:
         """Keys whose payload fails its checksum or does not decode (reads every record once)."""

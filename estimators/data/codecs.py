@@ -78,7 +78,7 @@ class JpegCodec(Codec):
         base = 4 + 8 * (count + 1)
         decoded: dict[int, np.ndarray] = {}
         for i in set(int(i) for i in indices):
-            blob = payload[base + int(offsets[i]): base + int(offsets[i + 1])]
+            blob = payload[base + int(offsets[i]) : base + int(offsets[i + 1])]
             decoded[i] = np.asarray(Image.open(io.BytesIO(blob)).convert("RGB"))
         return np.stack([decoded[int(i)] for i in indices])
 

@@ -70,7 +70,9 @@ class ClipSampling:
 class ClipDataset(torch.utils.data.Dataset):
     """Items are ``(clip, label)``: clip is uint8 ``(frames, 3, crop, crop)``, or ``(3, crop, crop)`` for images."""
 
-    def __init__(self, cache: ClipCache | str | os.PathLike, split: str, sampling: ClipSampling, *, seed: int = 0) -> None:
+    def __init__(
+        self, cache: ClipCache | str | os.PathLike, split: str, sampling: ClipSampling, *, seed: int = 0
+    ) -> None:
         self.cache = cache if isinstance(cache, ClipCache) else ClipCache(cache)
         self.split = split
         self.sampling = sampling
@@ -133,11 +135,15 @@ class ClipDataset(torch.utils.data.Dataset):
             indices = rng.permutation(indices)
         frames = self.cache.read(position, indices)  # (T, H, W, 3) uint8
         top, left, side = self._box(frames.shape[1], frames.shape[2], view, rng)
-        region = torch.from_numpy(np.ascontiguousarray(frames[:, top: top + side, left: left + side]))
+        region = torch.from_numpy(np.ascontiguousarray(frames[:, top : top + side, left : left + side]))
         clip = region.permute(0, 3, 1, 2)  # (T, 3, side, side), channels-last in memory
         if side != self.sampling.crop:
             clip = torch.nn.functional.interpolate(
-                clip, size=(self.sampling.crop, self.sampling.crop), mode="bilinear", antialias=True, align_corners=False
+                clip,
+                size=(self.sampling.crop, self.sampling.crop),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
             )
         label = self.cache.label(position)
         if self.sampling.mode == "train" and rng.random() < 0.5:
@@ -145,7 +151,9 @@ class ClipDataset(torch.utils.data.Dataset):
         return (clip[0] if self.sampling.image else clip).contiguous(), label
 
 
-def normalise_batch(clips: torch.Tensor, *, device: torch.device | str | None = None, channels_last: bool = False) -> torch.Tensor:
+def normalise_batch(
+    clips: torch.Tensor, *, device: torch.device | str | None = None, channels_last: bool = False
+) -> torch.Tensor:
     """uint8 ``(B, T, 3, H, W)`` -> float ``(B, 3, T, H, W)`` normalised (mean 0.45, std 0.225), once per batch.
 
     A batch of images, uint8 ``(B, 3, H, W)``, stays in that layout (channels-last in memory if asked).

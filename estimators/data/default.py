@@ -45,12 +45,15 @@ def ensure_default_cache(settings: "SynthSettings | ImageSynthSettings" = SynthS
         target.parent.mkdir(parents=True, exist_ok=True)
         lock = open(target.parent / f".{target.name}.lock", "w")
     except OSError as error:
-        raise CacheError(f"cannot use the cache folder {target.parent} ({error.strerror}); set {CACHE_DIR_VARIABLE} to a writable folder") from None
+        raise CacheError(
+            f"cannot use the cache folder {target.parent} ({error.strerror}); set {CACHE_DIR_VARIABLE} to a writable folder"
+        ) from None
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder; the others wait here
         if not (target / "data.mdb").is_file():
             logging.getLogger(__name__).info(
-                f"building the default clip cache in {target} (once per user; set {CACHE_DIR_VARIABLE} to move it)")
+                f"building the default clip cache in {target} (once per user; set {CACHE_DIR_VARIABLE} to move it)"
+            )
             partial = target.with_name(target.name + ".partial")
             build_synthetic(partial, settings, codec=DEFAULT_CODEC, workers=workers)  # resumable if a builder died
             shutil.rmtree(target, ignore_errors=True)

@@ -35,7 +35,9 @@ class Generator:
 GENERATORS: dict[str, Generator] = {
     "synth": Generator("synth", "estimators.data.synthetic", "SynthSettings", "render_job"),
     "synth-motion": Generator("synth-motion", "estimators.data.synthetic", "MotionSynthSettings", "render_job"),
-    "synth-image": Generator("synth-image", "estimators.data.synthetic_images", "ImageSynthSettings", "render_image_job"),
+    "synth-image": Generator(
+        "synth-image", "estimators.data.synthetic_images", "ImageSynthSettings", "render_image_job"
+    ),
 }
 
 

@@ -30,7 +30,15 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .synthetic_images import ImageSynthSettings
 
 VIDEO_SUFFIXES = {".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v"}
-SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "validate": "val", "validation": "val", "test": "test", "testing": "test"}
+SPLIT_NAMES = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "validate": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+}
 CSV_COLUMNS = ("label", "youtube_id", "time_start", "time_end", "split")
 
 
@@ -69,7 +77,9 @@ def read_csv_annotations(csv_path: str | os.PathLike, videos: str | os.PathLike)
         with csv_path.open(newline="", encoding="utf-8") as handle:
             return _csv_items(csv_path, csv.DictReader(handle), files)
     except UnicodeDecodeError as error:
-        raise IngestError(f"{csv_path} is not UTF-8 text (byte {error.start}); save the annotations as UTF-8 CSV") from None
+        raise IngestError(
+            f"{csv_path} is not UTF-8 text (byte {error.start}); save the annotations as UTF-8 CSV"
+        ) from None
     except csv.Error as error:
         raise IngestError(f"{csv_path} is not a readable CSV ({error}); check its quoting") from None
     except OSError as error:
@@ -80,11 +90,15 @@ def _csv_items(csv_path: Path, reader: csv.DictReader, files: dict[str, Path]) -
     items = []
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise IngestError(f"{csv_path} is not a Kinetics-style CSV: column {missing[0]!r} missing (need {','.join(CSV_COLUMNS)})")
+        raise IngestError(
+            f"{csv_path} is not a Kinetics-style CSV: column {missing[0]!r} missing (need {','.join(CSV_COLUMNS)})"
+        )
     for line, row in enumerate(reader, start=2):
         if any(row.get(c) is None for c in CSV_COLUMNS):
-            raise IngestError(f"{csv_path}:{line}: too few fields ({sum(v is not None for v in row.values())}); "
-                              f"each row needs {','.join(CSV_COLUMNS)}")
+            raise IngestError(
+                f"{csv_path}:{line}: too few fields ({sum(v is not None for v in row.values())}); "
+                f"each row needs {','.join(CSV_COLUMNS)}"
+            )
         split = SPLIT_NAMES.get(row["split"].strip().lower())
         if split is None:
             raise IngestError(f"{csv_path}:{line}: unknown split {row['split']!r} (train, val, validate or test)")
@@ -143,48 +157,100 @@ class IngestSettings:
     workers: int = 1
 
     def __post_init__(self) -> None:
-        checks = {"fps": self.fps > 0, "short_side": 8 <= self.short_side <= 4096, "workers": self.workers >= 1,
-                  "classes": self.classes is None or self.classes >= 1, "per_class": self.per_class is None or self.per_class >= 1}
+        checks = {
+            "fps": self.fps > 0,
+            "short_side": 8 <= self.short_side <= 4096,
+            "workers": self.workers >= 1,
+            "classes": self.classes is None or self.classes >= 1,
+            "per_class": self.per_class is None or self.per_class >= 1,
+        }
         for name, ok in checks.items():
             if not ok:
                 raise IngestError(f"--{name.replace('_', '-')} = {getattr(self, name)!r} is out of range")
 
 
-def build_from_videos(videos: str | os.PathLike, out: str | os.PathLike, settings: IngestSettings, csv_path: str | os.PathLike | None = None,
-                      *, retry_skipped: bool = False) -> tuple[PipelineReport, CacheWriter]:
+def build_from_videos(
+    videos: str | os.PathLike,
+    out: str | os.PathLike,
+    settings: IngestSettings,
+    csv_path: str | os.PathLike | None = None,
+    *,
+    retry_skipped: bool = False,
+) -> tuple[PipelineReport, CacheWriter]:
     videos = Path(videos)
     if not videos.is_dir():
         raise IngestError(f"video folder {videos} does not exist")
     items = read_csv_annotations(csv_path, videos) if csv_path else read_folder(videos)
     items = select_subset(items, settings.classes, settings.per_class)
     if not items:
-        raise IngestError(f"no videos found in {videos}" + (f" for the annotations in {csv_path}" if csv_path else " (expected DIR/<class>/<video>)"))
+        raise IngestError(
+            f"no videos found in {videos}"
+            + (f" for the annotations in {csv_path}" if csv_path else " (expected DIR/<class>/<video>)")
+        )
     classes = sorted({item.label for item in items})
     label_of = {name: i for i, name in enumerate(classes)}
     jobs = [
-        Job(item.video_id, label_of[item.label], item.split, "file",
-            {"path": str(item.path) if item.path else str(videos / f"{item.video_id}.mp4"), "fps": settings.fps, "short_side": settings.short_side})
+        Job(
+            item.video_id,
+            label_of[item.label],
+            item.split,
+            "file",
+            {
+                "path": str(item.path) if item.path else str(videos / f"{item.video_id}.mp4"),
+                "fps": settings.fps,
+                "short_side": settings.short_side,
+            },
+        )
         for item in items
     ]
-    decode_settings = {"fps": settings.fps, "short_side": settings.short_side, "codec": settings.codec, "source": "videos"}
+    decode_settings = {
+        "fps": settings.fps,
+        "short_side": settings.short_side,
+        "codec": settings.codec,
+        "source": "videos",
+    }
     fingerprint = _fingerprint({"videos": [(i.video_id, i.label, i.split) for i in items], **decode_settings})
-    writer = CacheWriter(out, codec=settings.codec, fps=settings.fps, classes=classes, source_fingerprint=fingerprint, settings=decode_settings,
-                         retry_skipped=retry_skipped)
+    writer = CacheWriter(
+        out,
+        codec=settings.codec,
+        fps=settings.fps,
+        classes=classes,
+        source_fingerprint=fingerprint,
+        settings=decode_settings,
+        retry_skipped=retry_skipped,
+    )
     with writer:
-        report = run_pipeline(writer, jobs, codec=settings.codec, fps=settings.fps, workers=settings.workers, description="decoding videos")
+        report = run_pipeline(
+            writer,
+            jobs,
+            codec=settings.codec,
+            fps=settings.fps,
+            workers=settings.workers,
+            description="decoding videos",
+        )
     return report, writer
 
 
-def build_synthetic(out: str | os.PathLike, settings: "SynthSettings | ImageSynthSettings", *, codec: str = "raw",
-                    workers: int = 1) -> tuple[PipelineReport, CacheWriter]:
+def build_synthetic(
+    out: str | os.PathLike, settings: "SynthSettings | ImageSynthSettings", *, codec: str = "raw", workers: int = 1
+) -> tuple[PipelineReport, CacheWriter]:
     """Write a synthetic dataset (action clips, or images as one-frame clips) as a clip cache."""
     source = generator_of(settings).name
-    jobs = [Job(video_id, label, split, source, {"settings": asdict(settings), "index": index})
-            for video_id, label, split, index in clip_list(settings)]
+    jobs = [
+        Job(video_id, label, split, source, {"settings": asdict(settings), "index": index})
+        for video_id, label, split, index in clip_list(settings)
+    ]
     writer = CacheWriter(
-        out, codec=codec, fps=settings.fps, classes=settings.class_names, source_fingerprint=settings.fingerprint(),
-        settings={"source": "synthetic", "codec": codec, **asdict(settings)}, flip_map=settings.flip_map(),
+        out,
+        codec=codec,
+        fps=settings.fps,
+        classes=settings.class_names,
+        source_fingerprint=settings.fingerprint(),
+        settings={"source": "synthetic", "codec": codec, **asdict(settings)},
+        flip_map=settings.flip_map(),
     )
     with writer:
-        report = run_pipeline(writer, jobs, codec=codec, fps=settings.fps, workers=workers, description="rendering clips")
+        report = run_pipeline(
+            writer, jobs, codec=codec, fps=settings.fps, workers=workers, description="rendering clips"
+        )
     return report, writer

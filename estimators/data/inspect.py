@@ -26,7 +26,9 @@ def summary(cache: ClipCache, *, verify: bool = False) -> dict[str, Any]:
         "splits": meta["splits"],
         "fps": meta["fps"],
         "frame_size": meta.get("frame_size"),
-        "frames_per_video": {"min": int(frames.min()), "max": int(frames.max()), "mean": round(float(frames.mean()), 1)} if len(frames) else None,
+        "frames_per_video": {"min": int(frames.min()), "max": int(frames.max()), "mean": round(float(frames.mean()), 1)}
+        if len(frames)
+        else None,
         "bytes_on_disk": _disk_bytes(cache.path),
         "source_fingerprint": meta["source_fingerprint"],
         "settings": meta.get("settings", {}),
@@ -42,7 +44,9 @@ def _disk_bytes(path: Path) -> int:
     return sum(f.stat().st_blocks * 512 for f in path.iterdir() if f.is_file())
 
 
-def contact_sheet(cache: ClipCache, out: str | os.PathLike, *, columns: int = 8, classes: int = 12, split: str = "train") -> Path:
+def contact_sheet(
+    cache: ClipCache, out: str | os.PathLike, *, columns: int = 8, classes: int = 12, split: str = "train"
+) -> Path:
     """One row per class (its first video in ``split``): ``columns`` frames evenly spaced in time."""
     from PIL import Image, ImageDraw
 

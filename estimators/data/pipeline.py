@@ -66,10 +66,14 @@ def run_job(job: Job, codec: str, fps: float) -> tuple[Job, bytes | None, tuple[
 def _progress(total: int, description: str):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=description, unit="video", file=sys.stderr, disable=None, mininterval=0.5, smoothing=0.1)
+    return tqdm(
+        total=total, desc=description, unit="video", file=sys.stderr, disable=None, mininterval=0.5, smoothing=0.1
+    )
 
 
-def run_pipeline(writer: CacheWriter, jobs: Sequence[Job], *, codec: str, fps: float, workers: int, description: str) -> PipelineReport:
+def run_pipeline(
+    writer: CacheWriter, jobs: Sequence[Job], *, codec: str, fps: float, workers: int, description: str
+) -> PipelineReport:
     """Store every job not yet in the cache; skipped videos are recorded with their reason."""
     report = PipelineReport()
     todo = [job for job in jobs if not writer.has(job.video_id)]
@@ -107,7 +111,8 @@ def _run_parallel(jobs: Iterable[Job], codec: str, fps: float, workers: int, sto
         raise CacheFailure(
             f"the {workers} worker processes building the clip cache stopped abruptly (killed, out of memory, or "
             "started from a script without an 'if __name__ == \"__main__\":' guard: spawned workers import the "
-            "script that started them); what was stored is kept: fix the cause and run it again to resume") from None
+            "script that started them); what was stored is kept: fix the cause and run it again to resume"
+        ) from None
 
 
 def _run_in_pool(jobs: Iterable[Job], codec: str, fps: float, workers: int, store) -> None:

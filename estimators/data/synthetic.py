@@ -42,8 +42,18 @@ import numpy as np
 GENERATOR_VERSION = 1
 
 CLASSES = (
-    "still", "slide_right", "slide_left", "slide_up", "slide_down", "shake", "sway",
-    "spin_cw", "spin_ccw", "grow", "shrink", "blink",
+    "still",
+    "slide_right",
+    "slide_left",
+    "slide_up",
+    "slide_down",
+    "shake",
+    "sway",
+    "spin_cw",
+    "spin_ccw",
+    "grow",
+    "shrink",
+    "blink",
 )
 FLIPPED = {"slide_right": "slide_left", "slide_left": "slide_right", "spin_cw": "spin_ccw", "spin_ccw": "spin_cw"}
 #: Share of each class held out for validation, and again for test (the rest trains), in the motion data.
@@ -78,15 +88,26 @@ class SynthSettings:
 
         if self.kind not in KINDS:
             raise NasError(f"synthetic data: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        check_whole_numbers(self, "synthetic data", {"classes": (2, len(self.all_classes)), "clips_per_class": (3, 100_000),
-                                                     "frames": (8, 4096), "size": (16, 1024), "distractors": (0, 16)})
+        check_whole_numbers(
+            self,
+            "synthetic data",
+            {
+                "classes": (2, len(self.all_classes)),
+                "clips_per_class": (3, 100_000),
+                "frames": (8, 4096),
+                "size": (16, 1024),
+                "distractors": (0, 16),
+            },
+        )
         for name in ("val_fraction", "test_fraction"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 0.9:
                 raise NasError(f"synthetic data: {name} must be a number in (0, 0.9), got {value!r}")
         if self.val_fraction + self.test_fraction >= 0.95:
-            raise NasError(f"synthetic data: val_fraction + test_fraction must leave clips to train on, got "
-                           f"{self.val_fraction} + {self.test_fraction}")
+            raise NasError(
+                f"synthetic data: val_fraction + test_fraction must leave clips to train on, got "
+                f"{self.val_fraction} + {self.test_fraction}"
+            )
         if isinstance(self.noise, bool) or not isinstance(self.noise, (int, float)) or not 0 <= self.noise <= 128:
             raise NasError(f"synthetic data: noise must be a number in [0, 128], got {self.noise!r}")
 
@@ -219,7 +240,11 @@ def _trajectory(name: str, t: np.ndarray, rng: np.random.Generator, size: int):
     elif name == "slide_down":
         y = travel * phase
     elif name == "shake":
-        x = size * rng.uniform(0.12, 0.16) * np.sin(2 * math.pi * t / rng.uniform(4.0, 5.0) + rng.uniform(0, 2 * math.pi))
+        x = (
+            size
+            * rng.uniform(0.12, 0.16)
+            * np.sin(2 * math.pi * t / rng.uniform(4.0, 5.0) + rng.uniform(0, 2 * math.pi))
+        )
     elif name == "sway":
         x = size * rng.uniform(0.22, 0.28) * np.sin(2 * math.pi * t / rng.uniform(40, 64) + rng.uniform(0, 2 * math.pi))
     elif name in ("spin_cw", "spin_ccw"):
@@ -231,7 +256,7 @@ def _trajectory(name: str, t: np.ndarray, rng: np.random.Generator, size: int):
         scale = 1 - 0.9 * phase
     elif name == "blink":
         start = rng.integers(0, max(1, n - 8))
-        visible[start: start + 8] = False
+        visible[start : start + 8] = False
     return x, y, scale, angle, visible
 
 
@@ -259,7 +284,14 @@ def render_clip(name: str, settings: SynthSettings, rng: np.random.Generator) ->
         steps = rng.normal(0, size * 0.01, (frames, 2)).cumsum(axis=0)
         start = rng.uniform(0.15, 0.85, 2) * size
         radius = np.full(frames, rng.uniform(0.03, 0.05) * size)
-        draw(start[0] + steps[:, 0], start[1] + steps[:, 1], radius, rng.choice(SHAPES), _colour(rng), np.ones(frames, bool))
+        draw(
+            start[0] + steps[:, 0],
+            start[1] + steps[:, 1],
+            radius,
+            rng.choice(SHAPES),
+            _colour(rng),
+            np.ones(frames, bool),
+        )
 
     x, y, scale, angle, visible = _trajectory(name, t, rng, size)
     centre = rng.uniform(0.35, 0.65, 2) * size

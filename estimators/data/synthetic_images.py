@@ -30,7 +30,16 @@ from .synthetic import _background, _colour, _shape_mask, check_whole_numbers
 #: Bumped whenever the generator would draw different images for the same settings.
 IMAGE_GENERATOR_VERSION = 1
 IMAGE_CLASSES = (
-    "stripes_h", "stripes_v", "disk", "cross", "square", "ring", "checker", "dots", "diamond", "triangle",
+    "stripes_h",
+    "stripes_v",
+    "disk",
+    "cross",
+    "square",
+    "ring",
+    "checker",
+    "dots",
+    "diamond",
+    "triangle",
 )
 #: Pattern period relative to the image side.
 PATTERN_PERIOD = 0.16
@@ -52,8 +61,16 @@ class ImageSynthSettings:
     def __post_init__(self) -> None:
         from spaces.errors import NasError
 
-        check_whole_numbers(self, "synthetic images", {"classes": (2, len(IMAGE_CLASSES)), "images_per_class": (3, 100_000),
-                                                       "size": (16, 1024), "distractors": (0, 16)})
+        check_whole_numbers(
+            self,
+            "synthetic images",
+            {
+                "classes": (2, len(IMAGE_CLASSES)),
+                "images_per_class": (3, 100_000),
+                "size": (16, 1024),
+                "distractors": (0, 16),
+            },
+        )
         if isinstance(self.noise, bool) or not isinstance(self.noise, (int, float)) or not 0 <= self.noise <= 128:
             raise NasError(f"synthetic images: noise must be a number in [0, 128], got {self.noise!r}")
 
@@ -110,13 +127,19 @@ def render_image(name: str, settings: ImageSynthSettings, rng: np.random.Generat
     image = background.copy()
     for _ in range(rng.integers(0, settings.distractors + 1)):  # small blobs of any colour, anywhere
         centre = rng.uniform(0.1, 0.9, 2) * size
-        mask = _shape_mask(str(rng.choice(("disk", "square", "diamond"))), xx - centre[0], yy - centre[1],
-                           rng.uniform(0.03, 0.06) * size)
+        mask = _shape_mask(
+            str(rng.choice(("disk", "square", "diamond"))),
+            xx - centre[0],
+            yy - centre[1],
+            rng.uniform(0.03, 0.06) * size,
+        )
         image[mask] = _colour(rng)
     centre = rng.uniform(0.35, 0.65, 2) * size
     radius = rng.uniform(0.2, 0.3) * size
     period = max(2.0, PATTERN_PERIOD * size)
-    image[_object_mask(name, xx - centre[0], yy - centre[1], radius, period)] = _colour(rng, avoid=background[size // 2, size // 2])
+    image[_object_mask(name, xx - centre[0], yy - centre[1], radius, period)] = _colour(
+        rng, avoid=background[size // 2, size // 2]
+    )
     noise = rng.normal(0, settings.noise, image.shape) if settings.noise > 0 else 0
     return np.clip(image + noise, 0, 255).astype(np.uint8)[None]
 

@@ -42,8 +42,18 @@ import numpy as np
 SCENE_GENERATOR_VERSION = 4
 
 SCENE_CLASSES = (
-    "walk", "run", "slide_right", "slide_left", "vibrate", "wander",
-    "blink", "stay", "textured", "plain", "xor_a", "xor_b",
+    "walk",
+    "run",
+    "slide_right",
+    "slide_left",
+    "vibrate",
+    "wander",
+    "blink",
+    "stay",
+    "textured",
+    "plain",
+    "xor_a",
+    "xor_b",
 )
 SCENE_FLIPPED = {"slide_right": "slide_left", "slide_left": "slide_right"}
 #: Background hue of each family (degrees) and how far a clip's hue strays from it: 45 degrees either
@@ -86,11 +96,13 @@ def _motion(name: str, t: np.ndarray, rng: np.random.Generator, size: int) -> tu
         x, y = (rng.normal(0, size * 0.004, (2, n))).cumsum(axis=1)
         if name == "blink":
             start = rng.integers(0, max(1, n - 6))
-            visible[start: start + 6] = False
+            visible[start : start + 6] = False
     return x, y, visible
 
 
-def _actor_look(name: str, rng: np.random.Generator, background: np.ndarray) -> tuple[str, np.ndarray, np.ndarray | None, float]:
+def _actor_look(
+    name: str, rng: np.random.Generator, background: np.ndarray
+) -> tuple[str, np.ndarray, np.ndarray | None, float]:
     """Shape, colour, second checker colour (textured actors) and radius factor of the actor of class ``name``."""
     from .synthetic import SHAPES, _colour
 

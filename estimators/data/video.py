@@ -33,7 +33,9 @@ class _HeldFrame:
         if self._rgb is None:
             width, height = _scaled_size(self.frame.width, self.frame.height, self.short_side)
             # threads=1: PyAV's threaded conversion is several times slower on small frames
-            self._rgb = self.frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA", threads=1).to_ndarray()
+            self._rgb = self.frame.reformat(
+                width=width, height=height, format="rgb24", interpolation="AREA", threads=1
+            ).to_ndarray()
         return self._rgb
 
 

@@ -78,7 +78,9 @@ class CacheWriter:
         self.index, existing = self._load_existing()
         if existing is not None:
             self._check_compatible(existing)
-            self._meta["skipped"] = [] if retry_skipped else existing.get("skipped", [])  # retried: listed again if still bad
+            self._meta["skipped"] = (
+                [] if retry_skipped else existing.get("skipped", [])
+            )  # retried: listed again if still bad
         self._stored = set(self.index.ids)
         self._skipped = {entry["video"] for entry in self._meta["skipped"]}
 
@@ -96,30 +98,55 @@ class CacheWriter:
 
     def _check_compatible(self, existing: dict[str, Any]) -> None:
         if existing.get("format_version") != FORMAT_VERSION:
-            raise CacheError(f"{self.path} holds a cache of format version {existing.get('format_version')}; choose another --out")
+            raise CacheError(
+                f"{self.path} holds a cache of format version {existing.get('format_version')}; choose another --out"
+            )
         old, new = existing.get("settings") or {}, self._meta["settings"]
-        settings = [f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        settings = [
+            f"{k}: {old.get(k)!r} there, {new.get(k)!r} now"
+            for k in sorted(set(old) | set(new))
+            if old.get(k) != new.get(k)
+        ]
         differs = [k for k in ("codec", "fps", "classes", "source_fingerprint") if existing.get(k) != self._meta[k]]
         if differs:
             key = differs[0]
-            what = f"other settings ({'; '.join(settings)})" if settings else \
-                f"another {key} ({existing.get(key)!r} there, {self._meta[key]!r} now)"
-            raise CacheError(f"{self.path} holds a cache built with {what}; choose another --out, or delete it to rebuild")
+            what = (
+                f"other settings ({'; '.join(settings)})"
+                if settings
+                else f"another {key} ({existing.get(key)!r} there, {self._meta[key]!r} now)"
+            )
+            raise CacheError(
+                f"{self.path} holds a cache built with {what}; choose another --out, or delete it to rebuild"
+            )
 
     def has(self, video_id: str) -> bool:
         """Stored already, or skipped already (a resumed build does not retry known-bad videos)."""
         return video_id in self._stored or video_id in self._skipped
 
     # -- adding --------------------------------------------------------------------
-    def add(self, video_id: str, label: int, split: str, frames: np.ndarray | None = None,
-            *, encoded: bytes | None = None, shape: tuple[int, int, int] | None = None) -> None:
+    def add(
+        self,
+        video_id: str,
+        label: int,
+        split: str,
+        frames: np.ndarray | None = None,
+        *,
+        encoded: bytes | None = None,
+        shape: tuple[int, int, int] | None = None,
+    ) -> None:
         """Buffer one video: raw frames to encode here, or an already-encoded payload and its shape."""
         if split not in SPLITS:
             raise CacheError(f"video {video_id!r}: unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         if not 0 <= label < len(self._meta["classes"]):
             raise CacheError(f"video {video_id!r}: label {label} outside the {len(self._meta['classes'])} classes")
         if encoded is None:
-            if frames is None or frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+            if (
+                frames is None
+                or frames.ndim != 4
+                or frames.shape[-1] != 3
+                or frames.dtype != np.uint8
+                or len(frames) == 0
+            ):
                 raise CacheError(f"video {video_id!r}: expected uint8 frames of shape (T, H, W, 3)")
             encoded, shape = self.codec.encode(frames, self._meta["fps"]), frames.shape[:3]
         if video_id in self._stored:
@@ -170,7 +197,13 @@ class CacheWriter:
                 with self._env.begin(write=True) as txn:
                     for video_id, label, split, shape, payload in self._pending:
                         key = record_key(len(index))
-                        header = {"id": video_id, "label": label, "split": split, "shape": list(shape), "codec": self.codec.name}
+                        header = {
+                            "id": video_id,
+                            "label": label,
+                            "split": split,
+                            "shape": list(shape),
+                            "codec": self.codec.name,
+                        }
                         txn.put(key.encode(), pack_record(header, payload))
                         index.append(key=key, video_id=video_id, label=label, split=split, shape=shape)
                     txn.put(INDEX_KEY, index.to_bytes())
@@ -180,8 +213,10 @@ class CacheWriter:
                 continue
             except lmdb.Error as error:
                 note = disk_full_note(self.path, needed=max(1 << 20, 2 * self._pending_bytes))
-                raise CacheFailure(f"cannot write clip cache {self.path}: {error}"
-                                 f"{note or '; check the disk and its permissions, then re-run to resume'}") from None
+                raise CacheFailure(
+                    f"cannot write clip cache {self.path}: {error}"
+                    f"{note or '; check the disk and its permissions, then re-run to resume'}"
+                ) from None
             self.index = index
             self._pending.clear()
             self._pending_bytes = 0

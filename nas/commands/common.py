@@ -28,32 +28,62 @@ def add_space_argument(parser: argparse.ArgumentParser, *, positional: bool, req
     if positional:
         parser.add_argument("space", help="space name (see 'nas space list')")
     else:
-        parser.add_argument("--space", required=required, help="space name (see 'nas space list')"
-                                                              + ("" if required else "; not needed with --exported"))
-    parser.add_argument("--num-classes", type=COUNT, default=None, metavar="K",
-                        help="classes of the classifier (default: the space's, 400 for x3d)")
+        parser.add_argument(
+            "--space",
+            required=required,
+            help="space name (see 'nas space list')" + ("" if required else "; not needed with --exported"),
+        )
+    parser.add_argument(
+        "--num-classes",
+        type=COUNT,
+        default=None,
+        metavar="K",
+        help="classes of the classifier (default: the space's, 400 for x3d)",
+    )
 
 
 def add_point_arguments(parser: argparse.ArgumentParser, *, required: bool, exported: bool = False) -> None:
     group = parser.add_mutually_exclusive_group(required=required)
     if exported:
-        group.add_argument("--exported", type=input_file("best.yaml"), metavar="FILE", help="a model file 'nas export' wrote (its space and point)")
+        group.add_argument(
+            "--exported",
+            type=input_file("best.yaml"),
+            metavar="FILE",
+            help="a model file 'nas export' wrote (its space and point)",
+        )
     group.add_argument("--preset", help="a named preset, e.g. XS, S, M, L for x3d")
-    group.add_argument("--point", metavar="AXIS=VALUE,...",
-                       help='coordinates, e.g. "frames=16,stride=5,crop=224,width=1,bottleneck=2.25,depth=2.2"; '
-                            "axes left out take the base value")
+    group.add_argument(
+        "--point",
+        metavar="AXIS=VALUE,...",
+        help='coordinates, e.g. "frames=16,stride=5,crop=224,width=1,bottleneck=2.25,depth=2.2"; '
+        "axes left out take the base value",
+    )
 
 
 def add_cost_arguments(parser: argparse.ArgumentParser) -> None:
     """``--cost``, ``--target-ms`` and ``--latency-threads`` (nas search and nas bench compare)."""
     from ..costs import COST_KINDS, DEFAULT_LATENCY_THREADS
 
-    parser.add_argument("--cost", choices=COST_KINDS, default="flops",
-                        help="what the target limits: flops (analytic MACs, --target-gflops; the default) or latency "
-                             "(predicted inference ms at batch 1 on this machine, per-layer table, --target-ms)")
-    parser.add_argument("--target-ms", type=LATENCY_MS, metavar="T", help="latency target in milliseconds per clip (with --cost latency)")
-    parser.add_argument("--latency-threads", type=THREADS, default=DEFAULT_LATENCY_THREADS, metavar="N",
-                        help=f"CPU threads latency is measured with (--cost latency; default {DEFAULT_LATENCY_THREADS})")
+    parser.add_argument(
+        "--cost",
+        choices=COST_KINDS,
+        default="flops",
+        help="what the target limits: flops (analytic MACs, --target-gflops; the default) or latency "
+        "(predicted inference ms at batch 1 on this machine, per-layer table, --target-ms)",
+    )
+    parser.add_argument(
+        "--target-ms",
+        type=LATENCY_MS,
+        metavar="T",
+        help="latency target in milliseconds per clip (with --cost latency)",
+    )
+    parser.add_argument(
+        "--latency-threads",
+        type=THREADS,
+        default=DEFAULT_LATENCY_THREADS,
+        metavar="N",
+        help=f"CPU threads latency is measured with (--cost latency; default {DEFAULT_LATENCY_THREADS})",
+    )
 
 
 def open_space(args: argparse.Namespace) -> SearchSpace:
@@ -78,7 +108,9 @@ def exported_or_chosen(args: argparse.Namespace) -> tuple[SearchSpace, Point, st
 
         exported = load_exported(args.exported)
         if args.space is not None and args.space != exported.space_name:
-            raise NasError(f"{args.exported} holds a {exported.space_name!r} model, not {args.space!r}; leave out --space")
+            raise NasError(
+                f"{args.exported} holds a {exported.space_name!r} model, not {args.space!r}; leave out --space"
+            )
         space = exported.space()
         return space, space.point(dict(exported.values)), None
     if args.space is None:
@@ -120,11 +152,23 @@ def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 def print_path(path: list[dict[str, Any]]) -> None:
     """The coordinate search's path as a table: each step's kept axis, its margin and every candidate's top-1."""
     print("expansion path (top-1 after the proxy schedule, ± its standard error):")
-    rows = [{"step": s["step"], "axis": s["operation"] or "-", "role": s["role"], "point": s["point"],
-             "GMACs": f"{s['gmacs']:.4f}", **({"ms": f"{s['latency_ms']:.3f}"} if "latency_ms" in s else {}),
-             "top-1": _accuracy_text(s), "decision": _decision_text(s.get("decision")),
-             "candidates (top-1)": " ".join(f"{op}={c['accuracy']:.3f}" if c["accuracy"] is not None else f"{op}=failed"
-                                             for op, c in s["candidates"].items())} for s in path]
+    rows = [
+        {
+            "step": s["step"],
+            "axis": s["operation"] or "-",
+            "role": s["role"],
+            "point": s["point"],
+            "GMACs": f"{s['gmacs']:.4f}",
+            **({"ms": f"{s['latency_ms']:.3f}"} if "latency_ms" in s else {}),
+            "top-1": _accuracy_text(s),
+            "decision": _decision_text(s.get("decision")),
+            "candidates (top-1)": " ".join(
+                f"{op}={c['accuracy']:.3f}" if c["accuracy"] is not None else f"{op}=failed"
+                for op, c in s["candidates"].items()
+            ),
+        }
+        for s in path
+    ]
     latency = ["ms"] if any("ms" in row for row in rows) else []
     print_table(rows, ["step", "axis", "role", "point", "GMACs", *latency, "top-1", "decision", "candidates (top-1)"])
 
@@ -133,7 +177,9 @@ def _accuracy_text(step: dict[str, Any]) -> str:
     if step["accuracy"] is None:
         return "-"
     se, runs = step.get("accuracy_se"), step.get("runs", 1)
-    return f"{step['accuracy']:.3f}" + (f"±{se:.3f}" if se is not None else "") + (f" ({runs} seeds)" if runs > 1 else "")
+    return (
+        f"{step['accuracy']:.3f}" + (f"±{se:.3f}" if se is not None else "") + (f" ({runs} seeds)" if runs > 1 else "")
+    )
 
 
 def _decision_text(decision: dict[str, Any] | None) -> str:

@@ -28,35 +28,92 @@ def register(commands: argparse._SubParsersAction) -> None:
     actions = add_actions(commands, "data", "build, synthesise and inspect LMDB clip caches")
 
     build = actions.add_parser("build", help="ingest a Kinetics-style video folder (and CSV) into a clip cache")
-    build.add_argument("--videos", required=True, type=input_folder("videos"), metavar="DIR", help="folder of videos (DIR/<class>/<video> without --csv)")
-    build.add_argument("--csv", type=input_file("train.csv"), metavar="FILE", help="Kinetics annotations: label,youtube_id,time_start,time_end,split[,is_cc]")
-    build.add_argument("--out", required=True, type=output_folder("cache"), metavar="CACHE", help="cache folder (created; a rerun resumes it)")
-    build.add_argument("--fps", type=Real(0, 240, low_open=True), default=30.0, help="frame rate every video is resampled to (default 30)")
-    build.add_argument("--short-side", type=Whole(8, 4096), default=128, help="short side in pixels after resizing (default 128)")
+    build.add_argument(
+        "--videos",
+        required=True,
+        type=input_folder("videos"),
+        metavar="DIR",
+        help="folder of videos (DIR/<class>/<video> without --csv)",
+    )
+    build.add_argument(
+        "--csv",
+        type=input_file("train.csv"),
+        metavar="FILE",
+        help="Kinetics annotations: label,youtube_id,time_start,time_end,split[,is_cc]",
+    )
+    build.add_argument(
+        "--out",
+        required=True,
+        type=output_folder("cache"),
+        metavar="CACHE",
+        help="cache folder (created; a rerun resumes it)",
+    )
+    build.add_argument(
+        "--fps",
+        type=Real(0, 240, low_open=True),
+        default=30.0,
+        help="frame rate every video is resampled to (default 30)",
+    )
+    build.add_argument(
+        "--short-side", type=Whole(8, 4096), default=128, help="short side in pixels after resizing (default 128)"
+    )
     _add_codec_and_workers(build)
     build.add_argument("--classes", type=COUNT, metavar="K", help="keep the first K classes (sorted by name)")
     build.add_argument("--per-class", type=COUNT, metavar="N", help="keep at most N videos per class and split")
-    build.add_argument("--allow-skipped", action="store_true",
-                       help="exit 0 even if some videos could not be decoded (they are left out and listed)")
-    build.add_argument("--retry-skipped", action="store_true",
-                       help="try again the videos an earlier run of this build skipped (after replacing the files)")
+    build.add_argument(
+        "--allow-skipped",
+        action="store_true",
+        help="exit 0 even if some videos could not be decoded (they are left out and listed)",
+    )
+    build.add_argument(
+        "--retry-skipped",
+        action="store_true",
+        help="try again the videos an earlier run of this build skipped (after replacing the files)",
+    )
     build.set_defaults(handler=run_build)
 
-    synth = actions.add_parser("synth", help="write the embedded synthetic action clips (or, with --images, images) as a clip cache")
-    synth.add_argument("--out", required=True, type=output_folder("synth-cache"), metavar="CACHE",
-                       help="cache folder (created; a rerun resumes it)")
+    synth = actions.add_parser(
+        "synth", help="write the embedded synthetic action clips (or, with --images, images) as a clip cache"
+    )
+    synth.add_argument(
+        "--out",
+        required=True,
+        type=output_folder("synth-cache"),
+        metavar="CACHE",
+        help="cache folder (created; a rerun resumes it)",
+    )
     clips, images = _synth_defaults()
-    synth.add_argument("--images", action="store_true",
-                       help="the synthetic images of the x2d-image space (one-frame clips), as --data synth-image builds them")
-    synth.add_argument("--kind", choices=("scenes", "motion"), default=None,
-                       help="scenes: the default, where one frame shows the scene and each axis adds (as --data synth); "
-                            "motion: the class is only the motion (as --data synth-motion)")
-    synth.add_argument("--classes", type=Whole(2, 12), metavar="K",
-                       help=f"action classes, 2-12 (default {clips.classes}); image classes with --images, 2-10 (default {images.classes})")
-    synth.add_argument("--clips-per-class", type=Whole(3, 100_000), metavar="N",
-                       help=f"clips (with --images: images) per class (default {clips.clips_per_class}: 70 train, 100 "
-                            f"validation, 15 test; motion: 100, split 70/15/15; {images.images_per_class} images)")
-    synth.add_argument("--frames", type=Whole(8, 4096), metavar="T", help=f"frames per clip (default {clips.frames}; not with --images)")
+    synth.add_argument(
+        "--images",
+        action="store_true",
+        help="the synthetic images of the x2d-image space (one-frame clips), as --data synth-image builds them",
+    )
+    synth.add_argument(
+        "--kind",
+        choices=("scenes", "motion"),
+        default=None,
+        help="scenes: the default, where one frame shows the scene and each axis adds (as --data synth); "
+        "motion: the class is only the motion (as --data synth-motion)",
+    )
+    synth.add_argument(
+        "--classes",
+        type=Whole(2, 12),
+        metavar="K",
+        help=f"action classes, 2-12 (default {clips.classes}); image classes with --images, 2-10 (default {images.classes})",
+    )
+    synth.add_argument(
+        "--clips-per-class",
+        type=Whole(3, 100_000),
+        metavar="N",
+        help=f"clips (with --images: images) per class (default {clips.clips_per_class}: 70 train, 100 "
+        f"validation, 15 test; motion: 100, split 70/15/15; {images.images_per_class} images)",
+    )
+    synth.add_argument(
+        "--frames",
+        type=Whole(8, 4096),
+        metavar="T",
+        help=f"frames per clip (default {clips.frames}; not with --images)",
+    )
     synth.add_argument("--size", type=Whole(16, 1024), metavar="S", help=f"frame side in pixels (default {clips.size})")
     synth.add_argument("--seed", type=SEED, metavar="SEED", help="generator seed (default 0)")
     _add_codec_and_workers(synth)
@@ -65,9 +122,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     inspect = actions.add_parser("inspect", help="metadata, class counts, sizes, and a contact sheet PNG")
     inspect.add_argument("cache", type=input_folder("cache", MAKE_CACHE), metavar="CACHE", help="a clip cache folder")
     inspect.add_argument("--json", action="store_true", help="print JSON only")
-    inspect.add_argument("--sheet", type=output_file("sheet.png"), metavar="PNG", help="write a contact sheet: one sample clip per class, frames in time")
-    inspect.add_argument("--verify", action="store_true", help="also check every record's checksum (reads the whole cache)")
-    inspect.add_argument("--clip", metavar="FRAMESxSTRIDE", help="check that every split's videos are long enough, e.g. 16x5")
+    inspect.add_argument(
+        "--sheet",
+        type=output_file("sheet.png"),
+        metavar="PNG",
+        help="write a contact sheet: one sample clip per class, frames in time",
+    )
+    inspect.add_argument(
+        "--verify", action="store_true", help="also check every record's checksum (reads the whole cache)"
+    )
+    inspect.add_argument(
+        "--clip", metavar="FRAMESxSTRIDE", help="check that every split's videos are long enough, e.g. 16x5"
+    )
     inspect.set_defaults(handler=run_inspect)
 
 
@@ -98,40 +164,58 @@ def synth_settings_of(args: argparse.Namespace):
 
 
 def _add_codec_and_workers(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--codec", choices=("raw", "jpeg", "h264"), default="raw",
-                        help="raw uint8 (fastest reads), jpeg (about 6x smaller), h264 (smallest, slowest reads)")
+    parser.add_argument(
+        "--codec",
+        choices=("raw", "jpeg", "h264"),
+        default="raw",
+        help="raw uint8 (fastest reads), jpeg (about 6x smaller), h264 (smallest, slowest reads)",
+    )
     parser.add_argument("--workers", type=Whole(1, 256), default=1, metavar="W", help="decoding processes (default 1)")
 
 
 def _print_report(report, writer, out, *, allow_skipped: bool = True) -> int:
     stored_total = len(writer.index)
-    print(f"stored {report.stored} new videos in {out} ({report.already} were already done; {stored_total} in the cache)")
+    print(
+        f"stored {report.stored} new videos in {out} ({report.already} were already done; {stored_total} in the cache)"
+    )
     if report.skipped:
         print(f"skipped {len(report.skipped)} videos:")
         for video_id, reason in report.skipped[:SKIPPED_SHOWN]:
             print(f"  {video_id}: {reason}")
         if len(report.skipped) > SKIPPED_SHOWN:
-            print(f"  ... and {len(report.skipped) - SKIPPED_SHOWN} more (nas data inspect {out} --json lists them all)")
+            print(
+                f"  ... and {len(report.skipped) - SKIPPED_SHOWN} more (nas data inspect {out} --json lists them all)"
+            )
     else:
         print("skipped 0 videos")
     if stored_total == 0:
         raise NasError(f"no video could be stored in {out}; check the files listed above")
     skipped = len(writer.skipped)
     if skipped and not allow_skipped:
-        raise NasError(f"{skipped} videos could not be decoded and were left out (listed above and by 'nas data inspect "
-                       f"{out}'); the cache holds the other {stored_total} and is usable: pass --allow-skipped to accept "
-                       "it, or replace those files and re-run with --retry-skipped")
+        raise NasError(
+            f"{skipped} videos could not be decoded and were left out (listed above and by 'nas data inspect "
+            f"{out}'); the cache holds the other {stored_total} and is usable: pass --allow-skipped to accept "
+            "it, or replace those files and re-run with --retry-skipped"
+        )
     return 0
 
 
 def run_build(args: argparse.Namespace) -> int:
     from estimators.data.ingest import IngestSettings, build_from_videos
 
-    settings = IngestSettings(fps=args.fps, short_side=args.short_side, codec=args.codec, classes=args.classes,
-                              per_class=args.per_class, workers=args.workers)
+    settings = IngestSettings(
+        fps=args.fps,
+        short_side=args.short_side,
+        codec=args.codec,
+        classes=args.classes,
+        per_class=args.per_class,
+        workers=args.workers,
+    )
     existed = Path(args.out).exists()
     try:
-        report, writer = build_from_videos(args.videos, args.out, settings, csv_path=args.csv, retry_skipped=args.retry_skipped)
+        report, writer = build_from_videos(
+            args.videos, args.out, settings, csv_path=args.csv, retry_skipped=args.retry_skipped
+        )
         return _print_report(report, writer, args.out, allow_skipped=args.allow_skipped)
     except NasError:
         if not existed:
@@ -187,7 +271,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     else:
         _print_summary(info)
     if info.get("corrupt_records"):
-        raise RunFailure(f"{len(info['corrupt_records'])} corrupt records in {args.cache} (first: {info['corrupt_records'][0]}); rebuild the cache")
+        raise RunFailure(
+            f"{len(info['corrupt_records'])} corrupt records in {args.cache} (first: {info['corrupt_records'][0]}); rebuild the cache"
+        )
     return 0
 
 
@@ -207,15 +293,21 @@ def _print_summary(info: dict) -> None:
     print(f"clip cache {info['path']} (format {info['format_version']}, codec {info['codec']}, {info['fps']:g} fps)")
     size = info["frame_size"]
     frames = info["frames_per_video"] or {}
-    print(f"videos {info['videos']}: " + ", ".join(f"{k} {v}" for k, v in info["splits"].items())
-          + f"; frames per video {frames.get('min')}-{frames.get('max')}; frame size {'x'.join(map(str, size)) if size else 'varies'}")
+    print(
+        f"videos {info['videos']}: "
+        + ", ".join(f"{k} {v}" for k, v in info["splits"].items())
+        + f"; frames per video {frames.get('min')}-{frames.get('max')}; frame size {'x'.join(map(str, size)) if size else 'varies'}"
+    )
     print(f"on disk {format_count(info['bytes_on_disk'], 'B')}; source {info['source_fingerprint']}")
     counts = info["class_counts"] or []
     print("classes: " + ", ".join(f"{name} ({count})" for name, count in zip(info["classes"], counts)))
     flipped = [f"{info['classes'][i]}<->{info['classes'][j]}" for i, j in enumerate(info["flip_map"]) if i < j]
     if flipped:
         print("a horizontal flip relabels: " + ", ".join(flipped))
-    print(f"skipped {len(info['skipped'])} videos" + "".join(f"\n  {s['video']}: {s['reason']}" for s in info["skipped"][:SKIPPED_SHOWN]))
+    print(
+        f"skipped {len(info['skipped'])} videos"
+        + "".join(f"\n  {s['video']}: {s['reason']}" for s in info["skipped"][:SKIPPED_SHOWN])
+    )
     if "corrupt_records" in info:
         print(f"checksums: {len(info['corrupt_records'])} corrupt records")
     if "sheet" in info:

@@ -23,8 +23,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_space_argument(parser, positional=False, required=False)
     add_point_arguments(parser, required=True, exported=True)
     parser.add_argument("--json", action="store_true", help="print one JSON object, alone on stdout")
-    parser.add_argument("--measure", action="store_true",
-                        help="also build the model (meta device) and count it, as a cross-check")
+    parser.add_argument(
+        "--measure", action="store_true", help="also build the model (meta device) and count it, as a cross-check"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -32,9 +33,11 @@ def thop_line(thop: dict, analytic_macs: int) -> str:
     """thop's total, and why it differs from the analytic count: what it adds beyond the convention."""
     verdict = "matches" if thop["conv_linear_matches"] else "DIFFERS from"
     extra = ", ".join(f"{kind} {macs:,}" for kind, macs in thop["beyond_convention"].items())
-    return (f"thop          {thop['macs']:,} MACs: its conv+linear share {thop['conv_linear_macs']:,} {verdict} the "
-            f"analytic count; the rest ({extra or 'none'}) is what the convention leaves out (thop also cannot see "
-            "functional ops: residual adds, SE gating)")
+    return (
+        f"thop          {thop['macs']:,} MACs: its conv+linear share {thop['conv_linear_macs']:,} {verdict} the "
+        f"analytic count; the rest ({extra or 'none'}) is what the convention leaves out (thop also cannot see "
+        "functional ops: residual adds, SE gating)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
         measured = MeasuredComplexity(num_classes=args.num_classes).evaluate(space, point)
         result["measured"] = {**measured.metrics, "uncounted_ops": measured.info["uncounted_ops"]}
         result["measured_matches"] = all(measured.metrics[k] == result[k] for k in measured.metrics)
-        result["thop"] = {**measured.info["thop"], "conv_linear_matches": measured.info["thop"]["conv_linear_macs"] == cost.macs}
+        result["thop"] = {
+            **measured.info["thop"],
+            "conv_linear_matches": measured.info["thop"]["conv_linear_macs"] == cost.macs,
+        }
     if args.json:
         emit_json(result)
     else:

@@ -41,11 +41,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     export = actions.add_parser("export", help="the space as Optuna distributions, NNI search-space JSON, or JSON")
     add_space_argument(export, positional=True)
-    export.add_argument("--format", required=True, choices=("optuna", "nni", "json"),
-                        help="optuna: distributions as Optuna's JSON (json_to_distribution); nni: NNI search-space JSON; json: the axes, levels and presets")
-    export.add_argument("--full-range", action="store_true",
-                        help="export each axis's whole valid range instead of its ladder levels")
-    export.add_argument("--out", type=output_file("space.json"), metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=("optuna", "nni", "json"),
+        help="optuna: distributions as Optuna's JSON (json_to_distribution); nni: NNI search-space JSON; json: the axes, levels and presets",
+    )
+    export.add_argument(
+        "--full-range", action="store_true", help="export each axis's whole valid range instead of its ladder levels"
+    )
+    export.add_argument(
+        "--out", type=output_file("space.json"), metavar="FILE", help="write to FILE (atomically) instead of stdout"
+    )
     export.set_defaults(handler=run_export)
 
 
@@ -73,9 +80,14 @@ def _print_overview(space: SearchSpace) -> None:
     print("axes (any value in range is valid; strategies move along the ladder):")
     print_table(
         [
-            {"axis": a.name, "symbol": a.symbol, "type": "int" if a.integer else "float",
-             "range": f"{format_value(a.low)}..{format_value(a.high)}", "base": format_value(a.base),
-             "ladder": " ".join(format_value(v) for v in a.ladder)}
+            {
+                "axis": a.name,
+                "symbol": a.symbol,
+                "type": "int" if a.integer else "float",
+                "range": f"{format_value(a.low)}..{format_value(a.high)}",
+                "base": format_value(a.base),
+                "ladder": " ".join(format_value(v) for v in a.ladder),
+            }
             for a in space.axes
         ],
         ["axis", "symbol", "type", "range", "base", "ladder"],
@@ -85,8 +97,15 @@ def _print_overview(space: SearchSpace) -> None:
     rows = []
     for name, point in space.presets.items():
         cost = space.complexity(point)
-        rows.append({"preset": name, "MACs": format_count(cost.macs), "params": format_count(cost.params),
-                     "params w/o BN": format_count(cost.params_without_bn), "point": point.key})
+        rows.append(
+            {
+                "preset": name,
+                "MACs": format_count(cost.macs),
+                "params": format_count(cost.params),
+                "params w/o BN": format_count(cost.params_without_bn),
+                "point": point.key,
+            }
+        )
     print_table(rows, ["preset", "MACs", "params", "params w/o BN", "point"])
 
 
@@ -104,18 +123,34 @@ def run_show(args: argparse.Namespace) -> int:
     shape = space.input_shape(point)
     clip = space.clip_spec(point)
     if args.json:
-        emit_json({"space": space.name, "preset": preset, "point": point.key, "input_shape": list(shape),
-                   "clip": clip.__dict__ | {"short_side": list(clip.short_side)}, "parts": rows, **cost.as_dict()})
+        emit_json(
+            {
+                "space": space.name,
+                "preset": preset,
+                "point": point.key,
+                "input_shape": list(shape),
+                "clip": clip.__dict__ | {"short_side": list(clip.short_side)},
+                "parts": rows,
+                **cost.as_dict(),
+            }
+        )
         return 0
     print(f"space {space.name} v{space.version}  point {point.key}" + (f"  (preset {preset})" if preset else ""))
-    read = "one frame as an image" if clip.image else \
-        f"{clip.frames} frames every {clip.stride} at {clip.fps:g} fps ({clip.duration_seconds:.2f} s)"
-    print(f"input {shape_text(shape)}; clip: {read}, short side {clip.short_side[0]}-{clip.short_side[1]}, crop {clip.crop}\n")
+    read = (
+        "one frame as an image"
+        if clip.image
+        else f"{clip.frames} frames every {clip.stride} at {clip.fps:g} fps ({clip.duration_seconds:.2f} s)"
+    )
+    print(
+        f"input {shape_text(shape)}; clip: {read}, short side {clip.short_side[0]}-{clip.short_side[1]}, crop {clip.crop}\n"
+    )
     for row in rows:
         row["MACs"], row["params"] = format_count(row.pop("macs")), format_count(row.pop("params"))
     print_table(rows, list(rows[0]))
-    print(f"\ntotal: {format_count(cost.macs)} {MACS_UNIT}; {format_count(cost.params)} params "
-          f"({format_count(cost.params_without_bn)} without BN); {format_count(cost.activations)} activations")
+    print(
+        f"\ntotal: {format_count(cost.macs)} {MACS_UNIT}; {format_count(cost.params)} params "
+        f"({format_count(cost.params_without_bn)} without BN); {format_count(cost.activations)} activations"
+    )
     return 0
 
 

@@ -31,16 +31,40 @@ DEFAULT_WAIT_SECONDS = 600.0
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("worker", help="join a search (started or about to start) and train its candidates")
-    parser.add_argument("--storage", type=storage, required=True, metavar="URL", help="the search's storage, e.g. postgresql://user:pw@host/db")
-    parser.add_argument("--study", type=STUDY, required=True, metavar="NAME", help="the search's study name (nas search --study NAME)")
-    parser.add_argument("--data", type=DATA, metavar="CACHE", help="clip cache on this machine (default: what the search uses; "
-                                                         "must hold the same clips)")
+    parser.add_argument(
+        "--storage",
+        type=storage,
+        required=True,
+        metavar="URL",
+        help="the search's storage, e.g. postgresql://user:pw@host/db",
+    )
+    parser.add_argument(
+        "--study", type=STUDY, required=True, metavar="NAME", help="the search's study name (nas search --study NAME)"
+    )
+    parser.add_argument(
+        "--data",
+        type=DATA,
+        metavar="CACHE",
+        help="clip cache on this machine (default: what the search uses; must hold the same clips)",
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
-    parser.add_argument("--wait", type=Real(0, 86_400), default=DEFAULT_WAIT_SECONDS, metavar="S",
-                        help=f"wait up to S seconds for the study to appear (default {DEFAULT_WAIT_SECONDS:g})")
-    parser.add_argument("--time-limit", type=Duration(), metavar="T", help="stop taking new candidates after T (e.g. 8h)")
-    parser.add_argument("--checkpoints", type=input_folder("checkpoints"), metavar="DIR", help="a search with --inherit: where this machine reaches its "
-                                                          "checkpoint folder (default: the folder the search named)")
+    parser.add_argument(
+        "--wait",
+        type=Real(0, 86_400),
+        default=DEFAULT_WAIT_SECONDS,
+        metavar="S",
+        help=f"wait up to S seconds for the study to appear (default {DEFAULT_WAIT_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--time-limit", type=Duration(), metavar="T", help="stop taking new candidates after T (e.g. 8h)"
+    )
+    parser.add_argument(
+        "--checkpoints",
+        type=input_folder("checkpoints"),
+        metavar="DIR",
+        help="a search with --inherit: where this machine reaches its "
+        "checkpoint folder (default: the folder the search named)",
+    )
     add_worker_options(parser)
     parser.add_argument("--json", action="store_true", help="end with one JSON line of what this worker did")
     parser.set_defaults(handler=run)
@@ -54,8 +78,10 @@ def run(args: argparse.Namespace) -> int:
     from estimators.distributed import from_environment
 
     if from_environment() is not None:
-        raise NasError("nas worker trains each candidate in one process; to train each candidate on several "
-                       "processes (GPUs), launch 'nas search' with torchrun")
+        raise NasError(
+            "nas worker trains each candidate in one process; to train each candidate on several "
+            "processes (GPUs), launch 'nas search' with torchrun"
+        )
 
     from ..ledger import open_study
     from ..progress import SearchProgress
@@ -72,20 +98,40 @@ def run(args: argparse.Namespace) -> int:
     check_storage(url)
     path = local_file(url)
     if path is not None and not os.path.exists(path) and not args.wait:
-        raise NasError(f"no ledger at {path}; start the search first (nas search --storage {path} --study {args.study}), "
-                       "or give --wait so this worker waits for it")
+        raise NasError(
+            f"no ledger at {path}; start the search first (nas search --storage {path} --study {args.study}), "
+            "or give --wait so this worker waits for it"
+        )
     ledger = open_study(url, args.study, wait=args.wait, **options)
     strategy, estimator = _rebuild(ledger, args)
-    logging.getLogger("nas.cli").info(f"worker joined study {ledger.study_name!r}: {ledger.space.name} by {strategy.name}, "
-          f"{estimator.schedule.epochs:g} epochs per candidate on {estimator.cache.path} ({estimator.device})")
+    logging.getLogger("nas.cli").info(
+        f"worker joined study {ledger.study_name!r}: {ledger.space.name} by {strategy.name}, "
+        f"{estimator.schedule.epochs:g} epochs per candidate on {estimator.cache.path} ({estimator.device})"
+    )
     started = time.monotonic()
-    runner = SearchRunner(ledger.space, strategy, estimator, ledger, budget=lambda: ledger.attr("budget"),
-                          time_limit=time_limit, final_epochs=None, progress=SearchProgress(),
-                          repeats=repeats_of(ledger.config()), checkpoints=_checkpoints(ledger, estimator, args))
+    runner = SearchRunner(
+        ledger.space,
+        strategy,
+        estimator,
+        ledger,
+        budget=lambda: ledger.attr("budget"),
+        time_limit=time_limit,
+        final_epochs=None,
+        progress=SearchProgress(),
+        repeats=repeats_of(ledger.config()),
+        checkpoints=_checkpoints(ledger, estimator, args),
+    )
     outcome = runner.run()
-    done = {"study": ledger.study_name, "stopped": outcome.stopped, "trained_here": outcome.trained_now,
-            "trained": trained_count(outcome.runs or outcome.history), "seconds": round(time.monotonic() - started, 1)}
-    print(f"worker done: trained {done['trained_here']} of the search's {done['trained']} models; search {done['stopped']}")
+    done = {
+        "study": ledger.study_name,
+        "stopped": outcome.stopped,
+        "trained_here": outcome.trained_now,
+        "trained": trained_count(outcome.runs or outcome.history),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    print(
+        f"worker done: trained {done['trained_here']} of the search's {done['trained']} models; search {done['stopped']}"
+    )
     if args.json:
         print(json.dumps(done, sort_keys=True))
     return 0
@@ -105,8 +151,10 @@ def _rebuild(ledger: Any, args: argparse.Namespace):
     existing, synth_settings, classes = plan_data(spec)
     wanted_classes = (config.get("space_settings") or {}).get("num_classes")
     if wanted_classes is not None and classes != wanted_classes:
-        raise NasError(f"the data {spec} has {classes} classes, the search's model {wanted_classes}; "
-                       "give --data the clip cache the search uses")
+        raise NasError(
+            f"the data {spec} has {classes} classes, the search's model {wanted_classes}; "
+            "give --data the clip cache the search uses"
+        )
     wanted_source = (config["estimator_settings"].get("data") or {}).get("source_fingerprint")
     if synth_settings is not None and wanted_source and synth_settings.fingerprint() != wanted_source:
         _refuse(["data"])  # before building synthetic data the search does not use
@@ -125,16 +173,20 @@ def _checkpoints(ledger: Any, estimator: Any, args: argparse.Namespace):
 
     if not estimator.schedule.inherit:
         if args.checkpoints:
-            raise NasError(f"study {ledger.study_name!r} was started without --inherit: it keeps no checkpoints; "
-                           "drop --checkpoints")
+            raise NasError(
+                f"study {ledger.study_name!r} was started without --inherit: it keeps no checkpoints; "
+                "drop --checkpoints"
+            )
         return None
     stored = ledger.attr("checkpoints")
     folder = args.checkpoints or stored
     if not folder:
         raise NasError(f"study {ledger.study_name!r} names no checkpoint folder; give --checkpoints DIR")
     if not os.path.isdir(folder):
-        raise NasError(f"the search's checkpoint folder {folder} is not on this machine; give --checkpoints DIR "
-                       "where this machine mounts it")
+        raise NasError(
+            f"the search's checkpoint folder {folder} is not on this machine; give --checkpoints DIR "
+            "where this machine mounts it"
+        )
     store = CheckpointStore.in_folder(folder)
     if stored and store.where != stored:
         check_same_store(store, referenced_checkpoints(ledger), stored)
@@ -142,5 +194,7 @@ def _checkpoints(ledger: Any, estimator: Any, args: argparse.Namespace):
 
 
 def _refuse(differs: list[str]) -> None:
-    raise NasError(f"this worker would train differently from the search ({', '.join(differs)} differ); give --data "
-                   "a copy of the search's clip cache, the same --device kind and the same torch version")
+    raise NasError(
+        f"this worker would train differently from the search ({', '.join(differs)} differ); give --data "
+        "a copy of the search's clip cache, the same --device kind and the same torch version"
+    )

@@ -46,8 +46,9 @@ class Proposal:
     attrs: Mapping[str, Any] = field(default_factory=dict)
 
 
-def best_within(records: Sequence[TrialRecord], max_cost: float,
-                cost: Callable[[TrialRecord], float] = lambda r: r.cost) -> TrialRecord | None:
+def best_within(
+    records: Sequence[TrialRecord], max_cost: float, cost: Callable[[TrialRecord], float] = lambda r: r.cost
+) -> TrialRecord | None:
     """The most accurate completed trial whose ``cost`` (the search's by default) is at most ``max_cost`` (ties: the cheaper).
 
     The one "best within the target" of the toolkit: strategies' choice, ``nas export --gflops``, reports.
@@ -147,11 +148,17 @@ def _merge(point: Point, runs: Sequence[TrialRecord], repeats: int) -> TrialReco
     pending = sorted(repeat_of(r) for r in live if r.state == RUNNING)
     accuracies = [float(r.accuracy) for r in complete if r.accuracy is not None]
     validation_se = max((s for r in complete if (s := accuracy_se(r)) is not None), default=None)
-    attrs = {**first.attrs, "runs": len(accuracies), "accuracy_runs": accuracies, "pending_repeats": pending,
-             "repeats_done": [repeat_of(r) for r in complete]}
+    attrs = {
+        **first.attrs,
+        "runs": len(accuracies),
+        "accuracy_runs": accuracies,
+        "pending_repeats": pending,
+        "repeats_done": [repeat_of(r) for r in complete],
+    }
     if failed is not None:
-        return TrialRecord(point, failed.state, None, failed.cost,
-                           {**failed.attrs, **{k: attrs[k] for k in ("runs", "accuracy_runs")}})
+        return TrialRecord(
+            point, failed.state, None, failed.cost, {**failed.attrs, **{k: attrs[k] for k in ("runs", "accuracy_runs")}}
+        )
     done = {repeat_of(r) for r in complete}
     if not all(k in done for k in range(repeats)):
         return TrialRecord(point, RUNNING, None, first.cost, attrs)
@@ -178,7 +185,9 @@ def owed_runs(history: Sequence[TrialRecord], repeats: int, *, after_failure: bo
             if record.state in (FAILED, PRUNED) and record.settled and not after_failure:
                 runs.update(range(repeats))  # failed for good: nothing more is owed
         if repeat_of(record) == 0 and record.point not in attrs:
-            attrs[record.point] = {k: v for k, v in record.attrs.items() if k in ("step", "role", "operation", "sampler", "parent")}
+            attrs[record.point] = {
+                k: v for k, v in record.attrs.items() if k in ("step", "role", "operation", "sampler", "parent")
+            }
     proposals = []
     for point, runs in held.items():
         if not runs:
@@ -207,7 +216,11 @@ def interrupted_first(history: Sequence[TrialRecord], taken: set[Point], n: int)
             break
         if record.state == FAILED and not record.settled and record.point not in taken:
             taken.add(record.point)
-            proposals.append(Proposal(record.point, {k: v for k, v in record.attrs.items() if k in ("step", "role", "sampler", "parent")}))
+            proposals.append(
+                Proposal(
+                    record.point, {k: v for k, v in record.attrs.items() if k in ("step", "role", "sampler", "parent")}
+                )
+            )
     return proposals
 
 
@@ -229,8 +242,9 @@ class Strategy(ABC):
     #: The options of the strategy's own (keywords of ``__init__``) that ``nas search`` passes and the study stores.
     own_options: tuple[str, ...] = ()
 
-    def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
-                 cost: Callable[[Point], int] | None = None) -> None:
+    def __init__(
+        self, space: SearchSpace, *, target: int, seed: int = 0, cost: Callable[[Point], int] | None = None
+    ) -> None:
         self.space = space
         self.seed = seed
         self.cost = cost or (lambda point: space.complexity(point).macs)
@@ -250,13 +264,17 @@ class Strategy(ABC):
         base_cost, show = self.cost(space.base), self.unit.show
         option = "--target-gflops" if self.unit is GMACS else "the target"
         if target < base_cost:
-            raise NasError(f"the compute target ({show(target)}) is below the base network's ({show(base_cost)} at "
-                           f"{space.base.key}); raise {option}")
+            raise NasError(
+                f"the compute target ({show(target)}) is below the base network's ({show(base_cost)} at "
+                f"{space.base.key}); raise {option}"
+            )
         largest = space.largest
         largest_cost = self.cost(largest)
         if target > largest_cost:
-            raise NasError(f"the compute target ({show(target)}) is above this space's largest network "
-                           f"({show(largest_cost)} at {largest.key}): no search can reach it; lower {option}")
+            raise NasError(
+                f"the compute target ({show(target)}) is above this space's largest network "
+                f"({show(largest_cost)} at {largest.key}): no search can reach it; lower {option}"
+            )
 
     def cost_of(self, point: Point) -> int:
         """The point's cost, computed once per strategy (a measured latency cost may be slow)."""

@@ -88,8 +88,15 @@ class CompoundScaling(Strategy):
     name = "compound"
     worker_invariant = True  # the grid step is settled whole before the scaling is chosen
 
-    def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
-                 cost: Callable[[Point], int] | None = None, resolution: int = 2) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        target: int,
+        seed: int = 0,
+        cost: Callable[[Point], int] | None = None,
+        resolution: int = 2,
+    ) -> None:
         super().__init__(space, target=target, seed=seed, cost=cost)
         if isinstance(resolution, bool) or not isinstance(resolution, int) or not 1 <= resolution <= 4:
             raise NasError(f"compound scaling's resolution must be a whole number from 1 to 4, got {resolution!r}")
@@ -126,8 +133,10 @@ class CompoundScaling(Strategy):
     def along(self, direction: Direction, scale: float) -> Point | None:
         """The base moved ``scale`` ladder steps along ``direction`` (None where the space refuses the point)."""
         base = self.space.base
-        values = {name: ladder_value(self.space.axis(name), self.space.axis(name).ladder.index(base[name]) + share * scale)
-                  for name, share in direction.shares}
+        values = {
+            name: ladder_value(self.space.axis(name), self.space.axis(name).ladder.index(base[name]) + share * scale)
+            for name, share in direction.shares
+        }
         try:
             return self.space.point(base, **values)
         except InvalidPointError:
@@ -136,8 +145,10 @@ class CompoundScaling(Strategy):
     def _reach(self, direction: Direction) -> float:
         """The largest scale before an axis of the direction leaves the top of its ladder."""
         base = self.space.base
-        return min((len(self.space.axis(n).ladder) - 1 - self.space.axis(n).ladder.index(base[n])) / share
-                   for n, share in direction.shares)
+        return min(
+            (len(self.space.axis(n).ladder) - 1 - self.space.axis(n).ladder.index(base[n])) / share
+            for n, share in direction.shares
+        )
 
     def _bracket(self, direction: Direction, limit: float) -> tuple[float, float]:
         """Scales (low, high): the largest found with cost <= limit, and the smallest found above it (bisection)."""
@@ -157,7 +168,11 @@ class CompoundScaling(Strategy):
     def _unit_point(self, direction: Direction, goal: float) -> GridPoint | None:
         """The point along ``direction`` whose cost is nearest ``goal`` (within the target and the tolerance)."""
         low, high = self._bracket(direction, goal)
-        options = [p for s in (low, high) if (p := self.along(direction, s)) is not None and p != self.space.base and self.fits(p)]
+        options = [
+            p
+            for s in (low, high)
+            if (p := self.along(direction, s)) is not None and p != self.space.base and self.fits(p)
+        ]
         if not options:
             return None
         point = min(options, key=lambda p: abs(math.log(self.cost_of(p) / goal)))
@@ -217,8 +232,9 @@ class CompoundScaling(Strategy):
         path = [PathStep(0, None, self.space.base, "base")]
         if plan.winner is not None:
             label = plan.winner.direction.label
-            path.append(PathStep(1, label, plan.winner.point, "expansion",
-                                 {g.direction.label: g.point for g in self.grid()}))
+            path.append(
+                PathStep(1, label, plan.winner.point, "expansion", {g.direction.label: g.point for g in self.grid()})
+            )
             path += [PathStep(phi, label, point, "expansion") for phi, point in enumerate(plan.scaled, start=2)]
         return path
 
@@ -248,8 +264,10 @@ class CompoundScaling(Strategy):
             scaled = self.scaled(winner)
             if any(p in settled and settled[p].state != COMPLETE for p in scaled):
                 continue  # its scaled path broke (the data cannot serve it, a training diverged): the next best direction
-            wanted = [(p, {"step": phi, "role": "scaled", "operation": winner.direction.label})
-                      for phi, p in enumerate(scaled, start=2)]
+            wanted = [
+                (p, {"step": phi, "role": "scaled", "operation": winner.direction.label})
+                for phi, p in enumerate(scaled, start=2)
+            ]
             pending = self._pending(wanted, settled, running)
             return pending if pending is not None else _Plan([], True, winner, scaled)
         return _Plan([], True)  # no grid point completed, or every direction broke: nothing more to scale
@@ -264,6 +282,9 @@ class CompoundScaling(Strategy):
 
     def _ranked(self, settled: dict) -> list[GridPoint]:
         """The completed grid points, most accurate first; ties go to the cheaper one, then to grid order."""
-        scored = [(r.accuracy, -self.cost_of(g.point), -index, g) for index, g in enumerate(self.grid())
-                  if (r := settled[g.point]).state == COMPLETE and r.accuracy is not None]
+        scored = [
+            (r.accuracy, -self.cost_of(g.point), -index, g)
+            for index, g in enumerate(self.grid())
+            if (r := settled[g.point]).state == COMPLETE and r.accuracy is not None
+        ]
         return [s[3] for s in sorted(scored, key=lambda s: s[:3], reverse=True)]

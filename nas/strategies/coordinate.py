@@ -72,8 +72,14 @@ class Decision:
         return bool(self.tied)
 
     def as_dict(self) -> dict:
-        return {"margin": self.margin, "noise": self.noise, "tie": self.tie, "tied": list(self.tied),
-                "rule": self.rule, "outcome": self.outcome}
+        return {
+            "margin": self.margin,
+            "noise": self.noise,
+            "tie": self.tie,
+            "tied": list(self.tied),
+            "rule": self.rule,
+            "outcome": self.outcome,
+        }
 
 
 @dataclass(frozen=True)
@@ -107,10 +113,19 @@ class CoordinateExpansion(Strategy):
     names_parents = True  # every candidate grows from the step's current model (--inherit starts it there)
     own_options = COORDINATE_OPTIONS
 
-    def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
-                 cost: Callable[[Point], int] | None = None, selection: str = "accuracy", tie_rule: str = "reseed",
-                 tie_sigmas: float = DEFAULT_TIE_SIGMAS, tie_max_runs: int = DEFAULT_TIE_MAX_RUNS,
-                 seed_spread: float = 0.0) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        target: int,
+        seed: int = 0,
+        cost: Callable[[Point], int] | None = None,
+        selection: str = "accuracy",
+        tie_rule: str = "reseed",
+        tie_sigmas: float = DEFAULT_TIE_SIGMAS,
+        tie_max_runs: int = DEFAULT_TIE_MAX_RUNS,
+        seed_spread: float = 0.0,
+    ) -> None:
         super().__init__(space, target=target, seed=seed, cost=cost)
         self._cost_doubles = cost is None  # MACs: every X3D expansion about doubles them, by design of the axes
         if selection not in SELECTION_RULES:
@@ -143,7 +158,9 @@ class CoordinateExpansion(Strategy):
         if replay.finished:
             return []
         costs = [self.cost(p.point) for p in replay.proposals]
-        if replay.current is not None:  # mid-step: the pending candidates cost about one step more than the current model
+        if (
+            replay.current is not None
+        ):  # mid-step: the pending candidates cost about one step more than the current model
             growth = self._growth_per_step(replay.current)
             step_cost = growth * self.cost(replay.current)
         elif replay.proposals and replay.proposals[0].attrs.get("role") == "base":
@@ -168,8 +185,11 @@ class CoordinateExpansion(Strategy):
         if self._cost_doubles:
             return 2.0
         here = self.cost_of(point)
-        ratios = sorted(self.cost_of(self.space.expand(point, op)) / here
-                        for op in self.space.operations if self.space.can_expand(point, op))
+        ratios = sorted(
+            self.cost_of(self.space.expand(point, op)) / here
+            for op in self.space.operations
+            if self.space.can_expand(point, op)
+        )
         return max(MIN_GROWTH_PER_STEP, ratios[len(ratios) // 2]) if ratios else 2.0
 
     def chosen(self, history: Sequence[TrialRecord]) -> Point | None:
@@ -217,17 +237,23 @@ class CoordinateExpansion(Strategy):
                 current = winner
                 continue
             path.append(PathStep(step, operation, winner, "overshoot", candidates, decision))
-            fitting = next((p for p in self.space.contractions(winner, operation) if self.cost(p) <= self.target), current)
+            fitting = next(
+                (p for p in self.space.contractions(winner, operation) if self.cost(p) <= self.target), current
+            )
             if fitting == current:
                 return _Replay(path, [], True)  # no point between the two fits: keep the current model
             if fitting not in settled:
-                return _Replay(path, need(fitting, {"step": step, "role": "contraction", "operation": operation,
-                                                    "parent": current.key}), False)  # grows, as a smaller step
+                return _Replay(
+                    path,
+                    need(fitting, {"step": step, "role": "contraction", "operation": operation, "parent": current.key}),
+                    False,
+                )  # grows, as a smaller step
             path.append(PathStep(step, operation, fitting, "contraction"))
             return _Replay(path, [], True)
 
-    def _scores(self, current: Point, candidates: Mapping[str, Point],
-                settled: Mapping[Point, TrialRecord]) -> list[tuple[float, float | None, str]]:
+    def _scores(
+        self, current: Point, candidates: Mapping[str, Point], settled: Mapping[Point, TrialRecord]
+    ) -> list[tuple[float, float | None, str]]:
         """(score, its standard error or None, operation) of every completed candidate."""
         base_record = settled[current]
         scored = []
@@ -242,11 +268,18 @@ class CoordinateExpansion(Strategy):
                 added = max(record.cost - base_record.cost, 1)
                 base_se = noise_of(base_record, self.seed_spread)
                 both = None if se is None or base_se is None else (se**2 + base_se**2) ** 0.5
-                scored.append(((record.accuracy - (base_record.accuracy or 0.0)) / added,
-                               None if both is None else both / added, op))
+                scored.append(
+                    (
+                        (record.accuracy - (base_record.accuracy or 0.0)) / added,
+                        None if both is None else both / added,
+                        op,
+                    )
+                )
         return scored
 
-    def _decide(self, current: Point, candidates: Mapping[str, Point], settled: Mapping[Point, TrialRecord]) -> Decision:
+    def _decide(
+        self, current: Point, candidates: Mapping[str, Point], settled: Mapping[Point, TrialRecord]
+    ) -> Decision:
         """The step's winner: the best score, unless the runner-up is within the noise (then the tie rule)."""
         order = {op.name: i for i, op in enumerate(self.space.operations)}
         scored = self._scores(current, candidates, settled)
@@ -266,8 +299,11 @@ class CoordinateExpansion(Strategy):
         if best[1] is None or runner_up[1] is None:  # no measured error: the best score wins, as it always did
             return Decision(best[2], margin=margin, outcome="no error measured")
         noise = (best[1] ** 2 + runner_up[1] ** 2) ** 0.5
-        tied = tuple(op for score, se, op in scored
-                     if se is not None and best[0] - score <= self.tie_sigmas * (best[1] ** 2 + se**2) ** 0.5)
+        tied = tuple(
+            op
+            for score, se, op in scored
+            if se is not None and best[0] - score <= self.tie_sigmas * (best[1] ** 2 + se**2) ** 0.5
+        )
         if len(tied) < 2:
             return Decision(best[2], margin=margin, noise=noise, rule=self.tie_rule, outcome="separated")
         if self.tie_rule == "reseed":
@@ -280,8 +316,9 @@ class CoordinateExpansion(Strategy):
         cheapest = min(tied, key=lambda op: (settled[candidates[op]].cost, -score_of[op], order.get(op, 0)))
         return Decision(cheapest, margin, noise, tied, self.tie_rule, "cheaper of tied")
 
-    def _more_runs(self, tied: Sequence[str], candidates: Mapping[str, Point],
-                   settled: Mapping[Point, TrialRecord]) -> tuple[list[Proposal], bool]:
+    def _more_runs(
+        self, tied: Sequence[str], candidates: Mapping[str, Point], settled: Mapping[Point, TrialRecord]
+    ) -> tuple[list[Proposal], bool]:
         """The next seed of every tied candidate below ``tie_max_runs`` runs; and whether seeds are still training."""
         more, waiting = [], False
         for op in tied:
@@ -292,7 +329,17 @@ class CoordinateExpansion(Strategy):
             if len(done) + len(pending) >= self.tie_max_runs:
                 continue
             repeat = max([*done, *pending]) + 1
-            more.append(Proposal(candidates[op], {"step": record.attrs.get("step"), "role": "candidate",
-                                                  "operation": op, "repeat": repeat, "tie_break": True,
-                                                  **({"parent": record.attrs["parent"]} if "parent" in record.attrs else {})}))
+            more.append(
+                Proposal(
+                    candidates[op],
+                    {
+                        "step": record.attrs.get("step"),
+                        "role": "candidate",
+                        "operation": op,
+                        "repeat": repeat,
+                        "tie_break": True,
+                        **({"parent": record.attrs["parent"]} if "parent" in record.attrs else {}),
+                    },
+                )
+            )
         return more, waiting

@@ -36,8 +36,16 @@ class RegularisedEvolution(Strategy):
     name = "evolution"
     terminates = False
 
-    def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
-                 cost: Callable[[Point], int] | None = None, population: int = 10, sample: int = 3) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        target: int,
+        seed: int = 0,
+        cost: Callable[[Point], int] | None = None,
+        population: int = 10,
+        sample: int = 3,
+    ) -> None:
         super().__init__(space, target=target, seed=seed, cost=cost)
         if population < 2 or not 1 <= sample <= population:
             raise NasError(f"evolution needs population >= 2 and 1 <= sample <= population, got {population}, {sample}")
@@ -60,7 +68,7 @@ class RegularisedEvolution(Strategy):
             for extra in self._random.propose(pending, n - len(proposals)):
                 proposals.append(Proposal(extra.point, {**extra.attrs, "role": "initial"}))
             return proposals
-        population = completed[-self.population:]
+        population = completed[-self.population :]
         rng = random.Random(derived_seed(self.seed, settled))
         while len(proposals) < n:
             proposal = self._child(population, taken, rng, step=settled + len(proposals))
@@ -74,7 +82,9 @@ class RegularisedEvolution(Strategy):
                 proposals.append(Proposal(extra.point, {**extra.attrs, "role": "random-fallback"}))
         return proposals
 
-    def _child(self, population: list[TrialRecord], taken: set[Point], rng: random.Random, step: int) -> Proposal | None:
+    def _child(
+        self, population: list[TrialRecord], taken: set[Point], rng: random.Random, step: int
+    ) -> Proposal | None:
         for _ in range(MAX_MUTATIONS):
             parent = max(rng.sample(population, self.sample), key=lambda r: (r.accuracy, -r.cost))
             child = self.mutate(parent.point, rng)
@@ -84,4 +94,3 @@ class RegularisedEvolution(Strategy):
 
     def is_finished(self, history: Sequence[TrialRecord]) -> bool:
         return self._random.is_finished(history)
-

@@ -45,8 +45,9 @@ class LibrarySamplerStrategy(Strategy):
 
     terminates = False
 
-    def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
-                 cost: Callable[[Point], int] | None = None) -> None:
+    def __init__(
+        self, space: SearchSpace, *, target: int, seed: int = 0, cost: Callable[[Point], int] | None = None
+    ) -> None:
         super().__init__(space, target=target, seed=seed, cost=cost)
         self._fallback = RandomSearch(space, target=target, seed=seed, cost=self.cost)
 
@@ -78,7 +79,9 @@ class LibrarySamplerStrategy(Strategy):
             else:
                 taken.add(point)
                 session.tell_pending(point)
-                proposals.append(Proposal(point, {"step": len(settled) + len(proposals), "role": "sample", "sampler": self.name}))
+                proposals.append(
+                    Proposal(point, {"step": len(settled) + len(proposals), "role": "sample", "sampler": self.name})
+                )
         if len(proposals) < n:  # the sampler keeps proposing what cannot be trained: fall back on random order
             pending = list(history) + [TrialRecord(p.point, RUNNING) for p in proposals]
             for extra in self._fallback.propose(pending, n - len(proposals)):

@@ -140,10 +140,13 @@ class NNIEvolutionSearch(NNITunerStrategy):
         from ..private_apis import replay_nni_evolution_trial
 
         for parameter_id, record in enumerate(records):
-            replay_nni_evolution_trial(tuner, parameter_id, self._indexed(record.point), dict(record.point.as_dict()),
-                                       record.accuracy)
+            replay_nni_evolution_trial(
+                tuner, parameter_id, self._indexed(record.point), dict(record.point.as_dict()), record.accuracy
+            )
 
     def _indexed(self, point: Point) -> dict[str, Any]:
         """A point in NNI's internal form for ``choice`` axes: ``{"_index": i, "_value": v}`` per axis."""
-        return {name: {"_index": self.space.axis(name).ladder.index(value), "_value": value}
-                for name, value in point.as_dict().items()}
+        return {
+            name: {"_index": self.space.axis(name).ladder.index(value), "_value": value}
+            for name, value in point.as_dict().items()
+        }

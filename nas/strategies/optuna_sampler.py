@@ -46,8 +46,9 @@ class OptunaSamplerStrategy(LibrarySamplerStrategy):
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         distributions = self.space.to_optuna(on_ladder=True)
-        study = optuna.create_study(directions=list(self.directions),
-                                    sampler=self.make_sampler(derived_seed(self.seed, len(settled))))
+        study = optuna.create_study(
+            directions=list(self.directions), sampler=self.make_sampler(derived_seed(self.seed, len(settled)))
+        )
         index = 0
         for record in settled:
             if record.state == PRUNED and len(self.directions) == 1 and self.on_ladder(record.point):
@@ -55,9 +56,14 @@ class OptunaSamplerStrategy(LibrarySamplerStrategy):
                 continue
             if record.state != COMPLETE or record.accuracy is None or not self.on_ladder(record.point):
                 continue  # off the ladder (a contraction another strategy added): the sampler cannot represent it
-            study.add_trial(optuna.trial.create_trial(params=dict(record.point.as_dict()), distributions=distributions,
-                                                      values=self.values(record.accuracy, record.point),
-                                                      system_attrs=self.replayed_attrs(index)))
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params=dict(record.point.as_dict()),
+                    distributions=distributions,
+                    values=self.values(record.accuracy, record.point),
+                    system_attrs=self.replayed_attrs(index),
+                )
+            )
             index += 1
         return _OptunaSession(self, study, distributions)
 
@@ -67,8 +73,12 @@ def _pruned_trial(record: TrialRecord, distributions: dict[str, Any]) -> Any:
     import optuna
 
     epoch, top1 = int(record.attrs.get("pruned_at_epoch", 1)), float(record.attrs.get("pruned_top1", 0.0))
-    return optuna.trial.create_trial(params=dict(record.point.as_dict()), distributions=distributions,
-                                     state=optuna.trial.TrialState.PRUNED, intermediate_values={epoch: top1})
+    return optuna.trial.create_trial(
+        params=dict(record.point.as_dict()),
+        distributions=distributions,
+        state=optuna.trial.TrialState.PRUNED,
+        intermediate_values={epoch: top1},
+    )
 
 
 class _OptunaSession:

@@ -26,8 +26,9 @@ class RandomSearch(Strategy):
     terminates = False  # it would go on until the ladder grid is exhausted: the runner's budget stops it
     worker_invariant = True  # one seeded sequence of points, whatever the results
 
-    def __init__(self, space: SearchSpace, *, target: int, seed: int = 0,
-                 cost: Callable[[Point], int] | None = None) -> None:
+    def __init__(
+        self, space: SearchSpace, *, target: int, seed: int = 0, cost: Callable[[Point], int] | None = None
+    ) -> None:
         super().__init__(space, target=target, seed=seed, cost=cost)
         self._sequence: list[Point] = []
         self._rng = random.Random(seed)
@@ -64,4 +65,3 @@ class RandomSearch(Strategy):
 
     def is_finished(self, history: Sequence[TrialRecord]) -> bool:
         return not self.propose(history, 1) and not any(r.state == RUNNING for r in history)
-

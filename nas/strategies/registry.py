@@ -41,13 +41,19 @@ def list_strategies() -> list[str]:
 def get_strategy_class(name: str) -> type[Strategy]:
     sources = _sources()
     if name not in sources:
-        raise unknown_name("strategy", name, sorted(sources),
-                           hint=f"Other strategies are added by packages registering the {ENTRY_POINT_GROUP!r} entry points.")
+        raise unknown_name(
+            "strategy",
+            name,
+            sorted(sources),
+            hint=f"Other strategies are added by packages registering the {ENTRY_POINT_GROUP!r} entry points.",
+        )
     module_name, _, attribute = sources[name].partition(":")
     try:
         target = getattr(importlib.import_module(module_name), attribute)
     except Exception as error:  # a broken plugin must not take the toolkit down
-        raise NasError(f"strategy {name!r} ({sources[name]}) failed to load: {type(error).__name__}: {error}") from error
+        raise NasError(
+            f"strategy {name!r} ({sources[name]}) failed to load: {type(error).__name__}: {error}"
+        ) from error
     if not (isinstance(target, type) and issubclass(target, Strategy)):
         raise NasError(f"strategy {name!r} ({sources[name]}) is not a Strategy subclass")
     return target

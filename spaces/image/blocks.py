@@ -32,18 +32,28 @@ def _stem_geometry(kernel: int, stride: int) -> dict[str, tuple[int, int]]:
     return {"kernel": (kernel, kernel), "stride": (stride, stride), "padding": (kernel // 2, kernel // 2)}
 
 
-def create_image_stem(*, in_channels: int, out_channels: int, kernel: int, stride: int, layers: LayerTypes = IMAGE_LAYERS) -> "nn.Module":
+def create_image_stem(
+    *, in_channels: int, out_channels: int, kernel: int, stride: int, layers: LayerTypes = IMAGE_LAYERS
+) -> "nn.Module":
     """k x k conv (no bias) with a spatial stride, then BN and ReLU."""
     from torch import nn
 
     layers = layers.resolved()
     geometry = _stem_geometry(kernel, stride)
-    conv = layers.conv(in_channels, out_channels, geometry["kernel"], stride=geometry["stride"],
-                       padding=geometry["padding"], bias=False)
+    conv = layers.conv(
+        in_channels,
+        out_channels,
+        geometry["kernel"],
+        stride=geometry["stride"],
+        padding=geometry["padding"],
+        bias=False,
+    )
     return nn.Sequential(conv, layers.norm(out_channels), layers.activation(inplace=True))
 
 
-def image_stem_complexity(*, in_shape: Shape2d, out_channels: int, kernel: int, stride: int) -> tuple[Complexity, Shape2d]:
+def image_stem_complexity(
+    *, in_shape: Shape2d, out_channels: int, kernel: int, stride: int
+) -> tuple[Complexity, Shape2d]:
     cost, shape = conv_complexity(in_shape=in_shape, out_channels=out_channels, **_stem_geometry(kernel, stride))
     return cost + batchnorm_complexity(out_channels), shape  # type: ignore[return-value]
 

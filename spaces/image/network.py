@@ -46,10 +46,17 @@ class ImageArchitecture(BodyArchitecture):
         return (self.in_channels, self.crop, self.crop)
 
 
-def derive_image_architecture(point: Mapping[str, Value], base: ImageBase, num_classes: int | None = None) -> ImageArchitecture:
+def derive_image_architecture(
+    point: Mapping[str, Value], base: ImageBase, num_classes: int | None = None
+) -> ImageArchitecture:
     """Apply X3D's rounding rules to an image point: the single source of every width and depth."""
-    stem_width, stages = derive_stages(base, width=float(point["width"]), bottleneck=float(point["bottleneck"]),
-                                       depth=float(point["depth"]), temporal_kernel=None)
+    stem_width, stages = derive_stages(
+        base,
+        width=float(point["width"]),
+        bottleneck=float(point["bottleneck"]),
+        depth=float(point["depth"]),
+        temporal_kernel=None,
+    )
     return ImageArchitecture(
         crop=int(point["crop"]),
         in_channels=base.in_channels,

@@ -70,8 +70,11 @@ class X2DImageSpace(SearchSpace):
     default_data = "synth-image"
     #: The CPU proxy setting: a 32^2 base crop, and a longer, gentler schedule than the video space's, which
     #: these networks need before candidates separate (see the README's "The X2D image space").
-    proxy_defaults = {"space": {"base_crop": 32, "stage_blocks": [1, 1, 2, 1], "head_width": 256, "dropout": 0.2},
-                      "target_gflops": 0.012, "schedule": {"epochs": 6.0, "lr": 0.002}}
+    proxy_defaults = {
+        "space": {"base_crop": 32, "stage_blocks": [1, 1, 2, 1], "head_width": 256, "dropout": 0.2},
+        "target_gflops": 0.012,
+        "schedule": {"epochs": 6.0, "lr": 0.002},
+    }
 
     def __init__(self, base: ImageBase | None = None, *, region: str = "full", **base_settings: object) -> None:
         """``region="expansion"``: crop, width, bottleneck and depth at or above the base only."""
@@ -79,13 +82,17 @@ class X2DImageSpace(SearchSpace):
         self.base_network = base.replace(**base_settings) if base_settings else base
         low, high = CROP_RANGE
         if not low <= self.base_network.base_crop <= high:
-            raise SpaceError(f"image base network: base_crop = {self.base_network.base_crop} is outside [{low}, {high}]")
+            raise SpaceError(
+                f"image base network: base_crop = {self.base_network.base_crop} is outside [{low}, {high}]"
+            )
         presets = {name: spatial_preset(self.base_network.base_crop, p) for name, p in PRESETS.items()}
         super().__init__(spatial_axes(self.base_network.base_crop), presets, spatial_operations(), region=region)
 
     def settings(self) -> dict[str, Value | list[int]]:
-        return {**{name: list(v) if isinstance(v, tuple) else v for name, v in self.base_network.__dict__.items()},
-                **self.region_settings()}
+        return {
+            **{name: list(v) if isinstance(v, tuple) else v for name, v in self.base_network.__dict__.items()},
+            **self.region_settings(),
+        }
 
     def architecture(self, point: Point, num_classes: int | None = None) -> ImageArchitecture:
         """Every width, depth and shape of the network at ``point``."""
@@ -101,7 +108,9 @@ class X2DImageSpace(SearchSpace):
         arch = self.architecture(point, num_classes)
         return architecture_rows(arch, image_complexity_parts(arch))
 
-    weight_transfer = MappingProxyType({op: rule for op, rule in X3D_WEIGHT_TRANSFER.items() if op not in ("fast", "temporal")})
+    weight_transfer = MappingProxyType(
+        {op: rule for op, rule in X3D_WEIGHT_TRANSFER.items() if op not in ("fast", "temporal")}
+    )
 
     def grow_weights(self, parent: Point, parent_state, child, *, seed: int = 0):
         """Net2Net: crop copies the parent; width and bottleneck widen it, depth deepens it."""
@@ -110,7 +119,9 @@ class X2DImageSpace(SearchSpace):
     def build(self, point: Point, num_classes: int | None = None, layers: LayerTypes = IMAGE_LAYERS):
         """A plain ``nn.Module`` of 2D layers taking ``(batch, 3, crop, crop)`` images."""
         if layers.dims != 2:
-            raise SpaceError(f"space {self.name!r} builds 2D networks; its layer types need dims=2, got {layers.dims!r}")
+            raise SpaceError(
+                f"space {self.name!r} builds 2D networks; its layer types need dims=2, got {layers.dims!r}"
+            )
         arch = self.architecture(point, num_classes)
         return build_initialised(lambda: create_image_network(arch=arch, layers=layers))
 
@@ -120,5 +131,6 @@ class X2DImageSpace(SearchSpace):
     def clip_spec(self, point: Point) -> ClipSpec:
         crop = int(self.point(point)["crop"])
         low, high = SHORT_SIDE_RANGE_PER_CROP
-        return ClipSpec(frames=1, stride=1, crop=crop, short_side=(round(crop * low), round(crop * high)),
-                        fps=IMAGE_FPS, image=True)
+        return ClipSpec(
+            frames=1, stride=1, crop=crop, short_side=(round(crop * low), round(crop * high)), fps=IMAGE_FPS, image=True
+        )

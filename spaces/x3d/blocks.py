@@ -51,7 +51,10 @@ class LayerTypes:
     def resolved(self) -> "LayerTypes":
         from torch import nn
 
-        defaults = {2: (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d), 3: (nn.Conv3d, nn.BatchNorm3d, nn.AdaptiveAvgPool3d)}
+        defaults = {
+            2: (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d),
+            3: (nn.Conv3d, nn.BatchNorm3d, nn.AdaptiveAvgPool3d),
+        }
         if self.dims not in defaults:
             raise SpaceError(f"layer types: dims must be 2 (images) or 3 (videos), got {self.dims!r}")
         conv, norm, pool = defaults[self.dims]
@@ -89,16 +92,33 @@ def _pointwise(dims: int) -> tuple[int, ...]:
     return (1,) * dims
 
 
-def _conv(in_channels: int, out_channels: int, kernel, *, stride=1, padding=0, groups: int = 1, bias: bool = False,
-          conv: "type[nn.Module] | None" = None):
+def _conv(
+    in_channels: int,
+    out_channels: int,
+    kernel,
+    *,
+    stride=1,
+    padding=0,
+    groups: int = 1,
+    bias: bool = False,
+    conv: "type[nn.Module] | None" = None,
+):
     from torch import nn
 
-    return (conv or nn.Conv3d)(in_channels, out_channels, kernel, stride=stride, padding=padding, groups=groups, bias=bias)
+    return (conv or nn.Conv3d)(
+        in_channels, out_channels, kernel, stride=stride, padding=padding, groups=groups, bias=bias
+    )
 
 
 # -- stem -------------------------------------------------------------------
 def create_stem(
-    *, in_channels: int, out_channels: int, spatial_kernel: int, temporal_kernel: int, spatial_stride: int, layers: LayerTypes
+    *,
+    in_channels: int,
+    out_channels: int,
+    spatial_kernel: int,
+    temporal_kernel: int,
+    spatial_stride: int,
+    layers: LayerTypes,
 ):
     from .modules import X3DStem
 
@@ -115,7 +135,9 @@ def create_stem(
 def stem_complexity(
     *, in_shape: Shape3d, out_channels: int, spatial_kernel: int, temporal_kernel: int, spatial_stride: int
 ) -> tuple[Complexity, Shape3d]:
-    xy, shape = conv3d_complexity(in_shape=in_shape, out_channels=out_channels, **_spatial_geometry(spatial_kernel, spatial_stride))
+    xy, shape = conv3d_complexity(
+        in_shape=in_shape, out_channels=out_channels, **_spatial_geometry(spatial_kernel, spatial_stride)
+    )
     t, shape = conv3d_complexity(
         in_shape=shape, out_channels=out_channels, groups=out_channels, **_temporal_geometry(temporal_kernel)
     )
@@ -127,8 +149,9 @@ def create_squeeze_excitation(*, channels: int, reduced: int, layers: LayerTypes
     from .modules import SqueezeExcitation
 
     layers = layers.resolved()
-    return SqueezeExcitation(channels=channels, reduced=reduced, activation=layers.activation, conv=layers.conv,
-                             pool=layers.pool)
+    return SqueezeExcitation(
+        channels=channels, reduced=reduced, activation=layers.activation, conv=layers.conv, pool=layers.pool
+    )
 
 
 def squeeze_excitation_complexity(*, channels: int, reduced: int, dims: int = 3) -> Complexity:
@@ -170,8 +193,15 @@ def create_block(
         _conv(in_channels, inner_channels, 1, conv=conv),
         layers.norm(inner_channels),
         layers.activation(inplace=True),
-        _conv(inner_channels, inner_channels, depthwise["kernel"], stride=depthwise["stride"],
-              padding=depthwise["padding"], groups=inner_channels, conv=conv),
+        _conv(
+            inner_channels,
+            inner_channels,
+            depthwise["kernel"],
+            stride=depthwise["stride"],
+            padding=depthwise["padding"],
+            groups=inner_channels,
+            conv=conv,
+        ),
         layers.norm(inner_channels),
     ]
     if se_channels:
@@ -179,8 +209,9 @@ def create_block(
     branch += [layers.inner_activation(), _conv(inner_channels, out_channels, 1, conv=conv), out_norm]
     shortcut = None
     if _needs_projection(in_channels, out_channels, spatial_stride):
-        shortcut = nn.Sequential(_conv(in_channels, out_channels, 1, stride=depthwise["stride"], conv=conv),
-                                 layers.norm(out_channels))
+        shortcut = nn.Sequential(
+            _conv(in_channels, out_channels, 1, stride=depthwise["stride"], conv=conv), layers.norm(out_channels)
+        )
     return X3DBlock(branch=nn.Sequential(*branch), shortcut=shortcut, act=layers.activation(inplace=True))
 
 
@@ -202,8 +233,9 @@ def block_complexity(
     if se_channels:
         total = total + squeeze_excitation_complexity(channels=inner_channels, reduced=se_channels, dims=dims)
     if _needs_projection(in_shape[0], out_channels, spatial_stride):
-        projection, _ = conv_complexity(in_shape=in_shape, out_channels=out_channels, kernel=_pointwise(dims),
-                                        stride=depthwise["stride"])
+        projection, _ = conv_complexity(
+            in_shape=in_shape, out_channels=out_channels, kernel=_pointwise(dims), stride=depthwise["stride"]
+        )
         total = total + projection + batchnorm_complexity(out_channels)
     return total, out_shape
 
@@ -253,7 +285,9 @@ def stage_complexity(*, stage: StageSpec, in_shape: Shape) -> tuple[Complexity, 
 
 
 # -- head --------------------------------------------------------------------
-def create_head(*, in_channels: int, conv5_channels: int, head_channels: int, num_classes: int, dropout: float, layers: LayerTypes):
+def create_head(
+    *, in_channels: int, conv5_channels: int, head_channels: int, num_classes: int, dropout: float, layers: LayerTypes
+):
     from torch import nn
 
     from .modules import X3DHead
@@ -261,8 +295,11 @@ def create_head(*, in_channels: int, conv5_channels: int, head_channels: int, nu
     layers = layers.resolved()
     conv = layers.conv
     return X3DHead(
-        conv5=nn.Sequential(_conv(in_channels, conv5_channels, 1, conv=conv), layers.norm(conv5_channels),
-                            layers.activation(inplace=True)),
+        conv5=nn.Sequential(
+            _conv(in_channels, conv5_channels, 1, conv=conv),
+            layers.norm(conv5_channels),
+            layers.activation(inplace=True),
+        ),
         pool=layers.pool(1),
         fc1=nn.Sequential(_conv(conv5_channels, head_channels, 1, conv=conv), layers.activation(inplace=True)),
         dropout=dropout,
@@ -270,7 +307,9 @@ def create_head(*, in_channels: int, conv5_channels: int, head_channels: int, nu
     )
 
 
-def head_complexity(*, in_shape: Shape, conv5_channels: int, head_channels: int, num_classes: int) -> tuple[Complexity, Shape]:
+def head_complexity(
+    *, in_shape: Shape, conv5_channels: int, head_channels: int, num_classes: int
+) -> tuple[Complexity, Shape]:
     ones = _pointwise(len(in_shape) - 1)
     conv5, shape = conv_complexity(in_shape=in_shape, out_channels=conv5_channels, kernel=ones)
     fc1, _ = conv_complexity(in_shape=(conv5_channels, *ones), out_channels=head_channels, kernel=ones)
@@ -289,8 +328,12 @@ def create_network(*, arch: BodyArchitecture, stem: "nn.Module", layers: LayerTy
         stem=stem,
         stages=nn.Sequential(*(create_stage(stage=stage, layers=layers) for stage in arch.stages)),
         head=create_head(
-            in_channels=arch.stages[-1].out_width, conv5_channels=arch.conv5_width, head_channels=arch.head_width,
-            num_classes=arch.num_classes, dropout=arch.dropout, layers=layers,
+            in_channels=arch.stages[-1].out_width,
+            conv5_channels=arch.conv5_width,
+            head_channels=arch.head_width,
+            num_classes=arch.num_classes,
+            dropout=arch.dropout,
+            layers=layers,
         ),
     )
 
@@ -298,8 +341,12 @@ def create_network(*, arch: BodyArchitecture, stem: "nn.Module", layers: LayerTy
 def create_x3d(*, arch: X3DArchitecture, layers: LayerTypes = LayerTypes()):
     """Build the network an :class:`X3DArchitecture` describes."""
     stem = create_stem(
-        in_channels=arch.in_channels, out_channels=arch.stem_width, spatial_kernel=arch.stem_spatial_kernel,
-        temporal_kernel=arch.stem_temporal_kernel, spatial_stride=arch.stages[0].spatial_stride, layers=layers,
+        in_channels=arch.in_channels,
+        out_channels=arch.stem_width,
+        spatial_kernel=arch.stem_spatial_kernel,
+        temporal_kernel=arch.stem_temporal_kernel,
+        spatial_stride=arch.stages[0].spatial_stride,
+        layers=layers,
     )
     return create_network(arch=arch, stem=stem, layers=layers)
 
@@ -330,8 +377,11 @@ def network_parts(arch: BodyArchitecture, stem: tuple[Complexity, Shape]) -> lis
 def x3d_complexity_parts(arch: X3DArchitecture) -> list[PartComplexity]:
     """Stem, each stage and the head, in order, each with its cost and output shape."""
     stem = stem_complexity(
-        in_shape=arch.input_shape, out_channels=arch.stem_width, spatial_kernel=arch.stem_spatial_kernel,
-        temporal_kernel=arch.stem_temporal_kernel, spatial_stride=arch.stages[0].spatial_stride,
+        in_shape=arch.input_shape,
+        out_channels=arch.stem_width,
+        spatial_kernel=arch.stem_spatial_kernel,
+        temporal_kernel=arch.stem_temporal_kernel,
+        spatial_stride=arch.stages[0].spatial_stride,
     )
     return network_parts(arch, stem)
 

@@ -37,12 +37,24 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..space import SearchSpace
 
 #: How the candidates of X3D's operations (and the image space's, which has a subset) inherit their parent's weights.
-X3D_WEIGHT_TRANSFER = {"fast": "copy", "temporal": "copy", "spatial": "copy", "width": "widen", "bottleneck": "widen",
-                       "depth": "deepen"}
+X3D_WEIGHT_TRANSFER = {
+    "fast": "copy",
+    "temporal": "copy",
+    "spatial": "copy",
+    "width": "widen",
+    "bottleneck": "widen",
+    "depth": "deepen",
+}
 
 
-def grow_into(space: "SearchSpace", parent: "Point", parent_state: Mapping[str, "torch.Tensor"], child: "nn.Module",
-              *, seed: int = 0) -> dict[str, "torch.Tensor"]:
+def grow_into(
+    space: "SearchSpace",
+    parent: "Point",
+    parent_state: Mapping[str, "torch.Tensor"],
+    child: "nn.Module",
+    *,
+    seed: int = 0,
+) -> dict[str, "torch.Tensor"]:
     """``child``'s state dict grown from the trained ``parent_state`` of ``parent`` (a point of ``space``)."""
     import torch
 
@@ -125,8 +137,9 @@ def channel_layout(model: "nn.Module") -> dict[str, Slot]:
         stream = f"stage{i}"
         for j, block in enumerate(stage):
             prefix = f"stages.{i}.{j}"
-            branch, _ = _sequence_slots(f"{prefix}.branch", block.branch.named_children(), current,
-                                        [f"{prefix}.inner", stream])
+            branch, _ = _sequence_slots(
+                f"{prefix}.branch", block.branch.named_children(), current, [f"{prefix}.inner", stream]
+            )
             slots.update(branch)
             if block.shortcut is not None:
                 shortcut, _ = _sequence_slots(f"{prefix}.shortcut", block.shortcut.named_children(), current, [stream])
@@ -181,8 +194,9 @@ def _check_depth(parent_state: Mapping[str, "torch.Tensor"], child_layout: Mappi
         raise InheritanceError(f"block {block} of stage {stage} would be dropped: that cannot keep the function")
 
 
-def grow_state(parent_state: Mapping[str, "torch.Tensor"], parent_layout: Mapping[str, Slot], child: "nn.Module",
-               *, seed: int = 0) -> dict[str, "torch.Tensor"]:
+def grow_state(
+    parent_state: Mapping[str, "torch.Tensor"], parent_layout: Mapping[str, Slot], child: "nn.Module", *, seed: int = 0
+) -> dict[str, "torch.Tensor"]:
     """The child's state dict grown from the parent's trained one; blocks the parent lacks keep the child's own
     initialisation (identity in eval mode, as built). Raises :class:`InheritanceError` where no rule applies."""
     layout = channel_layout(child)
@@ -192,8 +206,9 @@ def grow_state(parent_state: Mapping[str, "torch.Tensor"], parent_layout: Mappin
     shared = {name for name in layout if name in parent_state}
     child_sizes = {space: size for space, size in _space_sizes(child_state, layout).items() if space in parent_sizes}
     if parent_sizes.get("classes") != child_sizes.get("classes"):
-        raise InheritanceError(f"the candidate has {child_sizes.get('classes')} classes, its parent "
-                               f"{parent_sizes.get('classes')}")
+        raise InheritanceError(
+            f"the candidate has {child_sizes.get('classes')} classes, its parent {parent_sizes.get('classes')}"
+        )
     maps = _channel_maps(parent_sizes, child_sizes, seed)
     grown = dict(child_state)
     for name in shared:
@@ -203,8 +218,9 @@ def grow_state(parent_state: Mapping[str, "torch.Tensor"], parent_layout: Mappin
     return grown
 
 
-def _grow_tensor(tensor: "torch.Tensor", slot: Slot, maps: Mapping[str, "torch.Tensor"],
-                 parent_sizes: Mapping[str, int]) -> "torch.Tensor":
+def _grow_tensor(
+    tensor: "torch.Tensor", slot: Slot, maps: Mapping[str, "torch.Tensor"], parent_sizes: Mapping[str, int]
+) -> "torch.Tensor":
     import torch
 
     if slot.kind == "scalar":

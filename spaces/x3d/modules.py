@@ -12,8 +12,15 @@ class SqueezeExcitation(nn.Module):
     ``conv`` and ``pool`` are the 3D layers in a video network, the 2D ones in an image network.
     """
 
-    def __init__(self, *, channels: int, reduced: int, activation: type[nn.Module],
-                 conv: type[nn.Module] = nn.Conv3d, pool: type[nn.Module] = nn.AdaptiveAvgPool3d) -> None:
+    def __init__(
+        self,
+        *,
+        channels: int,
+        reduced: int,
+        activation: type[nn.Module],
+        conv: type[nn.Module] = nn.Conv3d,
+        pool: type[nn.Module] = nn.AdaptiveAvgPool3d,
+    ) -> None:
         super().__init__()
         self.pool = pool(1)
         self.fc1 = conv(channels, reduced, kernel_size=1, bias=True)

@@ -195,8 +195,13 @@ def derive_stages(
 
 def derive_architecture(point: Mapping[str, Value], base: X3DBase, num_classes: int | None = None) -> X3DArchitecture:
     """Apply the X3D rounding rules to a point: the single source of every width and depth."""
-    stem_width, stages = derive_stages(base, width=float(point["width"]), bottleneck=float(point["bottleneck"]),
-                                       depth=float(point["depth"]), temporal_kernel=base.block_temporal_kernel)
+    stem_width, stages = derive_stages(
+        base,
+        width=float(point["width"]),
+        bottleneck=float(point["bottleneck"]),
+        depth=float(point["depth"]),
+        temporal_kernel=base.block_temporal_kernel,
+    )
     return X3DArchitecture(
         frames=int(point["frames"]),
         crop=int(point["crop"]),

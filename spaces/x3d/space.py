@@ -159,15 +159,43 @@ def x3d_operations() -> tuple[Operation, ...]:
 def spatial_axes(base_crop: int) -> list[Axis]:
     """Crop, width, bottleneck and depth: X3D's axes that do not involve time (shared with the image space)."""
     return [
-        Axis("crop", True, *CROP_RANGE, base=base_crop, ladder=crop_ladder(base_crop), quantum=CROP_MULTIPLE,
-             symbol="γs", description="training crop in pixels (X-Spatial: about x sqrt(2), multiples of 8)"),
-        Axis("width", False, *WIDTH_RANGE, base=1.0, ladder=_ladder(_geometric(1.0, WIDTH_STEP, *WIDTH_RANGE), *WIDTH_RANGE, False),
-             symbol="γw", description="channel multiplier of every layer (1 = 24-channel stem)"),
-        Axis("bottleneck", False, *BOTTLENECK_RANGE, base=1.0,
-             ladder=multiplier_ladder(BOTTLENECK_PUBLISHED, BOTTLENECK_STEP, *BOTTLENECK_RANGE),
-             symbol="γb", description="inner width of each block's depthwise conv / output width"),
-        Axis("depth", False, *DEPTH_RANGE, base=1.0, ladder=multiplier_ladder(DEPTH_PUBLISHED, DEPTH_STEP, *DEPTH_RANGE),
-             symbol="γd", description="blocks per stage = ceil(depth * [1, 2, 5, 3])"),
+        Axis(
+            "crop",
+            True,
+            *CROP_RANGE,
+            base=base_crop,
+            ladder=crop_ladder(base_crop),
+            quantum=CROP_MULTIPLE,
+            symbol="γs",
+            description="training crop in pixels (X-Spatial: about x sqrt(2), multiples of 8)",
+        ),
+        Axis(
+            "width",
+            False,
+            *WIDTH_RANGE,
+            base=1.0,
+            ladder=_ladder(_geometric(1.0, WIDTH_STEP, *WIDTH_RANGE), *WIDTH_RANGE, False),
+            symbol="γw",
+            description="channel multiplier of every layer (1 = 24-channel stem)",
+        ),
+        Axis(
+            "bottleneck",
+            False,
+            *BOTTLENECK_RANGE,
+            base=1.0,
+            ladder=multiplier_ladder(BOTTLENECK_PUBLISHED, BOTTLENECK_STEP, *BOTTLENECK_RANGE),
+            symbol="γb",
+            description="inner width of each block's depthwise conv / output width",
+        ),
+        Axis(
+            "depth",
+            False,
+            *DEPTH_RANGE,
+            base=1.0,
+            ladder=multiplier_ladder(DEPTH_PUBLISHED, DEPTH_STEP, *DEPTH_RANGE),
+            symbol="γd",
+            description="blocks per stage = ceil(depth * [1, 2, 5, 3])",
+        ),
     ]
 
 
@@ -200,8 +228,12 @@ def architecture_rows(arch: BodyArchitecture, parts: list[PartComplexity]) -> li
         if part.name == "stem":
             row.update(blocks="-", width=arch.stem_width, inner="-", se="-")
         elif stage is not None:
-            row.update(blocks=stage.blocks, width=stage.out_width, inner=stage.inner_width,
-                       se=f"{stage.se_width}x{sum(stage.se_blocks)}" if stage.se_width else "-")
+            row.update(
+                blocks=stage.blocks,
+                width=stage.out_width,
+                inner=stage.inner_width,
+                se=f"{stage.se_width}x{sum(stage.se_blocks)}" if stage.se_width else "-",
+            )
         else:
             row.update(blocks="-", width=f"{arch.conv5_width}>{arch.head_width}", inner="-", se="-")
         row.update(output="x".join(map(str, part.out_shape)), macs=part.cost.macs, params=part.cost.params)
@@ -232,40 +264,68 @@ class X3DSpace(SearchSpace):
     name = "x3d"
     version = "1"
     source_modules = ("spaces.x3d", "spaces.axis", "spaces.point", "spaces.complexity")
-    title = "X3D video networks (Feichtenhofer, CVPR 2020): expand X2D along frames, stride, crop, width, bottleneck, depth"
+    title = (
+        "X3D video networks (Feichtenhofer, CVPR 2020): expand X2D along frames, stride, crop, width, bottleneck, depth"
+    )
     #: The proxy setting sized for a 2-core CPU: X2D with stages of 1, 1, 2, 1 blocks at a 48^2 base crop and a
     #: stride of 8 frames; the target leaves three expansion steps and a fourth that overshoots.
-    proxy_defaults = {"space": {"base_crop": 48, "base_stride": 8, "stage_blocks": [1, 1, 2, 1], "head_width": 256, "dropout": 0.2},
-                      "target_gflops": 0.0125, "schedule": {"epochs": 6.0}}
+    proxy_defaults = {
+        "space": {"base_crop": 48, "base_stride": 8, "stage_blocks": [1, 1, 2, 1], "head_width": 256, "dropout": 0.2},
+        "target_gflops": 0.0125,
+        "schedule": {"epochs": 6.0},
+    }
 
     def __init__(self, base: X3DBase | None = None, *, region: str = "full", **base_settings: object) -> None:
         """``region="expansion"`` keeps only what expansions from the base reach: frames, crop, width, bottleneck
         and depth at or above the base, the stride at or below it (presets outside it are left out)."""
         self.base_network = (base or X3DBase()).replace(**base_settings) if base_settings else (base or X3DBase())
         b = self.base_network
-        for label, value, (low, high) in (("base_crop", b.base_crop, CROP_RANGE), ("base_stride", b.base_stride, STRIDE_RANGE)):
+        for label, value, (low, high) in (
+            ("base_crop", b.base_crop, CROP_RANGE),
+            ("base_stride", b.base_stride, STRIDE_RANGE),
+        ):
             if not low <= value <= high:
                 raise SpaceError(f"X3D base network: {label} = {value} is outside [{low}, {high}]")
         super().__init__(self._make_axes(b), self._make_presets(b), x3d_operations(), region=region)
 
     def settings(self) -> dict[str, object]:
-        return {**{name: list(v) if isinstance(v, tuple) else v for name, v in self.base_network.__dict__.items()},
-                **self.region_settings()}
+        return {
+            **{name: list(v) if isinstance(v, tuple) else v for name, v in self.base_network.__dict__.items()},
+            **self.region_settings(),
+        }
 
     @staticmethod
     def _make_axes(b: X3DBase) -> list[Axis]:
         return [
-            Axis("frames", True, *FRAMES_RANGE, base=1, ladder=_ladder(_geometric(1, 2, 1, FRAMES_RANGE[1]), *FRAMES_RANGE, True),
-                 symbol="γt", description="frames per clip (X-Temporal doubles it; X-Fast doubles it at half the stride)"),
-            Axis("stride", True, *STRIDE_RANGE, base=b.base_stride, ladder=stride_ladder(b.base_stride),
-                 symbol="γτ", description=f"sampling stride in source frames at {b.fps:g} fps (X-Fast halves it)"),
+            Axis(
+                "frames",
+                True,
+                *FRAMES_RANGE,
+                base=1,
+                ladder=_ladder(_geometric(1, 2, 1, FRAMES_RANGE[1]), *FRAMES_RANGE, True),
+                symbol="γt",
+                description="frames per clip (X-Temporal doubles it; X-Fast doubles it at half the stride)",
+            ),
+            Axis(
+                "stride",
+                True,
+                *STRIDE_RANGE,
+                base=b.base_stride,
+                ladder=stride_ladder(b.base_stride),
+                symbol="γτ",
+                description=f"sampling stride in source frames at {b.fps:g} fps (X-Fast halves it)",
+            ),
             *spatial_axes(b.base_crop),
         ]
 
     @staticmethod
     def _make_presets(b: X3DBase) -> dict[str, dict[str, Value]]:
         return {
-            name: {"frames": int(p["frames"]), "stride": max(1, round(b.base_stride * p["stride"])), **spatial_preset(b.base_crop, p)}
+            name: {
+                "frames": int(p["frames"]),
+                "stride": max(1, round(b.base_stride * p["stride"])),
+                **spatial_preset(b.base_crop, p),
+            }
             for name, p in PRESETS.items()
         }
 

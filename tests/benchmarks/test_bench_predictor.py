@@ -10,8 +10,10 @@ from tests.estimators.test_lookup_predictor import table  # noqa: F401  (the fix
 
 def test_quick_run_scores_regressors_and_the_noise_ceiling(table, capsys):  # noqa: F811
     figures = bench_predictor.main(["--quick", "--table", str(table.path)])
-    assert [(r["features"], r["regressor"]) for r in figures["rows"]] == [("encoding+macs", "random_forest"),
-                                                                        ("encoding+macs", "gradient_boosting")]
+    assert [(r["features"], r["regressor"]) for r in figures["rows"]] == [
+        ("encoding+macs", "random_forest"),
+        ("encoding+macs", "gradient_boosting"),
+    ]
     assert all(r["kendall_tau"] > 0.2 and r["repeats"] == 1 for r in figures["rows"])
     assert figures["best"] in figures["rows"]
     ceiling = figures["seed_agreement"]
@@ -20,10 +22,26 @@ def test_quick_run_scores_regressors_and_the_noise_ceiling(table, capsys):  # no
 
 
 def test_the_results_page_states_the_ceiling():
-    figures = {"command": "c", "date": "d", "machine": {}, "table": "t.h5", "table_points": 40, "data": "synth",
-               "rows": [{"features": "analytic", "regressor": "ridge", "kendall_tau": 0.5, "kendall_tau_sem": 0.05,
-                         "spearman_rho": 0.6, "folds": 5, "repeats": 3}],
-               "seed_agreement": {"points": 40, "kendall_tau": 0.2}}
+    figures = {
+        "command": "c",
+        "date": "d",
+        "machine": {},
+        "table": "t.h5",
+        "table_points": 40,
+        "data": "synth",
+        "rows": [
+            {
+                "features": "analytic",
+                "regressor": "ridge",
+                "kendall_tau": 0.5,
+                "kendall_tau_sem": 0.05,
+                "spearman_rho": 0.6,
+                "folds": 5,
+                "repeats": 3,
+            }
+        ],
+        "seed_agreement": {"points": 40, "kendall_tau": 0.2},
+    }
     page = bench_predictor.markdown(figures)
     assert "| analytic | ridge | 0.500 ± 0.050 | 0.600 |" in page and "tau **0.200**" in page
     assert pytest.approx(0.2) == figures["seed_agreement"]["kendall_tau"]

@@ -13,4 +13,7 @@ def test_tiny_run_prints_every_setting_and_a_json_line(tiny_cache, capsys, monke
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     (row,) = figures["rows"]
     assert row["point"].startswith("frames=2,stride=4") and set(row["clips_per_s"]) == set(bench_proxy.SETTINGS)
-    assert all(rate > 0 for rate in row["clips_per_s"].values()) and row["ratio_to_default"][next(iter(bench_proxy.SETTINGS))] == 1.0
+    assert (
+        all(rate > 0 for rate in row["clips_per_s"].values())
+        and row["ratio_to_default"][next(iter(bench_proxy.SETTINGS))] == 1.0
+    )

@@ -11,18 +11,30 @@ STATES = optuna.trial.TrialState
 
 
 def _trial(state, seconds: float, epochs: int, role: str = "candidate", pruned_at: int | None = None):
-    attrs = {"role": role, "train_seconds": seconds, "fidelity": float(epochs),
-             **({"pruned_at_epoch": pruned_at} if pruned_at else {})}
-    return optuna.trial.create_trial(state=state, value=0.5 if state == STATES.COMPLETE else None, user_attrs=attrs,
-                                     intermediate_values={e: 0.1 * e for e in range(1, epochs + 1)})
+    attrs = {
+        "role": role,
+        "train_seconds": seconds,
+        "fidelity": float(epochs),
+        **({"pruned_at_epoch": pruned_at} if pruned_at else {}),
+    }
+    return optuna.trial.create_trial(
+        state=state,
+        value=0.5 if state == STATES.COMPLETE else None,
+        user_attrs=attrs,
+        intermediate_values={e: 0.1 * e for e in range(1, epochs + 1)},
+    )
 
 
 def test_ledger_costs_count_pruned_trainings_at_their_epoch_and_scale_them_to_the_proxy(tmp_path):
     storage = f"sqlite:///{tmp_path / 'l.db'}"
     study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
-    for trial in (_trial(STATES.COMPLETE, 60.0, 6), _trial(STATES.PRUNED, 20.0, 2, pruned_at=2),
-                  _trial(STATES.PRUNED, 10.0, 1, pruned_at=1), _trial(STATES.COMPLETE, 100.0, 12, role="final"),
-                  _trial(STATES.FAIL, 5.0, 1)):
+    for trial in (
+        _trial(STATES.COMPLETE, 60.0, 6),
+        _trial(STATES.PRUNED, 20.0, 2, pruned_at=2),
+        _trial(STATES.PRUNED, 10.0, 1, pruned_at=1),
+        _trial(STATES.COMPLETE, 100.0, 12, role="final"),
+        _trial(STATES.FAIL, 5.0, 1),
+    ):
         study.add_trial(trial)
     costs = bench_pruning.ledger_costs(storage, "s")
     assert (costs["complete"], costs["pruned"], costs["proxy_epochs"]) == (1, 2, 6.0)

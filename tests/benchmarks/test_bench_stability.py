@@ -13,10 +13,18 @@ from spaces import get_space
 def _summary(*axes: str, tie_at: int | None = None) -> dict:
     path = [{"step": 0, "operation": None, "role": "base", "point": "b", "accuracy": 0.3}]
     for step, axis in enumerate(axes, start=1):
-        decision = {"margin": 0.01, "noise": 0.02, "tie": step == tie_at, "tied": [axis, "x"] if step == tie_at else [],
-                    "rule": "reseed", "outcome": "cheaper of tied" if step == tie_at else "separated"}
+        decision = {
+            "margin": 0.01,
+            "noise": 0.02,
+            "tie": step == tie_at,
+            "tied": [axis, "x"] if step == tie_at else [],
+            "rule": "reseed",
+            "outcome": "cheaper of tied" if step == tie_at else "separated",
+        }
         role = "overshoot" if step == len(axes) else "expansion"
-        path.append({"step": step, "operation": axis, "role": role, "point": f"p{step}", "accuracy": 0.4, "decision": decision})
+        path.append(
+            {"step": step, "operation": axis, "role": role, "point": f"p{step}", "accuracy": 0.4, "decision": decision}
+        )
     path.append({"step": len(axes), "operation": axes[-1], "role": "contraction", "point": "c", "accuracy": 0.4})
     return {"path": path}
 
@@ -28,20 +36,25 @@ def test_the_path_is_the_axis_of_every_decided_step_and_ties_are_counted():
     assert [n["tie"] for n in notes] == [False, True, False] and notes[1]["outcome"] == "cheaper of tied"
 
 
-@pytest.mark.parametrize("paths, share", [
-    ([["a", "b"], ["a", "b"], ["a", "b"]], 1.0),
-    ([["a", "b"], ["a", "c"], ["a", "b"]], 2 / 3),
-    ([["a"], ["b"], ["c"]], 1 / 3),
-    ([], 0.0),
-])
+@pytest.mark.parametrize(
+    "paths, share",
+    [
+        ([["a", "b"], ["a", "b"], ["a", "b"]], 1.0),
+        ([["a", "b"], ["a", "c"], ["a", "b"]], 2 / 3),
+        ([["a"], ["b"], ["c"]], 1 / 3),
+        ([], 0.0),
+    ],
+)
 def test_same_path_is_the_share_of_seeds_on_the_most_common_path(paths, share):
     assert bench_stability.same_path_share(paths) == pytest.approx(share)
 
 
 def test_the_search_command_is_the_main_job_without_its_final_training():
-    command = bench_stability.search_command(2, "sqlite:///x.db", quick=False, time_limit="1h", extra="--tie-rule cheaper")
+    command = bench_stability.search_command(
+        2, "sqlite:///x.db", quick=False, time_limit="1h", extra="--tie-rule cheaper"
+    )
     assert command[1:5] == ["-m", "nas", "search", "--space"]
-    assert ["--final-epochs", "0"] == command[command.index("--final-epochs"):][:2]
+    assert ["--final-epochs", "0"] == command[command.index("--final-epochs") :][:2]
     assert command[command.index("--seed") + 1] == "2" and command[-2:] == ["--tie-rule", "cheaper"]
     assert "--data" not in command and "--time-limit" in command
 

@@ -6,15 +6,41 @@ import pytest
 
 from benchmarks import bench_synth_axes
 
-ROW = {"group": "ablation", "setting": "single frame", "top1": 0.405, "epochs": 6.0,
-       "per_class_top1": {"walk": 0.5, "run": 0.3, "vibrate": 0.4, "wander": 0.2, "blink": 0.1, "stay": 0.3,
-                          "textured": 0.6, "plain": 0.2, "xor_a": 0.7, "xor_b": 0.5}}
+ROW = {
+    "group": "ablation",
+    "setting": "single frame",
+    "top1": 0.405,
+    "epochs": 6.0,
+    "per_class_top1": {
+        "walk": 0.5,
+        "run": 0.3,
+        "vibrate": 0.4,
+        "wander": 0.2,
+        "blink": 0.1,
+        "stay": 0.3,
+        "textured": 0.6,
+        "plain": 0.2,
+        "xor_a": 0.7,
+        "xor_b": 0.5,
+    },
+}
 
 
 def _figures(**budget) -> dict:
-    return {"command": "c", "date": "d", "machine": {}, "data": "synth-x", "chance": 1 / 12, "rows": [ROW],
-            "single_frame_over_chance": 4.86, "shuffled_minus_ordered": -0.048, "axis_spread": {"resolution": 0.054},
-            "seconds_per_setting": None, "epochs_per_setting": None, **budget}
+    return {
+        "command": "c",
+        "date": "d",
+        "machine": {},
+        "data": "synth-x",
+        "chance": 1 / 12,
+        "rows": [ROW],
+        "single_frame_over_chance": 4.86,
+        "shuffled_minus_ordered": -0.048,
+        "axis_spread": {"resolution": 0.054},
+        "seconds_per_setting": None,
+        "epochs_per_setting": None,
+        **budget,
+    }
 
 
 def test_the_page_names_the_budget_each_setting_had():

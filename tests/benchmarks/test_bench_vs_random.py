@@ -20,8 +20,14 @@ def test_mean_and_standard_error_of_the_mean_against_hand_computed_values():
 
 
 def test_summary_per_strategy_and_welch_p_between_the_first_two():
-    runs = [_run("coordinate", 0, 0.86), _run("coordinate", 1, 0.84), _run("coordinate", 2, 0.85),
-            _run("random", 0, 0.75), _run("random", 1, 0.70), _run("random", 2, None)]
+    runs = [
+        _run("coordinate", 0, 0.86),
+        _run("coordinate", 1, 0.84),
+        _run("coordinate", 2, 0.85),
+        _run("random", 0, 0.75),
+        _run("random", 1, 0.70),
+        _run("random", 2, None),
+    ]
     summary = bench_vs_random.summarise(runs, ["coordinate", "random"])
     assert summary["coordinate"]["n"] == 3 and summary["random"]["n"] == 2
     assert summary["welch_p"] == pytest.approx(0.111, abs=0.002)  # t = 4.87 on 1.11 degrees of freedom (by hand)
@@ -30,8 +36,22 @@ def test_summary_per_strategy_and_welch_p_between_the_first_two():
 
 def test_every_run_is_the_main_job_with_its_strategy_and_seed():
     command = bench_vs_random.search_command("random", 2, "sqlite:///x.db", quick=False, time_limit=90.5)
-    assert command[1:] == ["-m", "nas", "search", "--space", "x3d", "--strategy", "random", "--seed", "2", "--storage",
-                           "sqlite:///x.db", "--json", "--time-limit", "90"]
+    assert command[1:] == [
+        "-m",
+        "nas",
+        "search",
+        "--space",
+        "x3d",
+        "--strategy",
+        "random",
+        "--seed",
+        "2",
+        "--storage",
+        "sqlite:///x.db",
+        "--json",
+        "--time-limit",
+        "90",
+    ]
 
 
 def test_random_gets_as_many_trainings_as_coordinate_trained_under_the_same_seed():

@@ -36,4 +36,6 @@ def test_coordinate_steps_are_waves_and_one_worker_is_serial():
 def test_random_search_scales_with_workers_up_to_its_budget():
     run = simulate(SPACE, RandomSearch(SPACE, target=TARGET, seed=0), TenSeconds(), workers=12, budget=26)
     assert run.trained == 26 and run.seconds == 30.0  # 12 + 12 + 2
-    assert simulate(SPACE, RandomSearch(SPACE, target=TARGET, seed=0), TenSeconds(), workers=1, budget=26).seconds == 260.0
+    assert (
+        simulate(SPACE, RandomSearch(SPACE, target=TARGET, seed=0), TenSeconds(), workers=1, budget=26).seconds == 260.0
+    )

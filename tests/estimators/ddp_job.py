@@ -26,15 +26,32 @@ def main(cache: str, out: str) -> None:
     point = space.point(frames=2, stride=1, crop=16, width=0.5)
     train_set = ClipDataset(cache, "train", ClipSampling(2, 1, 16, "train"))
     val_set = ClipDataset(cache, "val", ClipSampling(2, 1, 16, "val"))
-    settings = TrainSettings(epochs=int(os.environ.get("DDP_EPOCHS", 6)), batch_size=8, optimizer="adamw", lr=float(os.environ.get("DDP_LR", 1e-2)), seed=7, threads=1)
+    settings = TrainSettings(
+        epochs=int(os.environ.get("DDP_EPOCHS", 6)),
+        batch_size=8,
+        optimizer="adamw",
+        lr=float(os.environ.get("DDP_LR", 1e-2)),
+        seed=7,
+        threads=1,
+    )
     model = build_seeded(space, point, settings.seed)
     result = train(model, train_set, val_set, settings)
     rank = group.rank if group else 0
     weights = float(sum(p.detach().double().abs().sum() for p in model.parameters()))
-    Path(out, f"rank{rank}.json").write_text(json.dumps(
-        {"top1": result.top1, "loss": result.loss, "clips": result.clips, "epochs": result.epochs,
-         "train_loss": [e["train_loss"] for e in result.curve], "weights": weights,
-         "world": group.world_size if group else 1, "threads": torch.get_num_threads()}))
+    Path(out, f"rank{rank}.json").write_text(
+        json.dumps(
+            {
+                "top1": result.top1,
+                "loss": result.loss,
+                "clips": result.clips,
+                "epochs": result.epochs,
+                "train_loss": [e["train_loss"] for e in result.curve],
+                "weights": weights,
+                "world": group.world_size if group else 1,
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
     distributed.leave(together=True)
 
 

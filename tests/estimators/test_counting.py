@@ -28,7 +28,9 @@ def test_linear_macs_follow_the_closed_form():
 
 
 def test_bn_activations_pooling_are_free_and_not_reported():
-    model = nn.Sequential(nn.BatchNorm3d(4), nn.ReLU(), nn.SiLU(), nn.Sigmoid(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Dropout())
+    model = nn.Sequential(
+        nn.BatchNorm3d(4), nn.ReLU(), nn.SiLU(), nn.Sigmoid(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Dropout()
+    )
     measured = measure_complexity(model, (2, 4, 3, 5, 5))
     assert measured.macs == 0 and measured.uncounted == {}
     assert count_parameters(model) == (8, 0)

@@ -22,10 +22,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_one_process_shards_are_the_data_loaders_batches():
     for count, batch, drop_last in [(37, 8, True), (37, 8, False), (5, 8, False), (16, 8, True)]:
-        loader = torch.utils.data.DataLoader(list(range(count)), batch_size=batch, shuffle=True,
-                                             generator=torch.Generator().manual_seed(5), drop_last=drop_last)
-        assert list(distributed.shard_batches(count, batch, seed=5, drop_last=drop_last, group=None)) == \
-            [b.tolist() for b in loader]
+        loader = torch.utils.data.DataLoader(
+            list(range(count)),
+            batch_size=batch,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(5),
+            drop_last=drop_last,
+        )
+        assert list(distributed.shard_batches(count, batch, seed=5, drop_last=drop_last, group=None)) == [
+            b.tolist() for b in loader
+        ]
 
 
 def test_two_ranks_split_each_batch_between_them():
@@ -39,7 +45,9 @@ def test_two_ranks_split_each_batch_between_them():
 
 def test_the_environment_names_the_launch():
     assert distributed.from_environment({}) is None and distributed.from_environment({"WORLD_SIZE": "1"}) is None
-    assert distributed.from_environment({"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}) == distributed.ProcessGroup(1, 2, 1)
+    assert distributed.from_environment(
+        {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}
+    ) == distributed.ProcessGroup(1, 2, 1)
     with pytest.raises(Exception, match="outside WORLD_SIZE"):
         distributed.from_environment({"WORLD_SIZE": "2", "RANK": "2"})
 
@@ -49,7 +57,9 @@ def colour_cache(tmp_path_factory) -> Path:
     """Three classes told apart by their dominant colour: any network learns them in a few epochs."""
     path = tmp_path_factory.mktemp("ddp") / "colours"
     rng = np.random.default_rng(0)
-    with CacheWriter(path, codec="raw", fps=30, classes=["red", "green", "blue"], source_fingerprint="colour-test") as writer:
+    with CacheWriter(
+        path, codec="raw", fps=30, classes=["red", "green", "blue"], source_fingerprint="colour-test"
+    ) as writer:
         for index in range(90):
             label, split = index % 3, "val" if index % 5 == 0 else "train"
             frames = rng.integers(0, 90, size=(4, 20, 20, 3), dtype=np.uint8)
@@ -69,8 +79,22 @@ def _run(command: list[str], out: Path) -> list[dict]:
 @pytest.mark.slow
 def test_two_processes_reach_the_accuracy_of_one(colour_cache, tmp_path):
     (alone,) = _run([sys.executable, str(JOB), str(colour_cache)], tmp_path / "one")
-    ranks = _run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-                  "--master-port", str(free_port()), str(JOB), str(colour_cache)], tmp_path / "two")
+    ranks = _run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            "2",
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(free_port()),
+            str(JOB),
+            str(colour_cache),
+        ],
+        tmp_path / "two",
+    )
     assert [r["world"] for r in ranks] == [2, 2]
     first, second = ranks
     assert first["weights"] == second["weights"], "DDP left the ranks with different weights"

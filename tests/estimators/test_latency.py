@@ -39,14 +39,24 @@ class Residual(nn.Module):
 
 
 def tiny_network() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), Residual(8), Residual(8), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(8, 4))
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), Residual(8), Residual(8), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)
+    )
 
 
 def test_list_layers_sees_every_leaf_call_and_the_glue_between_them():
     network = list_layers(tiny_network(), (1, 3, 16, 16))
     kinds = [call.key.split("(")[0].rsplit(".", 1)[1] for call in network.layers]
-    assert kinds == ["Conv2d", "Conv2d", "BatchNorm2d", "Conv2d", "BatchNorm2d", "AdaptiveAvgPool2d", "Flatten", "Linear"]
+    assert kinds == [
+        "Conv2d",
+        "Conv2d",
+        "BatchNorm2d",
+        "Conv2d",
+        "BatchNorm2d",
+        "AdaptiveAvgPool2d",
+        "Flatten",
+        "Linear",
+    ]
     assert network.layers[1].key == network.layers[3].key  # the two residual convs are one table entry
     assert network.layers[0].key != network.layers[1].key  # another configuration, another entry
     assert "float32[1, 3, 16, 16]" in network.layers[0].key and network.layers[0].out_numel == 8 * 16 * 16
@@ -81,7 +91,9 @@ def test_fit_calibration_never_predicts_a_non_positive_latency_below_the_calibra
     assert all(fit["scale"] * s + fit["offset"] > 0 for s in (0.001, 1.0, 5.0))
 
 
-def test_the_table_times_each_layer_once_keeps_it_on_disk_and_predicts_a_space(tmp_path, toy_space_registered, monkeypatch):
+def test_the_table_times_each_layer_once_keeps_it_on_disk_and_predicts_a_space(
+    tmp_path, toy_space_registered, monkeypatch
+):
     space = get_space("toy")
     path = tmp_path / "table.json"
     predictor = LayerLatencyPredictor(QUICK, table=LatencyTable(QUICK, path), calibration_points=3)
@@ -115,7 +127,10 @@ def test_measured_latency_reports_both_batches_and_fingerprints_the_device(toy_s
     result = estimator.evaluate(space, space.base)
     assert set(result.metrics) == {"latency_ms", "latency_ms_batch"} and all(v > 0 for v in result.metrics.values())
     assert result.info["device"]["device"] == "cpu" and result.info["batch"] == 2
-    assert estimator.fingerprint() != MeasuredLatency(LatencySettings(warmup=1, repeats=3, batch=2, threads=2)).fingerprint()
+    assert (
+        estimator.fingerprint()
+        != MeasuredLatency(LatencySettings(warmup=1, repeats=3, batch=2, threads=2)).fingerprint()
+    )
 
 
 @pytest.mark.parametrize("bad", [{"threads": 0}, {"repeats": 0}, {"batch": 1.5}, {"device": "tpu"}])

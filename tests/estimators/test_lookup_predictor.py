@@ -31,12 +31,23 @@ def table(tmp_path_factory):
             points.append(point)
     for index, point in enumerate(points):
         cost = SPACE.complexity(point)
-        attrs = {"key": point.key, "axes": [a.name for a in SPACE.axes], **point.as_dict(), "macs": cost.macs, "params": cost.params}
+        attrs = {
+            "key": point.key,
+            "axes": [a.name for a in SPACE.axes],
+            **point.as_dict(),
+            "macs": cost.macs,
+            "params": cost.params,
+        }
         for seed in (0, 1):
             top1 = truth(point) + (0.01 if seed else -0.01)
             failed = "diverged" if index == 0 and seed == 1 else ""
-            add_run(path, attrs, seed, {"top1": top1, "train_seconds": 10.0 + index + seed, "failed": failed},
-                    [{"epoch": 1, "val_top1": top1 / 2}, {"epoch": 2, "val_top1": top1}])
+            add_run(
+                path,
+                attrs,
+                seed,
+                {"top1": top1, "train_seconds": 10.0 + index + seed, "failed": failed},
+                [{"epoch": 1, "val_top1": top1 / 2}, {"epoch": 2, "val_top1": top1}],
+            )
     return Table(path)
 
 
@@ -87,8 +98,11 @@ def test_the_predictor_ranks_held_out_points(table):
     assert 0 < quality["kendall_tau_sem"] < 0.2 and quality["folds"] * quality["repeats"] == 15
 
 
-@pytest.mark.parametrize("regressor,features", [(regressor, "encoding+macs") for regressor in REGRESSORS]
-                         + [("random_forest", features) for features in FEATURES[1:]])
+@pytest.mark.parametrize(
+    "regressor,features",
+    [(regressor, "encoding+macs") for regressor in REGRESSORS]
+    + [("random_forest", features) for features in FEATURES[1:]],
+)
 def test_every_regressor_and_feature_set_learns_the_ranking(table, regressor, features):
     points, targets = table_targets(table, SPACE)
     quality = held_out_rank_quality(points, targets, SPACE, seed=0, repeats=1, regressor=regressor, features=features)

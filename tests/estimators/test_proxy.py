@@ -49,8 +49,12 @@ def test_fingerprint_covers_data_schedule_seed_and_threads(tiny_cache, tmp_path)
 
     base = ProxyAccuracy(tiny_cache, SCHEDULE, device="cpu")
     assert base.fingerprint() == ProxyAccuracy(ClipCache(tiny_cache), SCHEDULE, device="cpu").fingerprint()
-    changed = [ProxySchedule(epochs=2, batch_size=4, threads=1, seed=7), ProxySchedule(epochs=1, batch_size=4, threads=2, seed=7),
-               ProxySchedule(epochs=1, batch_size=4, threads=1, seed=8), ProxySchedule(epochs=1, batch_size=8, threads=1, seed=7)]
+    changed = [
+        ProxySchedule(epochs=2, batch_size=4, threads=1, seed=7),
+        ProxySchedule(epochs=1, batch_size=4, threads=2, seed=7),
+        ProxySchedule(epochs=1, batch_size=4, threads=1, seed=8),
+        ProxySchedule(epochs=1, batch_size=8, threads=1, seed=7),
+    ]
     prints = {ProxyAccuracy(tiny_cache, s, device="cpu").fingerprint() for s in changed}
     assert len(prints) == 4 and base.fingerprint() not in prints
     assert base.fingerprint(2.0) == ProxyAccuracy(tiny_cache, changed[0], device="cpu").fingerprint()
@@ -74,8 +78,11 @@ class _NaNHead(torch.nn.Module):
 
 def test_a_nan_loss_fails_the_candidate_with_its_reason(tiny_cache, monkeypatch):
     space = proxy_space()
-    monkeypatch.setattr(type(space), "build", lambda self, point, num_classes=None: torch.nn.Sequential(
-        torch.nn.Conv3d(3, 4, 1), _NaNHead()))
+    monkeypatch.setattr(
+        type(space),
+        "build",
+        lambda self, point, num_classes=None: torch.nn.Sequential(torch.nn.Conv3d(3, 4, 1), _NaNHead()),
+    )
     with pytest.raises(CandidateFailed, match="loss became nan"):
         ProxyAccuracy(tiny_cache, SCHEDULE, device="cpu").evaluate(space, space.base)
 
@@ -107,12 +114,24 @@ def test_an_image_space_trains_above_chance_on_the_synthetic_images(tmp_path):
     from estimators.data.ingest import build_synthetic
     from estimators.data.synthetic_images import ImageSynthSettings
 
-    build_synthetic(tmp_path / "images", ImageSynthSettings(classes=2, images_per_class=200, size=64, seed=3, distractors=0))
-    space = get_space("x2d-image", num_classes=2, base_crop=64, stage_blocks=[1, 1, 1, 1], stage_widths=[8, 16, 32, 64],
-                      stem_width=8, head_width=32, dropout=0.0)
+    build_synthetic(
+        tmp_path / "images", ImageSynthSettings(classes=2, images_per_class=200, size=64, seed=3, distractors=0)
+    )
+    space = get_space(
+        "x2d-image",
+        num_classes=2,
+        base_crop=64,
+        stage_blocks=[1, 1, 1, 1],
+        stage_widths=[8, 16, 32, 64],
+        stem_width=8,
+        head_width=32,
+        dropout=0.0,
+    )
     accuracies = []
     for seed in (0, 1):
-        estimator = ProxyAccuracy(tmp_path / "images", ProxySchedule(epochs=8, batch_size=8, threads=1, seed=seed), device="cpu")
+        estimator = ProxyAccuracy(
+            tmp_path / "images", ProxySchedule(epochs=8, batch_size=8, threads=1, seed=seed), device="cpu"
+        )
         result = estimator.evaluate(space, space.base)
         assert result.info["clips"] == 8 * 8 * 35 and result.metrics["val_clips"] == 60  # 280 training images
         accuracies.append(result.metrics["accuracy"])

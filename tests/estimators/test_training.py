@@ -36,7 +36,11 @@ def test_training_runs_and_reports(tiny_cache):
 
 def test_same_seed_same_result(tiny_cache):
     first, second = _run(tiny_cache), _run(tiny_cache)
-    assert (first.top1, first.loss, first.curve[-1]["train_loss"]) == (second.top1, second.loss, second.curve[-1]["train_loss"])
+    assert (first.top1, first.loss, first.curve[-1]["train_loss"]) == (
+        second.top1,
+        second.loss,
+        second.curve[-1]["train_loss"],
+    )
     other = _run(tiny_cache, seed=6)
     assert other.curve[-1]["train_loss"] != first.curve[-1]["train_loss"]
 

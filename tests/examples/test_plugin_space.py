@@ -23,16 +23,27 @@ TINY_DATA = "synth:classes=4,clips_per_class=6,frames=32,size=32,seed=3,val_frac
 
 def nas(site: Path, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
     """``nas ARGV`` in a fresh process that sees the plugin only through its installed entry point."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
-           "NAS_CACHE_DIR": str(tmp_path / "cache")}
-    return subprocess.run([sys.executable, "-c", "import sys; from nas.cli import main; sys.exit(main())", *argv],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+        "NAS_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from nas.cli import main; sys.exit(main())", *argv],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_the_entry_point_lists_and_builds_the_space(plugin_space):
     assert PLUGIN_SPACE in list_spaces()
     space = get_space(PLUGIN_SPACE, num_classes=12)
-    assert type(space).__module__.startswith("r2plus1d_space") and Path(sys.modules["r2plus1d_space"].__file__).is_relative_to(plugin_space)
+    assert type(space).__module__.startswith("r2plus1d_space") and Path(
+        sys.modules["r2plus1d_space"].__file__
+    ).is_relative_to(plugin_space)
 
 
 def test_r18_is_torchvisions_r2plus1d_18(plugin_space):
@@ -65,8 +76,26 @@ def test_nas_lists_and_shows_the_installed_space(plugin_space, tmp_path):
 @pytest.mark.slow
 def test_nas_search_runs_on_the_plugin_space_with_its_own_defaults(plugin_space, tmp_path):
     """No --target-gflops: the space states its proxy defaults; a budget keeps the run to seven tiny trainings."""
-    done = nas(plugin_space, tmp_path, "search", "--space", PLUGIN_SPACE, "--data", TINY_DATA, "--epochs", "0.5",
-               "--final-epochs", "0", "--budget", "7", "--threads", "1", "--storage", f"sqlite:///{tmp_path / 'nas.db'}", "--json")
+    done = nas(
+        plugin_space,
+        tmp_path,
+        "search",
+        "--space",
+        PLUGIN_SPACE,
+        "--data",
+        TINY_DATA,
+        "--epochs",
+        "0.5",
+        "--final-epochs",
+        "0",
+        "--budget",
+        "7",
+        "--threads",
+        "1",
+        "--storage",
+        f"sqlite:///{tmp_path / 'nas.db'}",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["study"].startswith(f"{PLUGIN_SPACE}-coordinate-") and summary["trained"] == 7
@@ -76,14 +105,43 @@ def test_nas_search_runs_on_the_plugin_space_with_its_own_defaults(plugin_space,
 
 def test_a_strategy_from_the_plugin_package_searches_a_built_in_space(plugin_space, tmp_path):
     """The hill-climbing strategy reaches ``nas search`` only through the installed ``nas.strategies`` entry point."""
-    done = nas(plugin_space, tmp_path, "search", "--space", "x3d", "--strategy", PLUGIN_STRATEGY, "--data", TINY_DATA,
-               "--space-option", "base_crop=16", "--space-option", "base_stride=16", "--space-option", "head_width=32",
-               "--target-gflops", "0.0009", "--epochs", "0.5", "--final-epochs", "0", "--threads", "1",
-               "--storage", f"sqlite:///{tmp_path / 'nas.db'}", "--json")
+    done = nas(
+        plugin_space,
+        tmp_path,
+        "search",
+        "--space",
+        "x3d",
+        "--strategy",
+        PLUGIN_STRATEGY,
+        "--data",
+        TINY_DATA,
+        "--space-option",
+        "base_crop=16",
+        "--space-option",
+        "base_stride=16",
+        "--space-option",
+        "head_width=32",
+        "--target-gflops",
+        "0.0009",
+        "--epochs",
+        "0.5",
+        "--final-epochs",
+        "0",
+        "--threads",
+        "1",
+        "--storage",
+        f"sqlite:///{tmp_path / 'nas.db'}",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["study"].startswith(f"x3d-{PLUGIN_STRATEGY}-") and summary["stopped"] == "finished"
     assert summary["trained"] >= 2 and summary["chosen"] is not None
-    without = subprocess.run([sys.executable, "-m", "nas", "search", "--strategy", PLUGIN_STRATEGY, "--budget", "1"],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    without = subprocess.run(
+        [sys.executable, "-m", "nas", "search", "--strategy", PLUGIN_STRATEGY, "--budget", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert without.returncode == 2 and f"unknown strategy {PLUGIN_STRATEGY!r}" in without.stderr  # not installed here

@@ -13,9 +13,27 @@ import pytest
 
 #: A search that trains for real in seconds (14 tiny trainings on a 4-class synthetic cache).
 TINY_DATA = "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3,val_fraction=0.15,test_fraction=0.15"
-TINY_SEARCH = ["search", "--data", TINY_DATA, "--space-option", "base_crop=16", "--space-option", "base_stride=16",
-               "--space-option", "head_width=32", "--target-gflops", "0.0009", "--epochs", "0.5", "--final-epochs", "1", "--tie-rule", "best",
-               "--threads", "1"]
+TINY_SEARCH = [
+    "search",
+    "--data",
+    TINY_DATA,
+    "--space-option",
+    "base_crop=16",
+    "--space-option",
+    "base_stride=16",
+    "--space-option",
+    "head_width=32",
+    "--target-gflops",
+    "0.0009",
+    "--epochs",
+    "0.5",
+    "--final-epochs",
+    "1",
+    "--tie-rule",
+    "best",
+    "--threads",
+    "1",
+]
 
 
 @dataclass
@@ -40,13 +58,20 @@ class Nas:
         return [sys.executable, "-m", "nas", *map(str, args)]
 
     def __call__(self, *args: object, timeout: float = 300) -> Outcome:
-        done = subprocess.run(self.command(*args), cwd=self.folder, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            self.command(*args), cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
         return Outcome(done.returncode, done.stdout, done.stderr)
 
     def start(self, *args: object) -> subprocess.Popen:
-        return subprocess.Popen(self.command(*args), cwd=self.folder, env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            self.command(*args),
+            cwd=self.folder,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
 
 def assert_one_line_failure(outcome: Outcome, *fragments: str, code: int) -> str:

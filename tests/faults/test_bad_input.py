@@ -10,9 +10,13 @@ import pytest
 from .conftest import TINY_SEARCH, assert_one_line_failure, listing
 
 EXPORT_LINES = {
-    "format": '"nas-export/1"', "space": '"x3d"', "space_version": '"1"', "settings": "{}",
+    "format": '"nas-export/1"',
+    "space": '"x3d"',
+    "space_version": '"1"',
+    "settings": "{}",
     "point": '{"frames": 4, "stride": 12, "crop": 160, "width": 1, "bottleneck": 2.25, "depth": 2.2}',
 }
+
 
 def tiny_search_with_option(item: str) -> list[str]:
     """TINY_SEARCH with one --space-option replaced (a key given twice is refused)."""
@@ -20,7 +24,7 @@ def tiny_search_with_option(item: str) -> list[str]:
     argv = list(TINY_SEARCH)
     for i, value in enumerate(argv[:-1]):
         if argv[i] == "--space-option" and argv[i + 1].startswith(key + "="):
-            del argv[i:i + 2]
+            del argv[i : i + 2]
             break
     return [*argv, "--space-option", item]
 
@@ -57,8 +61,19 @@ COMMAND_LINE = [
     (["data", "synth", "--out", "c", "--seed", "-1"], "argument --seed: -1 is out of range"),
     (["data", "synth", "--out", ""], "argument --out: the path is empty"),
     (["bench", "build", "--out", "t.h5", "--target-gflops", "inf"], "argument --target-gflops: inf is out of range"),
-    (["bench", "build", "--out", "t.h5", "--target-gflops", "0.00001", "--data", "synth:classes=4,clips_per_class=6,frames=16,size=32"],
-     "below the base network"),
+    (
+        [
+            "bench",
+            "build",
+            "--out",
+            "t.h5",
+            "--target-gflops",
+            "0.00001",
+            "--data",
+            "synth:classes=4,clips_per_class=6,frames=16,size=32",
+        ],
+        "below the base network",
+    ),
 ]
 
 
@@ -81,14 +96,18 @@ def test_a_binary_file_as_an_export(nas):
     assert_one_line_failure(nas("flops", "--exported", "best.yaml"), "is not UTF-8 text", code=2)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda lines: lines | {"point": '{"frames": 4'}, "line 5, is not a nas export line"),
-    (lambda lines: {k: v for k, v in lines.items() if k != "point"}, "it lacks point"),
-    (lambda lines: lines | {"format": '"nas-export/9"'}, "has format 'nas-export/9'"),
-    (lambda lines: lines | {"space": '"x4d"'}, "unknown space 'x4d'"),
-    (lambda lines: lines | {"point": '{"frames": 999}'}, "outside the valid range"),
-    (lambda lines: lines | {"settings": '{"head_width": "wide"}'}, "setting head_width must be a whole number"),
-], ids=["truncated YAML", "missing key", "newer format", "unknown space", "bad point", "bad setting"])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda lines: lines | {"point": '{"frames": 4'}, "line 5, is not a nas export line"),
+        (lambda lines: {k: v for k, v in lines.items() if k != "point"}, "it lacks point"),
+        (lambda lines: lines | {"format": '"nas-export/9"'}, "has format 'nas-export/9'"),
+        (lambda lines: lines | {"space": '"x4d"'}, "unknown space 'x4d'"),
+        (lambda lines: lines | {"point": '{"frames": 999}'}, "outside the valid range"),
+        (lambda lines: lines | {"settings": '{"head_width": "wide"}'}, "setting head_width must be a whole number"),
+    ],
+    ids=["truncated YAML", "missing key", "newer format", "unknown space", "bad point", "bad setting"],
+)
 def test_bad_export_files(nas, edit, message):
     text = "".join(f"{key}: {value}\n" for key, value in edit(dict(EXPORT_LINES)).items())
     (nas.folder / "best.yaml").write_text(text)

@@ -31,7 +31,9 @@ def _rewrite(cache, change) -> None:
 
 
 def test_a_missing_cache(nas):
-    assert_one_line_failure(nas(*TINY_SEARCH, "--data", "nowhere"), "--data nowhere does not exist", "nas data synth", code=2)
+    assert_one_line_failure(
+        nas(*TINY_SEARCH, "--data", "nowhere"), "--data nowhere does not exist", "nas data synth", code=2
+    )
     assert listing(nas.folder) == {}
 
 
@@ -55,7 +57,7 @@ def test_damaged_pages_are_one_line(nas, cache):
     data = cache / "data.mdb"
     raw = bytearray(data.read_bytes())
     page = 4096
-    raw[2 * page: len(raw) - page] = b"\xff" * (len(raw) - 3 * page)  # every page but the two meta pages and the last
+    raw[2 * page : len(raw) - page] = b"\xff" * (len(raw) - 3 * page)  # every page but the two meta pages and the last
     data.write_bytes(bytes(raw))
     assert_one_line_failure(nas(*TINY_SEARCH, "--data", "cache"), "clip cache", "corrupt", "rebuild", code=1)
 
@@ -64,8 +66,11 @@ def test_a_cache_from_a_newer_toolkit(nas, cache):
     def newer(txn):
         meta = json.loads(txn.get(b"__meta__"))
         txn.put(b"__meta__", json.dumps({**meta, "format_version": 2}).encode())
+
     _rewrite(cache, newer)
-    assert_one_line_failure(nas(*TINY_SEARCH, "--data", "cache"), "format version 2", "upgrade the toolkit or rebuild", code=2)
+    assert_one_line_failure(
+        nas(*TINY_SEARCH, "--data", "cache"), "format version 2", "upgrade the toolkit or rebuild", code=2
+    )
 
 
 def _damage_payload(txn, key: bytes) -> None:
@@ -78,7 +83,9 @@ def _damage_payload(txn, key: bytes) -> None:
 def test_verify_finds_a_damaged_record(nas, cache):
     _rewrite(cache, lambda txn: _damage_payload(txn, b"v/00000003"))
     assert nas("data", "inspect", "cache").code == 0  # the structure is sound: only reading every record tells
-    assert_one_line_failure(nas("data", "inspect", "cache", "--verify"), "1 corrupt records", "v/00000003", "rebuild", code=1)
+    assert_one_line_failure(
+        nas("data", "inspect", "cache", "--verify"), "1 corrupt records", "v/00000003", "rebuild", code=1
+    )
 
 
 @pytest.mark.slow

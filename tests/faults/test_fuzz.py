@@ -45,9 +45,36 @@ BASE: dict[str, list[str]] = {
 }
 
 #: Hostile values; {dir}, {fifo}, {link} and {file} are made in the working folder.
-VALUES = ["", " ", "nan", "NaN", "inf", "-inf", "-1", "-0", "1e30", "1e309", "0", "0.5", "99999999999999999999",
-          "ünïcødé", "../escape-fuzz", "a/b\nc", "x" * 300, "/dev/null", "/dev/full", "{dir}", "{fifo}", "{link}",
-          "{file}", "synth:", "sqlite://", "KEY=", "=1", "a=b=c"]
+VALUES = [
+    "",
+    " ",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "-1",
+    "-0",
+    "1e30",
+    "1e309",
+    "0",
+    "0.5",
+    "99999999999999999999",
+    "ünïcødé",
+    "../escape-fuzz",
+    "a/b\nc",
+    "x" * 300,
+    "/dev/null",
+    "/dev/full",
+    "{dir}",
+    "{fifo}",
+    "{link}",
+    "{file}",
+    "synth:",
+    "sqlite://",
+    "KEY=",
+    "=1",
+    "a=b=c",
+]
 
 
 def _cases() -> list[tuple[str, str | None, str]]:
@@ -84,7 +111,7 @@ def _argv(name: str, option: str | None, value: str, folder: Path) -> list[str]:
         return [*name.split(), value, *base[1:]]
     if option in base:  # the fuzzed value replaces the base's, so the command itself reads it
         at = base.index(option)
-        del base[at:at + 2]
+        del base[at : at + 2]
     # First, so the parser reads it before any base argument it refuses; --opt=value keeps "-1" a value.
     return [*name.split(), f"{option}={value}", *base]
 

@@ -28,8 +28,13 @@ def videos(nas):
 
 @pytest.mark.slow
 def test_corrupt_videos_during_ingestion(nas, videos):
-    line = assert_one_line_failure(nas("data", "build", "--videos", videos, "--out", "cache", "--short-side", "32"),
-                                   "2 videos could not be decoded", "--allow-skipped", "--retry-skipped", code=2)
+    line = assert_one_line_failure(
+        nas("data", "build", "--videos", videos, "--out", "cache", "--short-side", "32"),
+        "2 videos could not be decoded",
+        "--allow-skipped",
+        "--retry-skipped",
+        code=2,
+    )
     assert "the other 2" in line
     inspected = nas("data", "inspect", "cache", "--verify")
     assert inspected.code == 0 and "videos 2:" in inspected.out and "cut.mp4" in inspected.out, inspected.err
@@ -38,26 +43,41 @@ def test_corrupt_videos_during_ingestion(nas, videos):
 def test_nothing_decodes_and_nothing_stays_behind(nas):
     (nas.folder / "videos" / "wave").mkdir(parents=True)
     (nas.folder / "videos" / "wave" / "noise.mp4").write_bytes(b"\x00" * 500)
-    assert_one_line_failure(nas("data", "build", "--videos", "videos", "--out", "cache"), "no video could be stored", code=2)
+    assert_one_line_failure(
+        nas("data", "build", "--videos", "videos", "--out", "cache"), "no video could be stored", code=2
+    )
     assert not (nas.folder / "cache").exists(), "an empty cache was left behind"
 
 
 def test_annotations_missing_a_column(nas, videos):
     (nas.folder / "k.csv").write_text("label,youtube_id,time_start\nwave,good,0\n")
-    assert_one_line_failure(nas("data", "build", "--videos", videos, "--csv", "k.csv", "--out", "cache"),
-                            "not a Kinetics-style CSV", "column 'time_end' missing", code=2)
+    assert_one_line_failure(
+        nas("data", "build", "--videos", videos, "--csv", "k.csv", "--out", "cache"),
+        "not a Kinetics-style CSV",
+        "column 'time_end' missing",
+        code=2,
+    )
     assert not (nas.folder / "cache").exists()
 
 
-@pytest.mark.parametrize("content, message", [
-    ("label,youtube_id,time_start,time_end,split\nwave,good,0\n".encode(), "k.csv:2: too few fields"),
-    ("label,youtube_id,time_start,time_end,split\nw\xe4ve,good,0,10,train\n".encode("latin-1"), "k.csv is not UTF-8"),
-    (b"label,youtube_id,time_start,time_end,split\nwave,good,0,inf,train\n", "must be finite numbers"),
-], ids=["too few fields", "not UTF-8", "infinite time"])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("label,youtube_id,time_start,time_end,split\nwave,good,0\n".encode(), "k.csv:2: too few fields"),
+        (
+            "label,youtube_id,time_start,time_end,split\nw\xe4ve,good,0,10,train\n".encode("latin-1"),
+            "k.csv is not UTF-8",
+        ),
+        (b"label,youtube_id,time_start,time_end,split\nwave,good,0,inf,train\n", "must be finite numbers"),
+    ],
+    ids=["too few fields", "not UTF-8", "infinite time"],
+)
 def test_malformed_annotation_rows(nas, content, message):
     (nas.folder / "videos" / "wave").mkdir(parents=True)
     (nas.folder / "k.csv").write_bytes(content)
-    assert_one_line_failure(nas("data", "build", "--videos", "videos", "--csv", "k.csv", "--out", "cache"), message, code=2)
+    assert_one_line_failure(
+        nas("data", "build", "--videos", "videos", "--csv", "k.csv", "--out", "cache"), message, code=2
+    )
     assert not (nas.folder / "cache").exists()
 
 

@@ -26,8 +26,11 @@ MOMENTS = (0.1, 0.9)
 
 def _measured(nas: Nas) -> list[tuple[str, float]]:
     trials = optuna.load_study(study_name="s", storage=f"sqlite:///{nas.folder / 'ledger.db'}").trials
-    return sorted((json.dumps(t.params, sort_keys=True) + t.user_attrs["role"], t.value) for t in trials
-                  if t.state == optuna.trial.TrialState.COMPLETE)
+    return sorted(
+        (json.dumps(t.params, sort_keys=True) + t.user_attrs["role"], t.value)
+        for t in trials
+        if t.state == optuna.trial.TrialState.COMPLETE
+    )
 
 
 def _interrupt(nas: Nas, args: list[str], signum: int, delay: float) -> tuple[int, str]:
@@ -86,6 +89,8 @@ def test_a_cache_build_interrupted_then_resumed_is_the_whole_cache(nas):
             assert err.strip().splitlines()[-1] == "nas: interrupted"
     assert landed, "no Ctrl-C landed while the cache was being built"
     assert nas(*build, "--out", "resumed").code == 0
-    first, second = (json.loads(nas("data", "inspect", name, "--verify", "--json").out) for name in ("whole", "resumed"))
+    first, second = (
+        json.loads(nas("data", "inspect", name, "--verify", "--json").out) for name in ("whole", "resumed")
+    )
     for key in ("videos", "splits", "source_fingerprint", "class_counts", "corrupt_records"):
         assert first[key] == second[key], key

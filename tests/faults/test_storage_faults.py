@@ -12,7 +12,9 @@ from .conftest import TINY_SEARCH, assert_one_line_failure, listing
 
 def test_an_unreachable_database_server(nas):
     url = f"postgresql://nas:secret@127.0.0.1:{free_port()}/nas"
-    line = assert_one_line_failure(nas(*TINY_SEARCH, "--storage", url), "cannot open storage", "Connection refused", code=2)
+    line = assert_one_line_failure(
+        nas(*TINY_SEARCH, "--storage", url), "cannot open storage", "Connection refused", code=2
+    )
     assert "secret" not in line, "the password was printed"
     assert listing(nas.folder) == {}, "nothing may be built before the ledger is known to work"
 
@@ -20,7 +22,9 @@ def test_an_unreachable_database_server(nas):
 @pytest.mark.slow
 def test_a_wrong_database_password(nas, postgres_url):
     url = postgres_url.replace("nas-test-password", "not-the-password")
-    line = assert_one_line_failure(nas(*TINY_SEARCH, "--storage", url), "cannot open storage", "password authentication failed", code=2)
+    line = assert_one_line_failure(
+        nas(*TINY_SEARCH, "--storage", url), "cannot open storage", "password authentication failed", code=2
+    )
     assert "not-the-password" not in line
     assert listing(nas.folder) == {}
 
@@ -31,7 +35,9 @@ def test_a_plain_postgresql_url_uses_the_installed_driver():
 
 
 def test_an_unknown_storage_scheme(nas):
-    assert_one_line_failure(nas(*TINY_SEARCH, "--storage", "mongodb://db/nas"), "cannot open storage", "mongodb", code=2)
+    assert_one_line_failure(
+        nas(*TINY_SEARCH, "--storage", "mongodb://db/nas"), "cannot open storage", "mongodb", code=2
+    )
 
 
 def test_a_ledger_file_that_is_not_a_database_is_left_alone(nas):
@@ -42,7 +48,9 @@ def test_a_ledger_file_that_is_not_a_database_is_left_alone(nas):
 
 
 def test_a_ledger_in_a_missing_folder(nas):
-    assert_one_line_failure(nas(*TINY_SEARCH, "--storage", "no/such/folder/nas.db"), "does not exist; create it", code=2)
+    assert_one_line_failure(
+        nas(*TINY_SEARCH, "--storage", "no/such/folder/nas.db"), "does not exist; create it", code=2
+    )
     assert listing(nas.folder) == {}
 
 

@@ -13,8 +13,14 @@ import pytest
 import nas
 from tests.faults.conftest import TINY_DATA
 
-TINY = {"data": TINY_DATA, "space_options": {"base_crop": 16, "base_stride": 16, "head_width": 32},
-        "target_gflops": 0.0009, "epochs": 0.5, "tie_rule": "best", "threads": 1}
+TINY = {
+    "data": TINY_DATA,
+    "space_options": {"base_crop": 16, "base_stride": 16, "head_width": 32},
+    "target_gflops": 0.0009,
+    "epochs": 0.5,
+    "tie_rule": "best",
+    "threads": 1,
+}
 
 
 @pytest.fixture
@@ -34,15 +40,23 @@ def test_a_search_from_python_gives_what_the_command_line_prints(folder, capsys)
     assert len(complete) <= result.trained <= len(result.trials)  # some points fail before training (clips too short)
     frame = result.to_dataframe()
     assert len(frame) == len(result.trials) and {"point", "top1", "top1_se", "seed"} <= set(frame.columns)
-    again = nas.search(**TINY, final_epochs=1, storage=f"sqlite:///{folder / 'nas.db'}")  # the same: resumed, not redone
+    again = nas.search(
+        **TINY, final_epochs=1, storage=f"sqlite:///{folder / 'nas.db'}"
+    )  # the same: resumed, not redone
     assert again.study == result.study and again.chosen == result.chosen and again.trained == result.trained
 
 
 def test_bad_settings_raise_one_error_naming_them_before_anything_is_written(folder):
-    for settings, message in [({"seed": -1}, "seed: -1 is out of range"), ({"epochs": float("nan")}, "epochs:"),
-                              ({"repeats": 2.5}, "repeats:"), ({"study": "../x"}, "study:"),
-                              ({"storage": "sqlite://"}, "in-memory"), ({"cost": "money"}, "cost 'money'"),
-                              ({"space_options": [1]}, "space_options"), ({"colour": 3}, "colour")]:
+    for settings, message in [
+        ({"seed": -1}, "seed: -1 is out of range"),
+        ({"epochs": float("nan")}, "epochs:"),
+        ({"repeats": 2.5}, "repeats:"),
+        ({"study": "../x"}, "study:"),
+        ({"storage": "sqlite://"}, "in-memory"),
+        ({"cost": "money"}, "cost 'money'"),
+        ({"space_options": [1]}, "space_options"),
+        ({"colour": 3}, "colour"),
+    ]:
         with pytest.raises((nas.NasError, TypeError)) as caught:
             nas.search(**settings)
         assert message in str(caught.value), (settings, str(caught.value))
@@ -52,11 +66,36 @@ def test_bad_settings_raise_one_error_naming_them_before_anything_is_written(fol
 @pytest.mark.slow
 def test_a_killed_search_reads_back_with_what_it_had_finished(folder):
     ledger = folder / "nas.db"
-    argv = ["search", "--data", TINY_DATA, "--space-option", "base_crop=16", "--space-option", "base_stride=16",
-            "--space-option", "head_width=32", "--target-gflops", "0.0009", "--epochs", "0.5", "--tie-rule", "best",
-            "--threads", "1", "--storage", str(ledger), "--study", "killed"]
-    process = subprocess.Popen([sys.executable, "-m", "nas", *argv], cwd=folder, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    argv = [
+        "search",
+        "--data",
+        TINY_DATA,
+        "--space-option",
+        "base_crop=16",
+        "--space-option",
+        "base_stride=16",
+        "--space-option",
+        "head_width=32",
+        "--target-gflops",
+        "0.0009",
+        "--epochs",
+        "0.5",
+        "--tie-rule",
+        "best",
+        "--threads",
+        "1",
+        "--storage",
+        str(ledger),
+        "--study",
+        "killed",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nas", *argv],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and _complete_trials(ledger) < 3:
@@ -94,8 +133,14 @@ def test_a_comparison_from_python_on_the_installed_table(folder):
 def test_a_table_build_from_python_resumes_and_refuses_bad_settings_before_writing(folder, capsys):
     from estimators.tabular import Table
 
-    settings = {"data": TINY_DATA, "space_options": TINY["space_options"], "target_gflops": 0.0009, "epochs": 0.5,
-                "threads": 1, "seeds": "0,1"}
+    settings = {
+        "data": TINY_DATA,
+        "space_options": TINY["space_options"],
+        "target_gflops": 0.0009,
+        "epochs": 0.5,
+        "threads": 1,
+        "seeds": "0,1",
+    }
     with pytest.raises(nas.NasError, match="--points must be at least 1, got 0"):
         nas.build_table(str(folder / "t.h5"), points=0, **settings)
     assert not (folder / "t.h5").exists()

@@ -37,9 +37,24 @@ def test_space_show_overview_and_point(capsys):
     assert code == 0 and "X-Bottleneck" in out and "18.368 G" in out
     code, out, _ = run(capsys, "space", "show", "x3d", "--preset", "m")
     assert code == 0 and "res5" in out and "192x16x7x7" in out and "4.732 G" in out
-    code, out, _ = run(capsys, "space", "show", "x3d", "--point", "frames=16,stride=5,crop=224,width=1,bottleneck=2.25,depth=2.2", "--json")
+    code, out, _ = run(
+        capsys,
+        "space",
+        "show",
+        "x3d",
+        "--point",
+        "frames=16,stride=5,crop=224,width=1,bottleneck=2.25,depth=2.2",
+        "--json",
+    )
     shown = json.loads(out)
-    assert shown["macs"] == 4732468736 and [p["part"] for p in shown["parts"]] == ["stem", "res2", "res3", "res4", "res5", "head"]
+    assert shown["macs"] == 4732468736 and [p["part"] for p in shown["parts"]] == [
+        "stem",
+        "res2",
+        "res3",
+        "res4",
+        "res5",
+        "head",
+    ]
 
 
 def test_flops_json_is_alone_on_stdout(capsys):
@@ -52,7 +67,9 @@ def test_flops_json_is_alone_on_stdout(capsys):
 
 
 def test_flops_num_classes_and_measure(capsys):
-    code, out, _ = run(capsys, "flops", "--space", "x3d", "--point", "frames=2,crop=64", "--num-classes", "10", "--json", "--measure")
+    code, out, _ = run(
+        capsys, "flops", "--space", "x3d", "--point", "frames=2,crop=64", "--num-classes", "10", "--json", "--measure"
+    )
     result = json.loads(out)
     assert code == 0 and result["measured_matches"] and result["measured"]["uncounted_ops"] == {}
     assert result["params"] == result["measured"]["params"]
@@ -105,9 +122,13 @@ def test_bad_input_gives_one_line_and_exit_2(capsys, argv, message):
 def test_the_installed_console_script_reports_without_traceback():
     nas = Path(sys.executable).parent / "nas"
     assert nas.exists(), "install the project (pip install .) so that the nas console script exists"
-    ok = subprocess.run([str(nas), "flops", "--space", "x3d", "--preset", "XS", "--json"], capture_output=True, text=True)
+    ok = subprocess.run(
+        [str(nas), "flops", "--space", "x3d", "--preset", "XS", "--json"], capture_output=True, text=True
+    )
     assert ok.returncode == 0 and round(json.loads(ok.stdout)["macs"] / 1e9, 3) == 0.605
-    bad = subprocess.run([sys.executable, "-m", "nas", "flops", "--space", "x3d", "--point", "depth=0.1"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "nas", "flops", "--space", "x3d", "--point", "depth=0.1"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 

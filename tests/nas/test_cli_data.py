@@ -20,7 +20,25 @@ def run(capsys, *argv):
 @pytest.fixture(scope="module")
 def synth_cache(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "synth"
-    assert main(["data", "synth", "--out", str(path), "--classes", "4", "--clips-per-class", "3", "--frames", "12", "--size", "24"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--out",
+                str(path),
+                "--classes",
+                "4",
+                "--clips-per-class",
+                "3",
+                "--frames",
+                "12",
+                "--size",
+                "24",
+            ]
+        )
+        == 0
+    )
     return path
 
 
@@ -37,8 +55,27 @@ def test_synth_then_inspect_with_a_contact_sheet(capsys, synth_cache, tmp_path):
 
 def test_synth_kind_motion_writes_the_motion_only_data(tmp_path, capsys):
     path = tmp_path / "motion"
-    assert main(["data", "synth", "--kind", "motion", "--out", str(path), "--classes", "3", "--clips-per-class", "3",
-                 "--frames", "12", "--size", "24"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--kind",
+                "motion",
+                "--out",
+                str(path),
+                "--classes",
+                "3",
+                "--clips-per-class",
+                "3",
+                "--frames",
+                "12",
+                "--size",
+                "24",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     code, out, _ = run(capsys, "data", "inspect", path, "--json")
     assert code == 0 and json.loads(out)["classes"] == ["still", "slide_right", "slide_left"]
@@ -47,7 +84,21 @@ def test_synth_kind_motion_writes_the_motion_only_data(tmp_path, capsys):
 
 
 def test_synth_rerun_resumes(capsys, synth_cache):
-    code, out, _ = run(capsys, "data", "synth", "--out", synth_cache, "--classes", "4", "--clips-per-class", "3", "--frames", "12", "--size", "24")
+    code, out, _ = run(
+        capsys,
+        "data",
+        "synth",
+        "--out",
+        synth_cache,
+        "--classes",
+        "4",
+        "--clips-per-class",
+        "3",
+        "--frames",
+        "12",
+        "--size",
+        "24",
+    )
     assert code == 0 and "stored 0 new videos" in out and "12 were already done" in out
 
 
@@ -72,8 +123,20 @@ def test_synth_images_writes_the_cache_that_synth_image_data_names(capsys, tmp_p
     """``nas data synth --images`` is ``--data synth-image:...`` written to a folder of one's choice."""
     from estimators.data.synthetic_images import ImageSynthSettings
 
-    code, _, _ = run(capsys, "data", "synth", "--images", "--out", tmp_path / "images", "--classes", "3",
-                     "--clips-per-class", "4", "--size", "16")
+    code, _, _ = run(
+        capsys,
+        "data",
+        "synth",
+        "--images",
+        "--out",
+        tmp_path / "images",
+        "--classes",
+        "3",
+        "--clips-per-class",
+        "4",
+        "--size",
+        "16",
+    )
     assert code == 0
     code, out, _ = run(capsys, "data", "inspect", tmp_path / "images", "--json")
     info = json.loads(out)
@@ -91,9 +154,15 @@ def test_build_with_nothing_stored_fails(capsys, tmp_path):
 
 
 BAD = [
-    (["data", "inspect", "/no/such/cache"], "/no/such/cache does not exist; build one with 'nas data synth --out /no/such/cache'"),
+    (
+        ["data", "inspect", "/no/such/cache"],
+        "/no/such/cache does not exist; build one with 'nas data synth --out /no/such/cache'",
+    ),
     (["data", "build", "--videos", "/no/such/dir", "--out", "/tmp/x"], "does not exist"),
-    (["data", "synth", "--out", "/tmp/x", "--classes", "99"], "argument --classes: 99 is out of range; give a whole number from 2 to 12"),
+    (
+        ["data", "synth", "--out", "/tmp/x", "--classes", "99"],
+        "argument --classes: 99 is out of range; give a whole number from 2 to 12",
+    ),
     (["data", "synth", "--out", "/tmp/x", "--codec", "png"], "invalid choice"),
     (["data", "synth", "--out", "/tmp/x", "--workers", "0"], "--workers"),
     (["data", "synth", "--images", "--out", "/tmp/x", "--frames", "16"], "images are one frame"),

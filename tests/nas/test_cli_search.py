@@ -23,9 +23,26 @@ from spaces import get_space
 from spaces.errors import NasError
 
 TINY_DATA = "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3,val_fraction=0.15,test_fraction=0.15"
-TINY = ["--data", TINY_DATA, "--space-option", "base_crop=16", "--space-option", "base_stride=16", "--space-option", "head_width=32",
-        "--target-gflops", "0.0009", "--epochs", "0.5", "--final-epochs", "1", "--threads", "1",
-        "--tie-rule", "best"]  # 4 validation clips tie every step: reseeding is tested on its own (test_repeats_...)
+TINY = [
+    "--data",
+    TINY_DATA,
+    "--space-option",
+    "base_crop=16",
+    "--space-option",
+    "base_stride=16",
+    "--space-option",
+    "head_width=32",
+    "--target-gflops",
+    "0.0009",
+    "--epochs",
+    "0.5",
+    "--final-epochs",
+    "1",
+    "--threads",
+    "1",
+    "--tie-rule",
+    "best",
+]  # 4 validation clips tie every step: reseeding is tested on its own (test_repeats_...)
 
 
 def nas_command(*args: str) -> list[str]:
@@ -35,8 +52,13 @@ def nas_command(*args: str) -> list[str]:
 def run_search(tmp_path: Path, name: str, *extra: str) -> tuple[dict, list]:
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / f"{name}-cache")}
     storage = f"sqlite:///{tmp_path / name}.db"
-    done = subprocess.run(nas_command("search", *TINY, "--storage", storage, "--json", *extra), env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        nas_command("search", *TINY, "--storage", storage, "--json", *extra),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     return summary, optuna.load_study(study_name=summary["study"], storage=storage).get_trials()
@@ -66,8 +88,9 @@ def test_every_trial_records_the_uncertainty_of_its_accuracy(reference):
 def test_repeats_train_every_point_under_k_seeds_and_resume_after_a_kill(tmp_path):
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
     storage = f"sqlite:///{tmp_path / 'repeats'}.db"
-    command = nas_command("search", *TINY, "--final-epochs", "0", "--repeats", "2", "--tie-rule", "reseed",
-                          "--storage", storage, "--json")
+    command = nas_command(
+        "search", *TINY, "--final-epochs", "0", "--repeats", "2", "--tie-rule", "reseed", "--storage", storage, "--json"
+    )
     assert kill_when(command, env, "(seed 2)"), "no second seed was trained"
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -92,7 +115,9 @@ def test_the_search_trains_for_real_and_prints_path_and_chosen_model(reference):
     assert [s["role"] for s in summary["path"]][:3] == ["base", "expansion", "overshoot"]
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert all(t.user_attrs["clips_per_second"] > 0 and t.user_attrs["fidelity"] in (0.5, 1.0) for t in complete)
-    failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]  # step 1 temporal: 2 frames at stride 16 > 16-frame clips
+    failed = [
+        t for t in trials if t.state == optuna.trial.TrialState.FAIL
+    ]  # step 1 temporal: 2 frames at stride 16 > 16-frame clips
     assert failed and all("span" in t.user_attrs["fail_reason"] and t.user_attrs["retry"] is False for t in failed)
     assert summary["chosen"]["gmacs"] <= 0.0009
     study = optuna.load_study(study_name=summary["study"], storage=summary["storage"])
@@ -128,8 +153,9 @@ class _Lines:
 def kill_when(command: list[str], env: dict[str, str], text: str, count: int = 1) -> bool:
     """Start ``command``, SIGKILL its process group soon after its stderr showed ``text`` ``count`` times (else after a
     timeout); whether the text came."""
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+    child = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     seen = _Lines(child.stderr).wait_for(text, count=count)
     time.sleep(0.2)
     os.killpg(child.pid, signal.SIGKILL)
@@ -139,9 +165,12 @@ def kill_when(command: list[str], env: dict[str, str], text: str, count: int = 1
 
 def _running_trials(storage: str) -> int:
     """Trials left RUNNING in the ledger by a killed search (0 before its study exists)."""
-    studies = optuna.get_all_study_summaries(storage) if os.path.exists(storage[len("sqlite:///"):]) else []
-    return sum(t.state == optuna.trial.TrialState.RUNNING
-               for s in studies for t in optuna.load_study(study_name=s.study_name, storage=storage).get_trials())
+    studies = optuna.get_all_study_summaries(storage) if os.path.exists(storage[len("sqlite:///") :]) else []
+    return sum(
+        t.state == optuna.trial.TrialState.RUNNING
+        for s in studies
+        for t in optuna.load_study(study_name=s.study_name, storage=storage).get_trials()
+    )
 
 
 def test_sigkill_at_random_moments_then_resume_gives_the_same_result(reference, tmp_path):
@@ -151,8 +180,9 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_result(reference, 
     command = nas_command("search", *TINY, "--storage", storage, "--json")
     hits = 0  # kills that landed while a trial was running (it stays RUNNING in the ledger until the next run)
     for round_ in range(6):
-        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                 start_new_session=True)
+        child = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
         lines = _Lines(child.stderr)
         if round_ == 0:  # during the cache build
             assert lines.wait_for("building the default clip cache")
@@ -173,23 +203,35 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_result(reference, 
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     keys = [(json.dumps(t.params, sort_keys=True), t.user_attrs["fingerprint"]) for t in complete]
     assert len(keys) == len(set(keys)), "a finished trial was trained twice"
-    assert sorted((json.dumps(t.params, sort_keys=True), t.value) for t in complete) == \
-        sorted((json.dumps(t.params, sort_keys=True), t.value) for t in reference[1] if t.state == optuna.trial.TrialState.COMPLETE)
+    assert sorted((json.dumps(t.params, sort_keys=True), t.value) for t in complete) == sorted(
+        (json.dumps(t.params, sort_keys=True), t.value)
+        for t in reference[1]
+        if t.state == optuna.trial.TrialState.COMPLETE
+    )
     interrupted = [t for t in trials if t.state == optuna.trial.TrialState.FAIL and t.user_attrs["retry"]]
     assert hits >= 1 and len(interrupted) == hits, (hits, len(interrupted))  # each kill mid-trial: one trial to retry
     retried = {t.user_attrs.get("retry_of") for t in trials}
     assert all(t.number in retried and "died mid-trial" in t.user_attrs["fail_reason"] for t in interrupted)
-    for_good = sorted(json.dumps(t.params, sort_keys=True) for t in trials if t.state == optuna.trial.TrialState.FAIL
-                      and not t.user_attrs["retry"])
-    assert for_good == sorted(json.dumps(t.params, sort_keys=True) for t in reference[1]
-                              if t.state == optuna.trial.TrialState.FAIL)
+    for_good = sorted(
+        json.dumps(t.params, sort_keys=True)
+        for t in trials
+        if t.state == optuna.trial.TrialState.FAIL and not t.user_attrs["retry"]
+    )
+    assert for_good == sorted(
+        json.dumps(t.params, sort_keys=True) for t in reference[1] if t.state == optuna.trial.TrialState.FAIL
+    )
 
 
 def test_sigterm_is_a_polite_stop_that_marks_the_trial_for_retry(tmp_path):
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
     storage = f"sqlite:///{tmp_path / 'term'}.db"
-    child = subprocess.Popen(nas_command("search", *TINY, "--storage", storage), env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        nas_command("search", *TINY, "--storage", storage),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines = _Lines(child.stderr)
     assert lines.wait_for("top-1")
     time.sleep(0.1)
@@ -199,34 +241,43 @@ def test_sigterm_is_a_polite_stop_that_marks_the_trial_for_retry(tmp_path):
     rest = []
     while not lines.lines.empty():
         rest.append(lines.lines.get())
-    assert any("nas: interrupted" in line for line in rest) and not any("Traceback" in line for line in rest), "".join(rest)
+    assert any("nas: interrupted" in line for line in rest) and not any("Traceback" in line for line in rest), "".join(
+        rest
+    )
     (name,) = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     trials = optuna.load_study(study_name=name, storage=storage).get_trials()
-    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING], ("a trial was left running", rest, [(t.number, t.state, t.user_attrs.get("fail_reason"), t.user_attrs.get("role")) for t in trials])
+    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING], (
+        "a trial was left running",
+        rest,
+        [(t.number, t.state, t.user_attrs.get("fail_reason"), t.user_attrs.get("role")) for t in trials],
+    )
     stopped = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
     assert all(t.user_attrs["retry"] and t.user_attrs["fail_reason"] == "interrupted" for t in stopped)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--strategy", "annealing"], "unknown strategy 'annealing'"),
-    (["--target-gflops", "0.0001"], "below the base network"),
-    (["--target-gflops", "-1"], "argument --target-gflops: -1 is out of range; give a number above 0"),
-    (["--storage", "sqlite:////nonexistent-dir/x/y.db"], "cannot open storage"),
-    (["--data", "/nonexistent/cache"], "/nonexistent/cache"),
-    (["--time-limit", "soon"], "argument --time-limit: 'soon' is not a duration"),
-    (["--space", "nope"], "unknown space 'nope'"),
-    (["--data", "synth:colours=3"], "unknown setting 'colours'"),
-    (["--data", "synth-image:colours=3"], "--data synth-image: unknown setting 'colours'"),
-    (["--data", "synth-image:size=8"], "size must be a whole number in [16, 1024], got 8"),
-    (["--repeats", "0"], "argument --repeats: 0 is out of range; give a whole number from 1 to 20"),
-    (["--repeats", "-2"], "argument --repeats: -2 is out of range; give a whole number from 1 to 20"),
-    (["--repeats", "1.5"], "argument --repeats: '1.5' is not a whole number"),
-    (["--repeats", "many"], "argument --repeats: 'many' is not a whole number"),
-    (["--tie-rule", "coin"], "unknown tie rule 'coin'; choose one of: reseed, cheaper, best"),
-    (["--tie-sigmas", "nan"], "argument --tie-sigmas: nan is out of range; give a number from 0 to 10"),
-    (["--tie-max-runs", "0"], "argument --tie-max-runs: 0 is out of range; give a whole number from 1 to 20"),
-    (["--seed-spread", "2"], "argument --seed-spread: 2 is out of range; give a number from 0 to 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--strategy", "annealing"], "unknown strategy 'annealing'"),
+        (["--target-gflops", "0.0001"], "below the base network"),
+        (["--target-gflops", "-1"], "argument --target-gflops: -1 is out of range; give a number above 0"),
+        (["--storage", "sqlite:////nonexistent-dir/x/y.db"], "cannot open storage"),
+        (["--data", "/nonexistent/cache"], "/nonexistent/cache"),
+        (["--time-limit", "soon"], "argument --time-limit: 'soon' is not a duration"),
+        (["--space", "nope"], "unknown space 'nope'"),
+        (["--data", "synth:colours=3"], "unknown setting 'colours'"),
+        (["--data", "synth-image:colours=3"], "--data synth-image: unknown setting 'colours'"),
+        (["--data", "synth-image:size=8"], "size must be a whole number in [16, 1024], got 8"),
+        (["--repeats", "0"], "argument --repeats: 0 is out of range; give a whole number from 1 to 20"),
+        (["--repeats", "-2"], "argument --repeats: -2 is out of range; give a whole number from 1 to 20"),
+        (["--repeats", "1.5"], "argument --repeats: '1.5' is not a whole number"),
+        (["--repeats", "many"], "argument --repeats: 'many' is not a whole number"),
+        (["--tie-rule", "coin"], "unknown tie rule 'coin'; choose one of: reseed, cheaper, best"),
+        (["--tie-sigmas", "nan"], "argument --tie-sigmas: nan is out of range; give a number from 0 to 10"),
+        (["--tie-max-runs", "0"], "argument --tie-max-runs: 0 is out of range; give a whole number from 1 to 20"),
+        (["--seed-spread", "2"], "argument --seed-spread: 2 is out of range; give a number from 0 to 1"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
@@ -259,10 +310,31 @@ def test_the_image_space_searches_on_its_own_default_data(tmp_path):
     """``--space x2d-image`` without ``--data`` trains on the synthetic images, in their own cache."""
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
     storage = f"sqlite:///{tmp_path / 'image'}.db"
-    tiny = ["--space-option", "base_crop=16", "--space-option", "head_width=32", "--target-gflops", "0.0025",
-            "--epochs", "0.05", "--final-epochs", "0.05", "--threads", "1", "--tie-rule", "best"]
-    done = subprocess.run(nas_command("search", "--space", "x2d-image", "--strategy", "coordinate", *tiny, "--storage", storage,
-                                      "--json"), env=env, capture_output=True, text=True, timeout=300)
+    tiny = [
+        "--space-option",
+        "base_crop=16",
+        "--space-option",
+        "head_width=32",
+        "--target-gflops",
+        "0.0025",
+        "--epochs",
+        "0.05",
+        "--final-epochs",
+        "0.05",
+        "--threads",
+        "1",
+        "--tie-rule",
+        "best",
+    ]
+    done = subprocess.run(
+        nas_command(
+            "search", "--space", "x2d-image", "--strategy", "coordinate", *tiny, "--storage", storage, "--json"
+        ),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["stopped"] == "finished" and summary["chosen"]["gmacs"] <= 0.0025

@@ -27,18 +27,50 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def tiny_table(tiny_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("cmp") / "table.h5"
-    assert main(["bench", "build", "--out", str(out), "--points", "12", "--seeds", "0,1", "--data", str(tiny_cache), *OPTIONS]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "build",
+                "--out",
+                str(out),
+                "--points",
+                "12",
+                "--seeds",
+                "0,1",
+                "--data",
+                str(tiny_cache),
+                *OPTIONS,
+            ]
+        )
+        == 0
+    )
     return out
 
 
 def test_compare_writes_the_same_csv_twice_and_plots(tiny_table, tmp_path, capsys):
-    args = ["bench", "compare", "--table", str(tiny_table), "--seeds", "3", "--budget", "6",
-            "--strategies", "coordinate,random,tpe,nni-evolution,asha,bohb"]  # pruning replayed: 2-epoch curves
+    args = [
+        "bench",
+        "compare",
+        "--table",
+        str(tiny_table),
+        "--seeds",
+        "3",
+        "--budget",
+        "6",
+        "--strategies",
+        "coordinate,random,tpe,nni-evolution,asha,bohb",
+    ]  # pruning replayed: 2-epoch curves
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     for hash_seed in ("987",):  # a fresh process with other string hashing: set and dict orders must not leak in
-        fresh = subprocess.run([sys.executable, "-m", "nas", *args, "--out", str(tmp_path / hash_seed)], capture_output=True,
-                               text=True, env={**os.environ, "PYTHONHASHSEED": hash_seed, "OMP_NUM_THREADS": "1"},
-                               cwd=ROOT, timeout=300)
+        fresh = subprocess.run(
+            [sys.executable, "-m", "nas", *args, "--out", str(tmp_path / hash_seed)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed, "OMP_NUM_THREADS": "1"},
+            cwd=ROOT,
+            timeout=300,
+        )
         assert fresh.returncode == 0, fresh.stderr[-2000:]
     first = (tmp_path / "a" / "compare.csv").read_bytes()
     assert first == (tmp_path / "987" / "compare.csv").read_bytes()
@@ -54,10 +86,16 @@ def test_compare_writes_the_same_csv_twice_and_plots(tiny_table, tmp_path, capsy
     verdict = json.loads((tmp_path / "a" / "compare.json").read_text())
     assert set(verdict["strategies"]) == {r["strategy"] for r in rows}
     for name, figures in verdict["strategies"].items():
-        assert {"from_table_fraction", "final_best_mean", "final_best_sem", "p_holm_vs_random",
-                "seconds_to_epsilon"} <= set(figures)
-        assert figures["final_best_mean"] == pytest.approx(float(next(r for r in rows if r["strategy"] == name)["best@6"]),
-                                                           abs=1e-6)  # the CSV rounds to 6 digits
+        assert {
+            "from_table_fraction",
+            "final_best_mean",
+            "final_best_sem",
+            "p_holm_vs_random",
+            "seconds_to_epsilon",
+        } <= set(figures)
+        assert figures["final_best_mean"] == pytest.approx(
+            float(next(r for r in rows if r["strategy"] == name)["best@6"]), abs=1e-6
+        )  # the CSV rounds to 6 digits
     assert verdict["strategies"]["random"]["p_holm_vs_random"] is None
     assert "## Verdict" in (tmp_path / "a" / "compare.md").read_text()
 
@@ -79,14 +117,22 @@ def _run(strategy: str, seed: int, accuracies, macs=None) -> Run:
 
 def test_summary_by_hand():
     runs = [_run("a", s, [0.1, 0.3 + 0.01 * s, 0.2]) for s in range(6)]
-    runs += [_run("random", s, [0.1, 0.2, 0.25], macs=[10, 10, 99]) for s in range(6)]  # its 3rd model is over the target
-    rows = {r["strategy"]: r for r in summarise(runs, target=50, optimum=lambda seed: 0.355, budgets=[1, 3],
-                                                epsilon=0.02, reference=(50 / 1e9, 0.0))}
+    runs += [
+        _run("random", s, [0.1, 0.2, 0.25], macs=[10, 10, 99]) for s in range(6)
+    ]  # its 3rd model is over the target
+    rows = {
+        r["strategy"]: r
+        for r in summarise(
+            runs, target=50, optimum=lambda seed: 0.355, budgets=[1, 3], epsilon=0.02, reference=(50 / 1e9, 0.0)
+        )
+    }
     a, baseline = rows["a"], rows["random"]
     assert a["best@1"] == pytest.approx(0.1) and a["best@1_sem"] == pytest.approx(0.0, abs=1e-12)
     assert a["best@3"] == pytest.approx(0.325)  # mean of 0.30 .. 0.35
     assert baseline["best@3"] == pytest.approx(0.2)  # the 0.25 model is over the target: not counted
-    assert a["reached"] == 2 and a["models_to_eps"] == 2.0 and a["hours_to_eps"] == pytest.approx(2.0)  # seeds 4, 5 reach 0.335
+    assert (
+        a["reached"] == 2 and a["models_to_eps"] == 2.0 and a["hours_to_eps"] == pytest.approx(2.0)
+    )  # seeds 4, 5 reach 0.335
     assert baseline["reached"] == 0
     # one model at 1e-8 GMACs: the front (1e-8, best) against the reference (5e-8, 0)
     assert a["hypervolume"] == pytest.approx(sum((50 - 10) / 1e9 * (0.3 + 0.01 * s) for s in range(6)) / 6)
@@ -97,12 +143,21 @@ def test_summary_by_hand():
 
 
 def test_holm_multiplies_by_the_comparisons_left_and_keeps_the_order():
-    runs = [_run(name, s, [0.1, value + 0.001 * s]) for s in range(6)
-            for name, value in (("a", 0.4), ("b", 0.3), ("random", 0.2))]
-    rows = {r["strategy"]: r for r in summarise(runs, target=50, optimum=lambda seed: 0.5, budgets=[2], epsilon=0.02,
-                                                reference=(50 / 1e9, 0.0))}
+    runs = [
+        _run(name, s, [0.1, value + 0.001 * s])
+        for s in range(6)
+        for name, value in (("a", 0.4), ("b", 0.3), ("random", 0.2))
+    ]
+    rows = {
+        r["strategy"]: r
+        for r in summarise(
+            runs, target=50, optimum=lambda seed: 0.5, budgets=[2], epsilon=0.02, reference=(50 / 1e9, 0.0)
+        )
+    }
     assert rows["a"]["wilcoxon_p_vs_random"] == pytest.approx(2 / 64)
-    assert rows["a"]["p_holm_vs_random"] == pytest.approx(4 / 64) and rows["b"]["p_holm_vs_random"] == pytest.approx(4 / 64)
+    assert rows["a"]["p_holm_vs_random"] == pytest.approx(4 / 64) and rows["b"]["p_holm_vs_random"] == pytest.approx(
+        4 / 64
+    )
     assert not rows["a"]["beats_random"]  # 0.0625 after the correction: not below 0.05
     assert [rows[n]["rank_mean"] for n in ("a", "b", "random")] == [1.0, 2.0, 3.0]
 
@@ -111,8 +166,9 @@ def test_regret_against_simulated_seconds_counts_a_model_once_its_training_ended
     from nas.bench_compare import regret_at
 
     run = _run("a", 0, [0.1, 0.3])  # two models of an hour each
-    assert regret_at(run, 0.5, 50, [1800.0, 3600.0, 5400.0, 7200.0]) == pytest.approx([float("nan"), 0.4, 0.4, 0.2],
-                                                                                        nan_ok=True)
+    assert regret_at(run, 0.5, 50, [1800.0, 3600.0, 5400.0, 7200.0]) == pytest.approx(
+        [float("nan"), 0.4, 0.4, 0.2], nan_ok=True
+    )
 
 
 def test_compare_under_a_latency_target(tiny_table, tmp_path, capsys, monkeypatch):
@@ -123,8 +179,30 @@ def test_compare_under_a_latency_target(tiny_table, tmp_path, capsys, monkeypatc
     target_ms = 3 * LatencyCost(space, {"threads": 1})(space.base) / MICROSECONDS_PER_MS
     out = tmp_path / "latency"
     # Coordinate only: a sampler draws points all over the space and each draw's latency is predicted (slow).
-    assert main(["bench", "compare", "--table", str(tiny_table), "--seeds", "2", "--budget", "4", "--strategies", "coordinate",
-                 "--cost", "latency", "--target-ms", f"{target_ms:.4f}", "--out", str(out), "--json"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "compare",
+                "--table",
+                str(tiny_table),
+                "--seeds",
+                "2",
+                "--budget",
+                "4",
+                "--strategies",
+                "coordinate",
+                "--cost",
+                "latency",
+                "--target-ms",
+                f"{target_ms:.4f}",
+                "--out",
+                str(out),
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["cost"] == "ms" and result["target"].endswith(" ms")
     assert [r["strategy"] for r in result["rows"]] == ["coordinate"] and result["rows"][0]["models_trained"] <= 4
@@ -133,10 +211,13 @@ def test_compare_under_a_latency_target(tiny_table, tmp_path, capsys, monkeypatc
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--target-ms", "3"], "--target-ms 3 needs --cost latency"),
-    (["--cost", "latency"], "--cost latency needs a latency target"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--target-ms", "3"], "--target-ms 3 needs --cost latency"),
+        (["--cost", "latency"], "--cost latency needs a latency target"),
+    ],
+)
 def test_compare_refuses_a_half_given_latency_target(tiny_table, tmp_path, capsys, flags, message):
     assert main(["bench", "compare", "--table", str(tiny_table), "--out", str(tmp_path / "out"), *flags]) == 2
     error = capsys.readouterr().err.strip()

@@ -21,22 +21,34 @@ def run(strategy: CompoundScaling, score, fails=lambda point: False) -> list[Tri
     while not strategy.is_finished(history):
         for proposal in strategy.propose(history, 100):
             state = FAILED if fails(proposal.point) else COMPLETE
-            history.append(TrialRecord(proposal.point, state, score(proposal.point), strategy.cost_of(proposal.point),
-                                       dict(proposal.attrs)))
+            history.append(
+                TrialRecord(
+                    proposal.point, state, score(proposal.point), strategy.cost_of(proposal.point), dict(proposal.attrs)
+                )
+            )
     return history
 
 
 def test_the_grid_shares_one_ladder_step_among_the_axes_in_halves():
     strategy = CompoundScaling(ToySpace(), target=10**8)
     labels = [d.label for d in strategy.directions()]
-    assert labels == ["channels", "0.5channels+0.5layers", "0.5channels+0.5resolution", "layers",
-                      "0.5layers+0.5resolution", "resolution"]
+    assert labels == [
+        "channels",
+        "0.5channels+0.5layers",
+        "0.5channels+0.5resolution",
+        "layers",
+        "0.5layers+0.5resolution",
+        "resolution",
+    ]
     assert all(math.isclose(sum(s for _, s in d.shares), 1) for d in strategy.directions())
     x3d = CompoundScaling(get_space("x3d"), target=10**12)
     assert x3d.scalable_axes() == ("frames", "crop", "width", "bottleneck", "depth")  # the stride costs no MACs
     assert len(x3d.directions()) == 15  # C(5 + 1, 2)
     assert [d.label for d in CompoundScaling(ToySpace(), target=10**8, resolution=1).directions()] == [
-        "channels", "layers", "resolution"]
+        "channels",
+        "layers",
+        "resolution",
+    ]
 
 
 def test_ladder_values_between_levels_are_geometric_on_log_axes_and_linear_otherwise():
@@ -71,7 +83,9 @@ def test_the_best_direction_is_scaled_to_the_target():
     assert scaled and all(r.attrs["operation"] == "crop" for r in scaled)
     costs = [strategy.cost_of(r.point) for r in [winner, *scaled]]
     assert costs == sorted(costs) and costs[-1] <= strategy.target
-    assert all(1.5 < later / earlier < 2.6 for earlier, later in zip(costs, costs[1:-1]))  # one doubling per unit of phi
+    assert all(
+        1.5 < later / earlier < 2.6 for earlier, later in zip(costs, costs[1:-1])
+    )  # one doubling per unit of phi
     assert strategy.chosen(history) == scaled[-1].point
     path = strategy.expansion_path(history)
     assert [s.role for s in path][:2] == ["base", "expansion"] and len(path[1].candidates) == len(strategy.grid())

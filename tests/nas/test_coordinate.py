@@ -55,7 +55,17 @@ def test_paper_order_then_temporal_contraction_onto_the_target():
     strategy = CoordinateExpansion(SPACE, target=TARGET)
     history = run_to_end(strategy)
     path = strategy.expansion_path(history)
-    assert [s.operation for s in path] == [None, "bottleneck", "fast", "spatial", "depth", "temporal", "temporal", "temporal", "temporal"]
+    assert [s.operation for s in path] == [
+        None,
+        "bottleneck",
+        "fast",
+        "spatial",
+        "depth",
+        "temporal",
+        "temporal",
+        "temporal",
+        "temporal",
+    ]
     assert [s.role for s in path] == ["base"] + ["expansion"] * 6 + ["overshoot", "contraction"]
     assert path[5].point == SPACE.preset("XS")
     overshoot, contraction = path[-2].point, path[-1].point
@@ -97,8 +107,10 @@ def test_a_failed_candidate_is_skipped_and_the_search_goes_on():
     strategy = CoordinateExpansion(SPACE, target=TARGET)
     history = [evaluate(p) for p in strategy.propose([], 1)]
     first_step = strategy.propose(history, 6)
-    history += [TrialRecord(p.point, FAILED, attrs=dict(p.attrs)) if p.attrs["operation"] == "bottleneck" else evaluate(p)
-                for p in first_step]
+    history += [
+        TrialRecord(p.point, FAILED, attrs=dict(p.attrs)) if p.attrs["operation"] == "bottleneck" else evaluate(p)
+        for p in first_step
+    ]
     finished = run_to_end(strategy, history)
     assert strategy.expansion_path(finished)[1].operation == "fast"
 

@@ -25,13 +25,19 @@ from tests.nas.test_cli_search import TINY, nas_command
 SETTINGS = {"threads": 1, "warmup": 1, "repeats": 3}
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--target-ms", "3"], "--target-ms 3 needs --cost latency"),
-    (["--cost", "latency"], "--cost latency needs a latency target"),
-    (["--cost", "latency", "--target-ms", "0"], "argument --target-ms: 0 is out of range"),
-    (["--cost", "latency", "--target-ms", "2", "--target-gflops", "0.1"], "--target-gflops 0.1 is a MACs target"),
-    (["--cost", "latency", "--target-ms", "2", "--latency-threads", "0"], "argument --latency-threads: 0 is out of range"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--target-ms", "3"], "--target-ms 3 needs --cost latency"),
+        (["--cost", "latency"], "--cost latency needs a latency target"),
+        (["--cost", "latency", "--target-ms", "0"], "argument --target-ms: 0 is out of range"),
+        (["--cost", "latency", "--target-ms", "2", "--target-gflops", "0.1"], "--target-gflops 0.1 is a MACs target"),
+        (
+            ["--cost", "latency", "--target-ms", "2", "--latency-threads", "0"],
+            "argument --latency-threads: 0 is out of range",
+        ),
+    ],
+)
 def test_bad_cost_combinations_give_one_line(flags, message, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
     args = [a for a in TINY if a not in ("--target-gflops", "0.0009")]
@@ -74,18 +80,44 @@ def test_a_latency_search_records_its_cost_and_reports_in_ms(tmp_path, monkeypat
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
     args = [a for a in TINY if a not in ("--target-gflops", "0.0009")]
     storage = f"sqlite:///{tmp_path / 'lat.db'}"
-    search = subprocess.run(nas_command("search", *args, "--cost", "latency", "--target-ms", "50", "--budget", "2",
-                                        "--final-epochs", "0", "--storage", storage, "--json"),
-                            env=env, capture_output=True, text=True, timeout=300)
+    search = subprocess.run(
+        nas_command(
+            "search",
+            *args,
+            "--cost",
+            "latency",
+            "--target-ms",
+            "50",
+            "--budget",
+            "2",
+            "--final-epochs",
+            "0",
+            "--storage",
+            storage,
+            "--json",
+        ),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert search.returncode == 0, search.stderr[-2000:]
     summary = json.loads(search.stdout.strip().splitlines()[-1])
     assert summary["cost"] == "ms" and "target 50 ms" in search.stderr
     study = optuna.load_study(study_name=summary["study"], storage=storage)
     config = json.loads(study.user_attrs["nas_config"])
-    assert config["cost"]["kind"] == "latency" and config["target_us"] == 50 * MICROSECONDS_PER_MS and "target_macs" not in config
+    assert (
+        config["cost"]["kind"] == "latency"
+        and config["target_us"] == 50 * MICROSECONDS_PER_MS
+        and "target_macs" not in config
+    )
     trial = study.get_trials()[0]
-    assert trial.user_attrs["macs"] < 10**7 and trial.user_attrs["cost"] != trial.user_attrs["macs"]  # MACs and microseconds apart
-    report = subprocess.run(nas_command("report", "--storage", storage), env=env, capture_output=True, text=True, timeout=120)
+    assert (
+        trial.user_attrs["macs"] < 10**7 and trial.user_attrs["cost"] != trial.user_attrs["macs"]
+    )  # MACs and microseconds apart
+    report = subprocess.run(
+        nas_command("report", "--storage", storage), env=env, capture_output=True, text=True, timeout=120
+    )
     assert report.returncode == 0, report.stderr[-2000:]
     assert "50 ms" in report.stdout
     plotted = {}
@@ -115,7 +147,9 @@ class ThousandsOfMacs:
 def test_messages_and_records_carry_the_costs_own_unit():
     space = get_space("x3d")
     cost = ThousandsOfMacs(space)
-    with pytest.raises(NasError, match=r"compute target \(1 kMACs\) is below the base network.s \([\d.e+]+ kMACs") as error:
+    with pytest.raises(
+        NasError, match=r"compute target \(1 kMACs\) is below the base network.s \([\d.e+]+ kMACs"
+    ) as error:
         CoordinateExpansion(space, target=1, cost=cost)
     assert "GMACs" not in str(error.value) and "--target-gflops" not in str(error.value)
     strategy = CoordinateExpansion(space, target=cost(space.base) * 40, cost=cost)

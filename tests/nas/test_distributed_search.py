@@ -25,9 +25,28 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_torchrun_search_trains_each_candidate_on_both_ranks_and_writes_the_ledger_once(tmp_path):
     storage = f"sqlite:///{tmp_path / 'ddp.db'}"
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-               "--master-port", str(free_port()), "-m", "nas", "search", *TINY, "--budget", "3", "--final-epochs", "0",
-               "--storage", storage, "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(free_port()),
+        "-m",
+        "nas",
+        "search",
+        *TINY,
+        "--budget",
+        "3",
+        "--final-epochs",
+        "0",
+        "--storage",
+        storage,
+        "--json",
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     summaries = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -48,9 +67,24 @@ def test_torchrun_search_trains_each_candidate_on_both_ranks_and_writes_the_ledg
 @pytest.mark.slow
 def test_bad_input_under_torchrun_is_one_line_from_rank_zero(tmp_path):
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-               "--master-port", str(free_port()), "-m", "nas", "search", "--data", str(tmp_path / "missing"),
-               "--storage", str(tmp_path / "x.db")]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(free_port()),
+        "-m",
+        "nas",
+        "search",
+        "--data",
+        str(tmp_path / "missing"),
+        "--storage",
+        str(tmp_path / "x.db"),
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode != 0
     ours = [line for line in done.stderr.splitlines() if line.startswith("nas: error:")]

@@ -20,7 +20,9 @@ def grow(strategy, count):
     for _ in range(count):
         (proposal,) = strategy.propose(history, 1)
         point = proposal.point
-        history.append(TrialRecord(point, COMPLETE, objective(point), SPACE.complexity(point).macs, dict(proposal.attrs)))
+        history.append(
+            TrialRecord(point, COMPLETE, objective(point), SPACE.complexity(point).macs, dict(proposal.attrs))
+        )
     return history
 
 
@@ -34,7 +36,10 @@ def test_a_mutation_moves_one_axis_one_ladder_level():
         changed = [a for a in SPACE.axes if child[a.name] != SPACE.preset("XS")[a.name]]
         assert len(changed) == 1
         axis = changed[0]
-        assert child[axis.name] in (axis.step_up(SPACE.preset("XS")[axis.name]), axis.step_down(SPACE.preset("XS")[axis.name]))
+        assert child[axis.name] in (
+            axis.step_up(SPACE.preset("XS")[axis.name]),
+            axis.step_down(SPACE.preset("XS")[axis.name]),
+        )
 
 
 def test_children_come_from_the_living_population_and_fit_the_target():
@@ -43,7 +48,7 @@ def test_children_come_from_the_living_population_and_fit_the_target():
     assert [r.attrs["role"] for r in history[:6]] == ["initial"] * 6
     for index, record in enumerate(history[6:], start=6):
         assert record.attrs["role"] == "child" and record.cost <= TARGET
-        living = {r.point.key for r in history[index - 6:index]}
+        living = {r.point.key for r in history[index - 6 : index]}
         assert record.attrs["parent"] in living  # aged-out members are never parents
     assert max(r.accuracy for r in history[6:]) >= max(r.accuracy for r in history[:6])
 

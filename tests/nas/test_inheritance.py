@@ -74,8 +74,9 @@ def test_checkpoints_go_beside_a_sqlite_ledger_and_a_database_needs_a_folder(tmp
     assert default_folder("postgresql://user@host/db") is None
     with pytest.raises(NasError, match="needs --checkpoints DIR"):
         checkpoint_store(SearchConfig(inherit=True), "postgresql://user@host/db", StoredLedger())
-    assert checkpoint_store(SearchConfig(inherit=True), "postgresql://u@h/db", StoredLedger(str(tmp_path))).where == \
-        str(tmp_path), "a resumed database search reads its folder from the study"
+    assert checkpoint_store(
+        SearchConfig(inherit=True), "postgresql://u@h/db", StoredLedger(str(tmp_path))
+    ).where == str(tmp_path), "a resumed database search reads its folder from the study"
     space = get_space("x3d")
     with pytest.raises(NasError, match="grow from a parent"):
         check_inherit(SearchConfig(inherit=True), RandomSearch(space, target=10**8))
@@ -92,8 +93,9 @@ def test_a_resumed_search_given_another_folder_must_find_its_checkpoints_there(t
     with pytest.raises(NasError, match="lacks 1 of the 1 checkpoints"):
         checkpoint_store(SearchConfig(inherit=True, checkpoints=str(tmp_path / "other")), "sqlite:///x.db", ledger)
     (tmp_path / "mounted").symlink_to(tmp_path / "first")  # the same folder seen under another name
-    mounted = checkpoint_store(SearchConfig(inherit=True, checkpoints=str(tmp_path / "mounted")), "sqlite:///x.db",
-                               ledger)
+    mounted = checkpoint_store(
+        SearchConfig(inherit=True, checkpoints=str(tmp_path / "mounted")), "sqlite:///x.db", ledger
+    )
     assert torch.equal(mounted.load(ref)["w"], torch.ones(2))
 
 
@@ -137,15 +139,19 @@ def test_an_operation_the_space_has_no_rule_for_is_named_and_trains_from_scratch
     operation = space.operations[0].name
     parent = TrialRecord(space.base, COMPLETE, 0.5, 1, {"number": 3})
     child = space.expand(space.base, operation)
-    start, notes = starting_weights(space, child, 0, {"parent": space.base.key, "operation": operation}, [parent], store)
+    start, notes = starting_weights(
+        space, child, 0, {"parent": space.base.key, "operation": operation}, [parent], store
+    )
     assert start is None and notes["inherited"] is False and notes["parent_trial"] == 3
     assert f"no weight-transfer rule for operation {operation!r}" in notes["inherit_note"]
 
 
 def test_the_search_says_at_its_start_which_operations_inherit_and_which_train_from_scratch():
-    assert transfer_summary(get_space("x3d")) == ("inherited weights: candidates start from their parent (fast copy, "
-                                                  "temporal copy, spatial copy, width widen, bottleneck widen, "
-                                                  "depth deepen)")
+    assert transfer_summary(get_space("x3d")) == (
+        "inherited weights: candidates start from their parent (fast copy, "
+        "temporal copy, spatial copy, width widen, bottleneck widen, "
+        "depth deepen)"
+    )
     toy = ToySpace()
     names = ", ".join(op.name for op in toy.operations)
     assert transfer_summary(toy).endswith(f"space 'toy' has no rule for {names}: those candidates train from scratch")
@@ -172,8 +178,10 @@ def test_an_unreadable_parent_checkpoint_fails_the_trial_for_retry_then_trains_f
 
 def test_the_fingerprint_names_inheritance_and_searches_without_it_keep_theirs(tiny_cache):
     same = ProxyAccuracy(tiny_cache, ProxySchedule(epochs=1, inherit=True))
-    assert same.fingerprint() == ProxyAccuracy(tiny_cache, ProxySchedule(epochs=1, inherit=True,
-                                                                         inherit_epochs=1)).fingerprint()
+    assert (
+        same.fingerprint()
+        == ProxyAccuracy(tiny_cache, ProxySchedule(epochs=1, inherit=True, inherit_epochs=1)).fingerprint()
+    )
     plain = ProxyAccuracy(tiny_cache, ProxySchedule(epochs=1))
     inheriting = ProxyAccuracy(tiny_cache, ProxySchedule(epochs=1, inherit=True, inherit_epochs=0.5))
     assert "inherit" not in plain.settings()["schedule"]
@@ -217,7 +225,9 @@ def inherited_reference(tmp_path_factory):
     return _inherited_search(tmp_path_factory.mktemp("inherited"), "reference")
 
 
-def test_an_inherited_search_killed_mid_way_resumes_to_the_same_search_with_whole_lineage(inherited_reference, tmp_path):
+def test_an_inherited_search_killed_mid_way_resumes_to_the_same_search_with_whole_lineage(
+    inherited_reference, tmp_path
+):
     reference, reference_trials, reference_folder = inherited_reference
     inherited = [t for t in reference_trials if t.user_attrs.get("inherited")]
     assert inherited and {t.user_attrs["transfer"] for t in inherited} == {"copy", "widen", "deepen"}
@@ -232,13 +242,25 @@ def test_an_inherited_search_killed_mid_way_resumes_to_the_same_search_with_whol
     _check_lineage(trials, folder)
 
 
-def test_an_inherited_search_with_a_worker_shares_its_checkpoints_and_takes_the_same_path(inherited_reference, tmp_path):
+def test_an_inherited_search_with_a_worker_shares_its_checkpoints_and_takes_the_same_path(
+    inherited_reference, tmp_path
+):
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
     storage = f"sqlite:///{tmp_path / 'shared'}.db"
-    worker = subprocess.Popen(nas_command("worker", "--storage", storage, "--study", "shared", "--wait", "120", "--json"),
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    search = subprocess.run(nas_command("search", *TINY, *INHERIT, "--storage", storage, "--study", "shared", "--json"),
-                            env=env, capture_output=True, text=True, timeout=300)
+    worker = subprocess.Popen(
+        nas_command("worker", "--storage", storage, "--study", "shared", "--wait", "120", "--json"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    search = subprocess.run(
+        nas_command("search", *TINY, *INHERIT, "--storage", storage, "--study", "shared", "--json"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert search.returncode == 0, search.stderr[-2000:]
     out, err = worker.communicate(timeout=120)
     assert worker.returncode == 0, err[-2000:]
@@ -251,22 +273,27 @@ def test_an_inherited_search_with_a_worker_shares_its_checkpoints_and_takes_the_
 
 
 def test_a_lost_checkpoint_folder_costs_one_retry_per_candidate_and_a_final_training_starts_from_search_weights(
-        tmp_path):
+    tmp_path,
+):
     _inherited_search(tmp_path, "lost", "--budget", "1")  # the base alone
     for file in (tmp_path / "lost.db.artifacts").iterdir():
         file.unlink()
     summary, trials, _ = _inherited_search(tmp_path, "lost", "--final-epochs", "1", "--final-start", "search")
     assert summary["chosen"] is not None and summary["chosen"]["final_accuracy"] is not None
     (final,) = [t for t in trials if t.user_attrs.get("role") == "final"]
-    chosen = [t for t in trials if t.state == COMPLETE_STATE and t.user_attrs.get("role") != "final"
-              and t.params == final.params]
+    chosen = [
+        t
+        for t in trials
+        if t.state == COMPLETE_STATE and t.user_attrs.get("role") != "final" and t.params == final.params
+    ]
     assert final.user_attrs["inherited"] is True and final.user_attrs["start_trial"] == chosen[0].number
     assert final.user_attrs["fidelity"] == 1.0
     (tmp_path / "lost.db.artifacts" / chosen[0].user_attrs["checkpoint"]["id"]).unlink()
     summary, trials, _ = _inherited_search(tmp_path, "lost", "--final-epochs", "2", "--final-start", "search")
     (final,) = [t for t in trials if t.user_attrs.get("role") == "final" and t.user_attrs["fidelity"] == 2.0]
-    assert final.state == COMPLETE_STATE and "trained from scratch" in final.user_attrs["inherit_note"], \
+    assert final.state == COMPLETE_STATE and "trained from scratch" in final.user_attrs["inherit_note"], (
         "a lost checkpoint of the chosen model costs its head start, not the final training"
+    )
     failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
     missing = [t for t in failed if "is missing from" in t.user_attrs["fail_reason"]]
     assert len(missing) >= 5 and all(t.user_attrs["retry"] and not t.user_attrs["trained"] for t in missing)
@@ -276,14 +303,17 @@ def test_a_lost_checkpoint_folder_costs_one_retry_per_candidate_and_a_final_trai
     assert not [t for t in failed if t not in missing and t.user_attrs["trained"]], "a training failed"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--inherit", "--strategy", "random", "--budget", "2"], "grow from a parent (coordinate); 'random'"),
-    (["--inherit-epochs", "1"], "need --inherit"),
-    (["--final-start", "search"], "need --inherit"),
-    (["--checkpoints", "somewhere"], "--checkpoints is for searches with --inherit"),
-    (["--inherit", "--inherit-epochs", "0"], "argument --inherit-epochs: 0 is out of range"),
-    (["--inherit", "--final-start", "halfway"], "argument --final-start: invalid choice: 'halfway'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--inherit", "--strategy", "random", "--budget", "2"], "grow from a parent (coordinate); 'random'"),
+        (["--inherit-epochs", "1"], "need --inherit"),
+        (["--final-start", "search"], "need --inherit"),
+        (["--checkpoints", "somewhere"], "--checkpoints is for searches with --inherit"),
+        (["--inherit", "--inherit-epochs", "0"], "argument --inherit-epochs: 0 is out of range"),
+        (["--inherit", "--final-start", "halfway"], "argument --final-start: invalid choice: 'halfway'"),
+    ],
+)
 def test_bad_inheritance_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)

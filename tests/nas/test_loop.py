@@ -60,8 +60,9 @@ def test_the_simulated_clock_runs_workers_in_parallel_and_the_time_limit_reads_i
     def simulate(workers: int, time_limit: float | None = None) -> tuple[str, MemoryTrials]:
         strategy = get_strategy_class("random")(SPACE, target=TARGET, seed=0)
         trials = MemoryTrials(strategy.cost_of, workers=workers)
-        loop = RunLoop(strategy, estimator_evaluate(SPACE, TimedObjective()), trials,
-                       LoopSettings(budget=8, time_limit=time_limit))
+        loop = RunLoop(
+            strategy, estimator_evaluate(SPACE, TimedObjective()), trials, LoopSettings(budget=8, time_limit=time_limit)
+        )
         stopped = loop.run()
         trials.drain()
         return stopped, trials
@@ -131,8 +132,13 @@ def test_every_seed_keeps_a_failed_points_other_seeds_owed_and_the_default_does_
     for every_seed, expected in ((False, 1), (True, 3)):
         estimator = TimedObjective(failing={SPACE.base})
         trials = MemoryTrials(lambda p: 1)
-        RunLoop(Fixed(points), estimator_evaluate(SPACE, estimator), trials,
-                LoopSettings(repeats=3, every_seed=every_seed), view=lambda runs: runs).run()
+        RunLoop(
+            Fixed(points),
+            estimator_evaluate(SPACE, estimator),
+            trials,
+            LoopSettings(repeats=3, every_seed=every_seed),
+            view=lambda runs: runs,
+        ).run()
         assert estimator.calls.count(SPACE.base) == expected
         assert all(isinstance(r, TrialRecord) for r in trials.done)
 
@@ -140,11 +146,16 @@ def test_every_seed_keeps_a_failed_points_other_seeds_owed_and_the_default_does_
 @pytest.mark.parametrize("name", list_strategies())
 def test_exactly_the_worker_invariant_strategies_take_the_single_process_path_under_four_workers(name):
     """Four simulated workers sharing the history (running trials taken) against one process, seeds 0 and 1."""
+
     def simulate(workers: int, seed: int) -> tuple[set, object]:
         strategy = get_strategy_class(name)(SPACE, target=TARGET, seed=seed)
         trials = MemoryTrials(strategy.cost_of, workers=workers)
-        RunLoop(strategy, estimator_evaluate(SPACE, TimedObjective()), trials,
-                LoopSettings(budget=None if strategy.terminates else 20)).run()
+        RunLoop(
+            strategy,
+            estimator_evaluate(SPACE, TimedObjective()),
+            trials,
+            LoopSettings(budget=None if strategy.terminates else 20),
+        ).run()
         trials.drain()
         return {r.point for r in trials.done}, strategy.chosen(trials.done)
 

@@ -47,8 +47,9 @@ def test_evolution_after_its_initial_population_mutates_one_axis_of_a_measured_p
     history = history_of(strategy, 14)
     (proposal,) = strategy.propose(history, 1)
     assert proposal.attrs["sampler"] == "nni-evolution"
-    differences = [sum(a != b for a, b in zip(proposal.point.as_dict().values(), r.point.as_dict().values()))
-                   for r in history]
+    differences = [
+        sum(a != b for a, b in zip(proposal.point.as_dict().values(), r.point.as_dict().values())) for r in history
+    ]
     assert min(differences) == 1, differences
 
 

@@ -40,7 +40,9 @@ def test_a_sampler_stuck_on_a_measured_point_falls_back_to_random_order():
 
 
 def test_a_sampler_stuck_over_the_target_never_gets_that_point_trained():
-    huge = SPACE.point(frames=16, stride=6, crop=312, width=2, bottleneck=2.25, depth=5)  # on the ladders, far over 2 GMACs
+    huge = SPACE.point(
+        frames=16, stride=6, crop=312, width=2, bottleneck=2.25, depth=5
+    )  # on the ladders, far over 2 GMACs
     strategy = StuckOn(huge)
     proposals = strategy.propose([], 3)
     assert len(proposals) == 3 and all(SPACE.complexity(p.point).macs <= TARGET for p in proposals)

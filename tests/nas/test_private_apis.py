@@ -23,8 +23,11 @@ def test_optuna_frozen_trial_id_is_the_storage_key(tmp_path):
     study = optuna.create_study(storage=storage, study_name="s")
     trial = study.ask()
     frozen = study.get_trials(deepcopy=False)[0]
-    assert private_apis.trial_id(frozen) == trial._trial_id == storage.get_trial_id_from_study_id_trial_number(
-        storage.get_study_id_from_name("s"), frozen.number)
+    assert (
+        private_apis.trial_id(frozen)
+        == trial._trial_id
+        == storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name("s"), frozen.number)
+    )
 
 
 def test_optuna_nsga2_generation_key_is_a_system_attribute_name():
@@ -40,8 +43,9 @@ def test_nni_evolution_tuner_is_seeded_and_replays():
     assert [first.generate_parameters(i) for i in range(4)] == [second.generate_parameters(i) for i in range(4)]
     replayed = private_apis.seeded_nni_evolution_tuner(seed=7, population=4)
     replayed.update_search_space(space)
-    private_apis.replay_nni_evolution_trial(replayed, 0, {"a": {"_index": 0, "_value": 1}, "b": {"_index": 1, "_value": 5}},
-                                            {"a": 1, "b": 5}, 0.5)
+    private_apis.replay_nni_evolution_trial(
+        replayed, 0, {"a": {"_index": 0, "_value": 1}, "b": {"_index": 1, "_value": 5}}, {"a": 1, "b": 5}, 0.5
+    )
     assert 0 not in replayed.running_trials and any(i.result == 0.5 for i in replayed.population)
 
 

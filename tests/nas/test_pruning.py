@@ -54,8 +54,14 @@ def _search(tmp_path, strategy: str, budget: int = 24, estimator: EpochEstimator
     ledger = Ledger(storage_url(str(tmp_path / "ledger.db")), "s", SPACE)
     ledger.open({"test": 1})
     estimator = estimator or EpochEstimator()
-    runner = SearchRunner(SPACE, get_strategy_class(strategy)(SPACE, target=TARGET, seed=3), estimator, ledger,
-                          budget=budget, progress=SearchProgress(bars=False))
+    runner = SearchRunner(
+        SPACE,
+        get_strategy_class(strategy)(SPACE, target=TARGET, seed=3),
+        estimator,
+        ledger,
+        budget=budget,
+        progress=SearchProgress(bars=False),
+    )
     return runner.run(), estimator, optuna.load_study(study_name="s", storage=storage_url(str(tmp_path / "ledger.db")))
 
 
@@ -92,8 +98,13 @@ def test_pruned_runs_are_settled_and_end_their_point_like_a_failure():
     point = SPACE.base
     pruned = TrialRecord(point, PRUNED, None, 1, {"pruned_at_epoch": 2, "pruned_top1": 0.3})
     assert pruned.settled
-    merged = aggregate_runs([TrialRecord(point, COMPLETE, 0.5, 1, {"accuracy_se": 0.1}),
-                             TrialRecord(point, PRUNED, None, 1, {"repeat": 1})], repeats=2)
+    merged = aggregate_runs(
+        [
+            TrialRecord(point, COMPLETE, 0.5, 1, {"accuracy_se": 0.1}),
+            TrialRecord(point, PRUNED, None, 1, {"repeat": 1}),
+        ],
+        repeats=2,
+    )
     assert [r.state for r in merged] == [PRUNED]
 
 
@@ -126,8 +137,19 @@ def _curve_table(path, points) -> None:
         final = objective(point) / 20
         cost = SPACE.complexity(point)
         curve = [{"epoch": e, "val_top1": final * e / EPOCHS, "seconds": 0.1 * e} for e in range(1, EPOCHS + 1)]
-        add_run(path, {"key": point.key, "axes": list(SPACE.axis_names), **point.as_dict(), "macs": cost.macs,
-                       "params": cost.params}, 0, {"top1": final, "train_seconds": 0.1 * EPOCHS, "failed": ""}, curve)
+        add_run(
+            path,
+            {
+                "key": point.key,
+                "axes": list(SPACE.axis_names),
+                **point.as_dict(),
+                "macs": cost.macs,
+                "params": cost.params,
+            },
+            0,
+            {"top1": final, "train_seconds": 0.1 * EPOCHS, "failed": ""},
+            curve,
+        )
 
 
 def test_pruning_on_the_table_replays_the_stored_curves_and_prunes_as_the_live_search_did(tmp_path):
@@ -144,8 +166,9 @@ def test_pruning_on_the_table_replays_the_stored_curves_and_prunes_as_the_live_s
     for record, accuracy, seconds in zip(run.history, run.accuracies, run.seconds):
         if record.state == PRUNED:  # no result, and only the seconds stored up to the epoch it was stopped at
             assert accuracy is None and seconds == pytest.approx(0.1 * record.attrs["pruned_at_epoch"])
-            assert record.attrs["pruned_top1"] == pytest.approx(objective(record.point) / 20
-                                                                * record.attrs["pruned_at_epoch"] / EPOCHS)
+            assert record.attrs["pruned_top1"] == pytest.approx(
+                objective(record.point) / 20 * record.attrs["pruned_at_epoch"] / EPOCHS
+            )
 
 
 def test_the_default_comparison_runs_pruning_strategies_only_on_tables_they_can_prune(tmp_path):
@@ -154,8 +177,9 @@ def test_the_default_comparison_runs_pruning_strategies_only_on_tables_they_can_
     from nas.comparison import default_strategies, run_strategy
 
     _curve_table(tmp_path / "curves.h5", [SPACE.base])
-    assert {"hyperband", "asha", "bohb", "coordinate", "random"} <= set(default_strategies(
-        TableLookup(Table(tmp_path / "curves.h5"))))
+    assert {"hyperband", "asha", "bohb", "coordinate", "random"} <= set(
+        default_strategies(TableLookup(Table(tmp_path / "curves.h5")))
+    )
     create_table(tmp_path / "short.h5", {"space": SPACE.name, "seeds": [0], "schedule": {"epochs": 1.0}, "data": {}})
     short = TableLookup(Table(tmp_path / "short.h5"))
     names = default_strategies(short)
@@ -171,20 +195,38 @@ def test_hyperband_on_the_table_is_the_same_in_every_run(tmp_path):
 
     _, _, study = _search(tmp_path, "hyperband")  # random search's points: the same sequence on the table
     _curve_table(tmp_path / "curves.h5", [SPACE.from_params(t.params) for t in study.trials])
-    runs = [run_strategy(SPACE, "hyperband", 3, TableLookup(Table(tmp_path / "curves.h5")), target=TARGET,
-                         budget=24) for _ in range(2)]
+    runs = [
+        run_strategy(SPACE, "hyperband", 3, TableLookup(Table(tmp_path / "curves.h5")), target=TARGET, budget=24)
+        for _ in range(2)
+    ]
     outcomes = [[(r.point, r.state, r.attrs.get("pruned_at_epoch")) for r in run.history] for run in runs]
     assert outcomes[0] == outcomes[1] and len(outcomes[0]) == 24 and any(state == PRUNED for _, state, _ in outcomes[0])
 
 
 def test_a_real_hyperband_search_reports_every_epoch_and_counts_pruned_cost(tmp_path, monkeypatch, capsys):
     data = TINY[1].replace("clips_per_class=6", "clips_per_class=16").replace("val_fraction=0.15", "val_fraction=0.4")
-    tiny = [TINY[0], data, *TINY[2:TINY.index("--epochs")], "--epochs", "3", *TINY[TINY.index("--epochs") + 2:]]
+    tiny = [TINY[0], data, *TINY[2 : TINY.index("--epochs")], "--epochs", "3", *TINY[TINY.index("--epochs") + 2 :]]
     env = {**os.environ, "NAS_CACHE_DIR": str(tmp_path / "cache")}
     storage = f"sqlite:///{tmp_path / 'hb'}.db"
-    done = subprocess.run(nas_command("search", *tiny, "--strategy", "hyperband", "--budget", "8", "--final-epochs", "0",
-                                      "--storage", storage, "--json"), env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        nas_command(
+            "search",
+            *tiny,
+            "--strategy",
+            "hyperband",
+            "--budget",
+            "8",
+            "--final-epochs",
+            "0",
+            "--storage",
+            storage,
+            "--json",
+        ),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     study = json.loads(done.stdout.strip().splitlines()[-1])["study"]
     trials = optuna.load_study(study_name=study, storage=storage).get_trials()
@@ -200,5 +242,6 @@ def test_a_real_hyperband_search_reports_every_epoch_and_counts_pruned_cost(tmp_
     assert comparison["trained"] == 8 and comparison["train time"] == f"{int(seconds // 60)}:{int(seconds % 60):02d}"
     (csv_file,) = (tmp_path / "report").glob("*-trials.csv")
     rows = csv_file.read_text().splitlines()
-    assert len(rows) == 1 + 8 and all(",pruned," in row and "pruned after epoch" in row for row in rows
-                                      if ",pruned," in row)
+    assert len(rows) == 1 + 8 and all(
+        ",pruned," in row and "pruned after epoch" in row for row in rows if ",pruned," in row
+    )

@@ -27,10 +27,21 @@ def search(db, strategy_name: str, budget: int | None = None) -> str:
     strategy = get_strategy_class(strategy_name)(SPACE, target=TARGET, seed=0)
     study = f"x3d-{strategy_name}"
     ledger = Ledger(storage_url(str(db)), study, SPACE)
-    ledger.open({"space": SPACE.name, "space_version": SPACE.version, "space_settings": SPACE.settings(),
-                 "strategy": strategy_name, "selection": "accuracy" if strategy_name == "coordinate" else None,
-                 "target_macs": TARGET, "seed": 0, "estimator": estimator.fingerprint()})
-    SearchRunner(SPACE, strategy, estimator, ledger, budget=budget, final_epochs=2.0, progress=SearchProgress(bars=False)).run()
+    ledger.open(
+        {
+            "space": SPACE.name,
+            "space_version": SPACE.version,
+            "space_settings": SPACE.settings(),
+            "strategy": strategy_name,
+            "selection": "accuracy" if strategy_name == "coordinate" else None,
+            "target_macs": TARGET,
+            "seed": 0,
+            "estimator": estimator.fingerprint(),
+        }
+    )
+    SearchRunner(
+        SPACE, strategy, estimator, ledger, budget=budget, final_epochs=2.0, progress=SearchProgress(bars=False)
+    ).run()
     return study
 
 
@@ -56,8 +67,22 @@ def test_report_lists_the_studies_of_a_storage(ledger_path, capsys):
 
 def test_report_writes_the_table_the_path_and_the_overlaid_fronts(ledger_path, tmp_path, capsys):
     out_dir = tmp_path / "report"
-    assert main(["report", "--storage", str(ledger_path), "--study", "x3d-coordinate", "--study", "x3d-random",
-                 "--out", str(out_dir)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--storage",
+                str(ledger_path),
+                "--study",
+                "x3d-coordinate",
+                "--study",
+                "x3d-random",
+                "--out",
+                str(out_dir),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "expansion" in printed and "contraction" in printed and "chosen:" in printed
     comparison = printed.split("comparison (", 1)[1].splitlines()
@@ -76,7 +101,10 @@ def test_report_writes_the_table_the_path_and_the_overlaid_fronts(ledger_path, t
 def test_report_json_holds_the_replayed_path(ledger_path, tmp_path, capsys):
     import json
 
-    assert main(["report", "--storage", str(ledger_path), "--study", "x3d-coordinate", "--out", str(tmp_path), "--json"]) == 0
+    assert (
+        main(["report", "--storage", str(ledger_path), "--study", "x3d-coordinate", "--out", str(tmp_path), "--json"])
+        == 0
+    )
     payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     (study,) = payload["studies"]
     roles = [step["role"] for step in study["path"]]
@@ -84,13 +112,22 @@ def test_report_json_holds_the_replayed_path(ledger_path, tmp_path, capsys):
     assert study["chosen"]["final_top1"] is not None and (tmp_path / "x3d-coordinate-pareto.png").exists()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["report", "--study", "nope"], "no study 'nope'"),
-    (["export", "--study", "nope", "--out", "{tmp}/x.yaml"], "no study 'nope'"),
-    (["export", "--study", "x3d-coordinate", "--out", "{tmp}/x.yaml", "--gflops", "0.0001"], "no trained point within"),
-    (["export", "--study", "x3d-coordinate", "--out", "{tmp}/x.yaml", "--gflops", "-1"], "argument --gflops: -1 is out of range"),
-    (["export", "--study", "x3d-coordinate", "--out", "{tmp}/missing/x.yaml"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["report", "--study", "nope"], "no study 'nope'"),
+        (["export", "--study", "nope", "--out", "{tmp}/x.yaml"], "no study 'nope'"),
+        (
+            ["export", "--study", "x3d-coordinate", "--out", "{tmp}/x.yaml", "--gflops", "0.0001"],
+            "no trained point within",
+        ),
+        (
+            ["export", "--study", "x3d-coordinate", "--out", "{tmp}/x.yaml", "--gflops", "-1"],
+            "argument --gflops: -1 is out of range",
+        ),
+        (["export", "--study", "x3d-coordinate", "--out", "{tmp}/missing/x.yaml"], "does not exist"),
+    ],
+)
 def test_bad_requests_are_one_line_and_write_nothing(ledger_path, tmp_path, capsys, argv, message):
     argv = [a.format(tmp=tmp_path) for a in argv] + ["--storage", str(ledger_path)]
     assert main(argv) == 2
@@ -109,9 +146,14 @@ def test_export_rebuilds_the_chosen_model_in_one_call(ledger_path, tmp_path):
     assert main(["export", "--storage", str(ledger_path), "--study", "x3d-coordinate", "--out", str(out)]) == 0
     text = out.read_text()
     exported = load_exported(out)
-    assert yaml.safe_load(text) == {"format": "nas-export/1", "space": exported.space_name,
-                                    "space_version": exported.space_version, "settings": dict(exported.settings),
-                                    "point": dict(exported.values), **exported.info}  # the same values for any YAML reader
+    assert yaml.safe_load(text) == {
+        "format": "nas-export/1",
+        "space": exported.space_name,
+        "space_version": exported.space_version,
+        "settings": dict(exported.settings),
+        "point": dict(exported.values),
+        **exported.info,
+    }  # the same values for any YAML reader
     strategy = get_strategy_class("coordinate")(SPACE, target=TARGET)
     report_ledger = Ledger(storage_url(str(ledger_path)), "x3d-coordinate", SPACE)
     chosen = strategy.chosen(report_ledger.records(ObjectiveEstimator().fingerprint()))
@@ -123,7 +165,22 @@ def test_export_rebuilds_the_chosen_model_in_one_call(ledger_path, tmp_path):
 def test_export_within_a_compute_level_takes_the_best_there(ledger_path, tmp_path):
     out = tmp_path / "small.yaml"
     level = 0.5
-    assert main(["export", "--storage", str(ledger_path), "--study", "x3d-random", "--out", str(out), "--gflops", str(level)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--storage",
+                str(ledger_path),
+                "--study",
+                "x3d-random",
+                "--out",
+                str(out),
+                "--gflops",
+                str(level),
+            ]
+        )
+        == 0
+    )
     exported = load_exported(out)
     history = Ledger(storage_url(str(ledger_path)), "x3d-random", SPACE).records(ObjectiveEstimator().fingerprint())
     best = best_within(history, level * 1e9)
@@ -134,7 +191,14 @@ def test_pareto_front_and_best_within_by_hand():
     def record(macs, accuracy, state=COMPLETE):
         return TrialRecord(SPACE.base, state, accuracy, macs)
 
-    records = [record(10, 0.2), record(5, 0.1), record(20, 0.15), record(30, 0.4), record(30, 0.3), record(7, 0.9, "failed")]
+    records = [
+        record(10, 0.2),
+        record(5, 0.1),
+        record(20, 0.15),
+        record(30, 0.4),
+        record(30, 0.3),
+        record(7, 0.9, "failed"),
+    ]
     assert [(r.cost, r.accuracy) for r in pareto_front(records)] == [(5, 0.1), (10, 0.2), (30, 0.4)]
     assert best_within(records, 25).accuracy == 0.2 and best_within(records, 4) is None
 
@@ -144,8 +208,9 @@ def test_train_time_counts_every_seed_of_a_repeated_point_and_a_pruned_run_up_to
     from nas.strategies.base import PRUNED, aggregate_runs
 
     def run(point, repeat, seconds, state=COMPLETE):
-        return TrialRecord(point, state, 0.5 if state == COMPLETE else None, 100,
-                           {"repeat": repeat, "train_seconds": seconds})
+        return TrialRecord(
+            point, state, 0.5 if state == COMPLETE else None, 100, {"repeat": repeat, "train_seconds": seconds}
+        )
 
     other = SPACE.expand(SPACE.base, "width")
     runs = [run(SPACE.base, 0, 10.0), run(SPACE.base, 1, 12.5), run(other, 0, 3.25, PRUNED)]
@@ -156,12 +221,15 @@ def test_train_time_counts_every_seed_of_a_repeated_point_and_a_pruned_run_up_to
     assert train_seconds(report) == 10.0 + 12.5 + 3.25 + 40.0
 
 
-@pytest.mark.parametrize("text, message", [
-    ("space: \"x3d\"\n", "lacks format"),
-    ("format: \"nas-export/9\"\nspace: \"x3d\"\nspace_version: \"1\"\nsettings: {}\npoint: {}\n", "has format"),
-    ("format: \"nas-export/1\"\nspace x3d\n", "line 2"),
-    ("format: \"nas-export/1\"\nspace: \"x3d\"\nspace_version: \"1\"\nsettings: []\npoint: {}\n", "must be mappings"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('space: "x3d"\n', "lacks format"),
+        ('format: "nas-export/9"\nspace: "x3d"\nspace_version: "1"\nsettings: {}\npoint: {}\n', "has format"),
+        ('format: "nas-export/1"\nspace x3d\n', "line 2"),
+        ('format: "nas-export/1"\nspace: "x3d"\nspace_version: "1"\nsettings: []\npoint: {}\n', "must be mappings"),
+    ],
+)
 def test_a_malformed_export_is_refused_with_its_reason(text, message):
     from spaces import SpaceError
 
@@ -211,9 +279,18 @@ def test_every_study_of_the_ledger_opens_in_optuna_dashboard(ledger_path):
 def test_a_study_without_trials_reports_and_exports_cleanly(tmp_path, capsys):
     db = tmp_path / "empty.db"
     ledger = Ledger(storage_url(str(db)), "x3d-empty", SPACE)
-    ledger.open({"space": SPACE.name, "space_version": SPACE.version, "space_settings": SPACE.settings(),
-                 "strategy": "coordinate", "selection": "accuracy", "target_macs": TARGET, "seed": 0,
-                 "estimator": ObjectiveEstimator().fingerprint()})
+    ledger.open(
+        {
+            "space": SPACE.name,
+            "space_version": SPACE.version,
+            "space_settings": SPACE.settings(),
+            "strategy": "coordinate",
+            "selection": "accuracy",
+            "target_macs": TARGET,
+            "seed": 0,
+            "estimator": ObjectiveEstimator().fingerprint(),
+        }
+    )
     assert main(["report", "--storage", str(db), "--study", "x3d-empty", "--out", str(tmp_path / "r")]) == 0
     assert "(none)" in capsys.readouterr().out
     assert main(["export", "--storage", str(db), "--study", "x3d-empty", "--out", str(tmp_path / "x.yaml")]) == 2

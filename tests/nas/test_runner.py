@@ -43,15 +43,18 @@ def make_runner(tmp_path, estimator=None, study="s", **options):
     ledger = Ledger(storage_url(str(tmp_path / "ledger.db")), study, SPACE)
     ledger.open({"test": 1})
     strategy = CoordinateExpansion(SPACE, target=TARGET)
-    return SearchRunner(SPACE, strategy, estimator or ObjectiveEstimator(), ledger,
-                        progress=SearchProgress(bars=False), **options)
+    return SearchRunner(
+        SPACE, strategy, estimator or ObjectiveEstimator(), ledger, progress=SearchProgress(bars=False), **options
+    )
 
 
 def test_a_search_records_every_trial_in_an_optuna_study(tmp_path):
     runner = make_runner(tmp_path)
     outcome = runner.run()
     reference = run_to_end(CoordinateExpansion(SPACE, target=TARGET))
-    assert outcome.stopped == "finished" and outcome.chosen == CoordinateExpansion(SPACE, target=TARGET).chosen(reference)
+    assert outcome.stopped == "finished" and outcome.chosen == CoordinateExpansion(SPACE, target=TARGET).chosen(
+        reference
+    )
     assert runner.estimator.calls == [r.point for r in reference]  # same order, each point once
     study = optuna.load_study(study_name="s", storage=storage_url(str(tmp_path / "ledger.db")))
     trials = study.get_trials()
@@ -88,8 +91,14 @@ def test_a_point_the_data_cannot_serve_costs_no_budget(tmp_path):
     unservable = [p.point for p in RandomSearch(SPACE, target=TARGET, seed=0).propose([], 3)]
     ledger = Ledger(storage_url(str(tmp_path / "ledger.db")), "s", SPACE)
     ledger.open({"test": 1})
-    runner = SearchRunner(SPACE, RandomSearch(SPACE, target=TARGET, seed=0), ObjectiveEstimator(unservable=unservable),
-                          ledger, budget=5, progress=SearchProgress(bars=False))
+    runner = SearchRunner(
+        SPACE,
+        RandomSearch(SPACE, target=TARGET, seed=0),
+        ObjectiveEstimator(unservable=unservable),
+        ledger,
+        budget=5,
+        progress=SearchProgress(bars=False),
+    )
     outcome = runner.run()
     failed = [r for r in outcome.history if r.state == "failed"]
     assert [r.point for r in failed] == unservable and all(r.attrs["trained"] is False for r in failed)

@@ -17,8 +17,9 @@ RUNG = 3
 
 def _study(rows: list[tuple[dict, float | None, str]]) -> optuna.Study:
     """An in-memory study with one finished trial per row: (user attrs, top-1 at the rung or None, state)."""
-    study = optuna.create_study(direction="maximize", storage=optuna.storages.InMemoryStorage(),
-                                pruner=StepHalvingPruner(RUNG))
+    study = optuna.create_study(
+        direction="maximize", storage=optuna.storages.InMemoryStorage(), pruner=StepHalvingPruner(RUNG)
+    )
     for attrs, value, state in rows:
         trial = study.ask()
         for key, item in attrs.items():
@@ -47,23 +48,32 @@ def test_a_candidate_goes_on_only_in_the_better_half_of_its_step_so_far():
     assert _judge(one, _candidate("b"), 0.4) and not _judge(one, _candidate("b"), 0.5)  # 1 of 2 go on; ties go on
     two = _study([(_candidate("a"), 0.5, "COMPLETE"), (_candidate("b"), 0.4, "PRUNED")])
     assert not _judge(two, _candidate("c"), 0.45) and _judge(two, _candidate("c"), 0.39)  # 2 of 3 go on
-    three = _study([(_candidate("a"), 0.5, "COMPLETE"), (_candidate("b"), 0.4, "PRUNED"),
-                    (_candidate("c"), 0.45, "COMPLETE")])
+    three = _study(
+        [(_candidate("a"), 0.5, "COMPLETE"), (_candidate("b"), 0.4, "PRUNED"), (_candidate("c"), 0.45, "COMPLETE")]
+    )
     assert _judge(three, _candidate("d"), 0.44) and not _judge(three, _candidate("d"), 0.46)  # 2 of 4 go on
 
 
 def test_only_a_steps_first_seed_candidates_are_peers_and_judged():
-    peers = _study([(_candidate("a"), 0.9, "COMPLETE"),
-                    (_candidate("x", step=2), 0.9, "COMPLETE"),  # another step
-                    (_candidate("y", parent="other"), 0.9, "COMPLETE"),  # another parent
-                    (_candidate("z", repeat=1, tie_break=True), 0.9, "COMPLETE"),  # a tie's extra seed
-                    (_candidate("b"), 0.9, "FAIL"),  # an interrupted attempt of the point judged below
-                    (_candidate("w"), None, "PRUNED")])  # never reached the rung
+    peers = _study(
+        [
+            (_candidate("a"), 0.9, "COMPLETE"),
+            (_candidate("x", step=2), 0.9, "COMPLETE"),  # another step
+            (_candidate("y", parent="other"), 0.9, "COMPLETE"),  # another parent
+            (_candidate("z", repeat=1, tie_break=True), 0.9, "COMPLETE"),  # a tie's extra seed
+            (_candidate("b"), 0.9, "FAIL"),  # an interrupted attempt of the point judged below
+            (_candidate("w"), None, "PRUNED"),
+        ]
+    )  # never reached the rung
     assert _judge(peers, _candidate("b"), 0.5), "judged against 'a' alone"
-    assert not _judge(_study([(_candidate("b"), 0.9, "COMPLETE")]), _candidate("b"), 0.5), \
+    assert not _judge(_study([(_candidate("b"), 0.9, "COMPLETE")]), _candidate("b"), 0.5), (
         "an earlier attempt of the same point is not its peer"
-    for attrs in ({"role": "base", "step": 0}, {"role": "contraction", "step": 1, "parent": "base"},
-                  _candidate("c", repeat=1, tie_break=True)):
+    )
+    for attrs in (
+        {"role": "base", "step": 0},
+        {"role": "contraction", "step": 1, "parent": "base"},
+        _candidate("c", repeat=1, tie_break=True),
+    ):
         assert not _judge(_study([(_candidate("a"), 0.9, "COMPLETE")]), attrs, 0.1), attrs
 
 
@@ -82,8 +92,9 @@ def test_a_halving_search_takes_the_coordinate_path_with_fewer_epochs(tmp_path):
     halved, halved_epochs, study = _search(tmp_path / "halved", "coordinate-sh", budget=200)
     assert halved.chosen == plain.chosen
     pruned = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.PRUNED]
-    assert pruned and all(t.user_attrs["pruned_at_epoch"] == RUNG and t.user_attrs["role"] == "candidate"
-                          for t in pruned)
+    assert pruned and all(
+        t.user_attrs["pruned_at_epoch"] == RUNG and t.user_attrs["role"] == "candidate" for t in pruned
+    )
     assert sum(halved_epochs.epochs_run) < sum(plain_epochs.epochs_run)
     steps: dict = {}
     for trial in study.get_trials():

@@ -42,7 +42,9 @@ def run(strategy, space, history=(), batch: int = 1, budget: int = BUDGET) -> li
         assert proposals, f"{strategy.name}: unfinished, nothing running, yet nothing proposed"
         for proposal in proposals:
             macs = space.complexity(proposal.point).macs
-            history.append(TrialRecord(proposal.point, COMPLETE, objective(space, proposal.point), macs, dict(proposal.attrs)))
+            history.append(
+                TrialRecord(proposal.point, COMPLETE, objective(space, proposal.point), macs, dict(proposal.attrs))
+            )
     return history
 
 
@@ -63,7 +65,9 @@ def test_proposals_are_valid_within_the_target_and_never_repeated(strategy_name,
     assert len(points) == len(set(points)), "a point was proposed twice"
     for point in points:
         assert space.validate(point) == point
-        overshooting = strategy.overshoots and any(r.point == point and r.attrs.get("role") == "candidate" for r in history)
+        overshooting = strategy.overshoots and any(
+            r.point == point and r.attrs.get("role") == "candidate" for r in history
+        )
         assert space.complexity(point).macs <= strategy.target or overshooting, f"{point.key} is over the target"
 
 

@@ -17,24 +17,72 @@ from nas.strategies.coordinate import CoordinateExpansion
 from nas.tabular_build import TableBuilder
 from spaces import get_space
 
-OPTIONS = ["--space-option", "base_crop=16", "--space-option", "base_stride=16", "--space-option", "head_width=32",
-           "--target-gflops", "0.0009", "--epochs", "2", "--threads", "1"]
+OPTIONS = [
+    "--space-option",
+    "base_crop=16",
+    "--space-option",
+    "base_stride=16",
+    "--space-option",
+    "head_width=32",
+    "--target-gflops",
+    "0.0009",
+    "--epochs",
+    "2",
+    "--threads",
+    "1",
+]
 
 
 def build(cache, out, points: int, seeds: str = "0,1", capsys=None) -> dict:
-    assert main(["bench", "build", "--out", str(out), "--points", str(points), "--seeds", seeds, "--data", str(cache),
-                 *OPTIONS, "--json"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "build",
+                "--out",
+                str(out),
+                "--points",
+                str(points),
+                "--seeds",
+                seeds,
+                "--data",
+                str(cache),
+                *OPTIONS,
+                "--json",
+            ]
+        )
+        == 0
+    )
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1]) if capsys else {}
 
 
 def space():
-    return get_space("x3d", num_classes=4, base_crop=16, base_stride=16, head_width=32, stage_blocks=(1, 1, 2, 1), dropout=0.2)
+    return get_space(
+        "x3d", num_classes=4, base_crop=16, base_stride=16, head_width=32, stage_blocks=(1, 1, 2, 1), dropout=0.2
+    )
 
 
 @pytest.fixture(scope="module")
 def table_path(tiny_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "table.h5"
-    assert main(["bench", "build", "--out", str(out), "--points", "4", "--seeds", "0,1", "--data", str(tiny_cache), *OPTIONS]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "build",
+                "--out",
+                str(out),
+                "--points",
+                "4",
+                "--seeds",
+                "0,1",
+                "--data",
+                str(tiny_cache),
+                *OPTIONS,
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -76,7 +124,9 @@ def test_a_rerun_trains_nothing_and_more_points_extend_the_same_order(table_path
     outcome = build(tiny_cache, copy, 6, capsys=capsys)
     after = Table(copy).entries
     assert outcome["points"] == len(after) >= 6 and outcome["runs_now"] == 2 * (len(after) - len(before))
-    assert all(repr(after[k].runs[s].top1) == repr(before[k].runs[s].top1) for k in before for s in (0, 1))  # nan: failed
+    assert all(
+        repr(after[k].runs[s].top1) == repr(before[k].runs[s].top1) for k in before for s in (0, 1)
+    )  # nan: failed
 
 
 def test_other_settings_are_refused_with_one_line(table_path, tiny_cache, tmp_path, capsys):
@@ -124,14 +174,39 @@ def test_the_coordinate_path_is_complete_once_enough_points_exist(tiny_cache, tm
 
 def test_fidelity_retrains_a_seeded_sample_on_a_longer_schedule(table_path, tiny_cache, tmp_path, capsys):
     long = tmp_path / "long.h5"
-    assert main(["bench", "fidelity", "--table", str(table_path), "--out", str(long), "--epochs", "3", "--points", "4",
-                 "--data", str(tiny_cache), "--threads", "1", "--json"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "fidelity",
+                "--table",
+                str(table_path),
+                "--out",
+                str(long),
+                "--epochs",
+                "3",
+                "--points",
+                "4",
+                "--data",
+                str(tiny_cache),
+                "--threads",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     short_keys = list(Table(table_path).entries)
     random.Random(0).shuffle(short_keys)  # --sample-seed 0
     long_table = Table(long)
     assert list(long_table.entries) == short_keys[:4] and long_table.meta["schedule"]["epochs"] == 3.0
-    assert all(len(run.curve["val_top1"]) == 3 for e in long_table.entries.values() for run in e.runs.values() if not run.failed)
+    assert all(
+        len(run.curve["val_top1"]) == 3
+        for e in long_table.entries.values()
+        for run in e.runs.values()
+        if not run.failed
+    )
     assert result["long_epochs"] == 3.0 and result["short_epochs"] == 2.0 and result["points"] <= 4
 
 
@@ -140,27 +215,51 @@ REGION_TARGET = 500_000
 
 
 def test_points_all_fills_the_whole_expansion_region_after_every_seeds_coordinate_path(tiny_cache, tmp_path):
-    region_space = get_space("x3d", num_classes=4, base_crop=16, base_stride=16, head_width=32,
-                             stage_blocks=(1, 1, 2, 1), dropout=0.2, region="expansion")
-    estimators = {seed: ProxyAccuracy(tiny_cache, ProxySchedule(epochs=0.5, seed=seed, threads=1, curve=True),
-                                      device="cpu") for seed in (0, 1)}
-    builder = TableBuilder(str(tmp_path / "dense.h5"), region_space, estimators, target=REGION_TARGET,
-                           compare_seeds=2, follow=("coordinate", "compound"))
+    region_space = get_space(
+        "x3d",
+        num_classes=4,
+        base_crop=16,
+        base_stride=16,
+        head_width=32,
+        stage_blocks=(1, 1, 2, 1),
+        dropout=0.2,
+        region="expansion",
+    )
+    estimators = {
+        seed: ProxyAccuracy(tiny_cache, ProxySchedule(epochs=0.5, seed=seed, threads=1, curve=True), device="cpu")
+        for seed in (0, 1)
+    }
+    builder = TableBuilder(
+        str(tmp_path / "dense.h5"),
+        region_space,
+        estimators,
+        target=REGION_TARGET,
+        compare_seeds=2,
+        follow=("coordinate", "compound"),
+    )
     assert builder.build(points=None)["stopped"] == "done"
     table = Table(tmp_path / "dense.h5")
-    within = {p.key for p in region_space.grid()
-              if region_space.complexity(p).macs <= REGION_TARGET and builder.servable(p)}  # brute force
+    within = {
+        p.key for p in region_space.grid() if region_space.complexity(p).macs <= REGION_TARGET and builder.servable(p)
+    }  # brute force
     assert within and {p.key for p in builder.region_points()} == within and within <= set(table.entries)
     assert all(table.complete(key) for key in table.entries)  # every point under both seeds
     for seed_index in (0, 1):  # each seed's own coordinate search is in the table, its overshooting step included
         assert CoordinateExpansion(region_space, target=REGION_TARGET).is_finished(
-            builder.coordinate_history(table, seed_index))
+            builder.coordinate_history(table, seed_index)
+        )
     assert table.meta["space_settings"]["region"] == "expansion"
     assert builder.build(points=None)["runs_now"] == 0  # complete: a rerun trains nothing
     for name in ("coordinate", "compound"):  # their comparison runs under --seeds 2: answered by the table alone
         for bench_seed in range(2):
-            run = run_strategy(region_space, name, bench_seed, TableLookup(table, bench_seed=bench_seed),
-                               target=REGION_TARGET, budget=100)
+            run = run_strategy(
+                region_space,
+                name,
+                bench_seed,
+                TableLookup(table, bench_seed=bench_seed),
+                target=REGION_TARGET,
+                budget=100,
+            )
             assert run.history and all(record.point.key in table.entries for record in run.history)
 
 

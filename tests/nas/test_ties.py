@@ -28,9 +28,14 @@ SE = 0.014  # a top-1's standard error over 1,200 validation clips, near 0.4
 def true_accuracy(point) -> float:
     """A deterministic objective: step 1's fast and temporal candidates are 0.002 apart, step 2 is clear."""
     span = point["frames"] * point["stride"]
-    gains = {"rate": 0.06 if point["stride"] < 24 else 0.0, "duration": 0.058 if span > 24 else 0.0,
-             "crop": 0.02 * (point["crop"] > 112), "width": 0.01 * (point["width"] > 1),
-             "bottleneck": 0.03 * (point["bottleneck"] > 1), "depth": 0.015 * (point["depth"] > 1)}
+    gains = {
+        "rate": 0.06 if point["stride"] < 24 else 0.0,
+        "duration": 0.058 if span > 24 else 0.0,
+        "crop": 0.02 * (point["crop"] > 112),
+        "width": 0.01 * (point["width"] > 1),
+        "bottleneck": 0.03 * (point["bottleneck"] > 1),
+        "depth": 0.015 * (point["depth"] > 1),
+    }
     return 0.3 + sum(gains.values())
 
 
@@ -40,8 +45,9 @@ def measure(proposal, noise: float = 0.0) -> TrialRecord:
     repeat = int(proposal.attrs.get("repeat", 0))
     rng = random.Random(f"{point.key}:{repeat}")
     accuracy = true_accuracy(point) + rng.gauss(0, noise)
-    return TrialRecord(point, COMPLETE, accuracy, SPACE.complexity(point).macs,
-                       {**proposal.attrs, "repeat": repeat, "accuracy_se": SE})
+    return TrialRecord(
+        point, COMPLETE, accuracy, SPACE.complexity(point).macs, {**proposal.attrs, "repeat": repeat, "accuracy_se": SE}
+    )
 
 
 def search(strategy, noise: float = 0.0, repeats: int = 1, limit: int = 400) -> list[TrialRecord]:
@@ -68,7 +74,10 @@ def test_one_run_per_point_leaves_the_history_as_it_is():
 
 def test_runs_of_a_point_merge_into_their_mean_with_the_combined_error():
     base = SPACE.base
-    runs = [TrialRecord(base, COMPLETE, a, 7, {"repeat": r, "accuracy_se": 0.01, "step": 0}) for r, a in enumerate((0.4, 0.5, 0.6))]
+    runs = [
+        TrialRecord(base, COMPLETE, a, 7, {"repeat": r, "accuracy_se": 0.01, "step": 0})
+        for r, a in enumerate((0.4, 0.5, 0.6))
+    ]
     (merged,) = aggregate_runs(runs, repeats=3)
     assert merged.state == COMPLETE and merged.accuracy == pytest.approx(0.5)
     assert merged.attrs["runs"] == 3 and merged.attrs["accuracy_runs"] == [0.4, 0.5, 0.6]
@@ -108,7 +117,9 @@ def test_a_tie_is_retrained_under_more_seeds_up_to_the_cap_then_the_cheaper_wins
     assert first.decision.tie and set(first.decision.tied) == {"fast", "temporal"}
     assert first.decision.rule == "reseed" and first.decision.outcome == "cheaper of tied"
     step_one = [r for r in runs if r.attrs.get("step") == 1]
-    seeds = {op: sorted(repeat_of(r) for r in step_one if r.attrs["operation"] == op) for op in ("fast", "temporal", "width")}
+    seeds = {
+        op: sorted(repeat_of(r) for r in step_one if r.attrs["operation"] == op) for op in ("fast", "temporal", "width")
+    }
     assert seeds == {"fast": [0, 1, 2], "temporal": [0, 1, 2], "width": [0]}  # only the tied ones, up to 3 runs
     cheaper = min(("fast", "temporal"), key=lambda op: SPACE.complexity(first.candidates[op]).macs)
     assert first.operation == cheaper
@@ -132,8 +143,15 @@ def test_records_without_a_measured_error_are_never_tied():
     while not strategy.is_finished(history):
         proposal = strategy.propose(history, 1)[0]
         record = measure(proposal)
-        history.append(TrialRecord(record.point, COMPLETE, record.accuracy, record.cost,
-                                   {k: v for k, v in record.attrs.items() if k != "accuracy_se"}))
+        history.append(
+            TrialRecord(
+                record.point,
+                COMPLETE,
+                record.accuracy,
+                record.cost,
+                {k: v for k, v in record.attrs.items() if k != "accuracy_se"},
+            )
+        )
     assert not any(step.decision.tied for step in strategy.expansion_path(history)[1:] if step.decision)
 
 
@@ -153,15 +171,18 @@ def test_the_same_runs_give_the_same_path_and_a_resumed_search_repeats_nothing()
     assert [(r.point, repeat_of(r)) for r in half + rest] == [(r.point, repeat_of(r)) for r in whole]
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"tie_rule": "coin"}, "unknown tie rule 'coin'"),
-    ({"tie_sigmas": -1}, "--tie-sigmas must be a number from 0 to 10"),
-    ({"tie_sigmas": float("nan")}, "--tie-sigmas must be a number from 0 to 10"),
-    ({"tie_max_runs": 0}, "--tie-max-runs must be a whole number"),
-    ({"tie_max_runs": 2.5}, "--tie-max-runs must be a whole number"),
-    ({"seed_spread": -0.01}, "--seed-spread must be a standard deviation"),
-    ({"seed_spread": 1.5}, "--seed-spread must be a standard deviation"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"tie_rule": "coin"}, "unknown tie rule 'coin'"),
+        ({"tie_sigmas": -1}, "--tie-sigmas must be a number from 0 to 10"),
+        ({"tie_sigmas": float("nan")}, "--tie-sigmas must be a number from 0 to 10"),
+        ({"tie_max_runs": 0}, "--tie-max-runs must be a whole number"),
+        ({"tie_max_runs": 2.5}, "--tie-max-runs must be a whole number"),
+        ({"seed_spread": -0.01}, "--seed-spread must be a standard deviation"),
+        ({"seed_spread": 1.5}, "--seed-spread must be a standard deviation"),
+    ],
+)
 def test_bad_tie_settings_name_the_value(options, message):
     with pytest.raises(NasError, match=message.replace("(", r"\(").replace(")", r"\)")):
         CoordinateExpansion(SPACE, target=TARGET, **options)
@@ -174,8 +195,15 @@ def test_equally_cheap_tied_candidates_go_to_the_higher_mean_not_the_operation_o
     history = [base]
     for op, point in SPACE.expansions(SPACE.base).items():
         accuracy = {"fast": 0.450, "temporal": 0.456}.get(op, 0.30)
-        history.append(TrialRecord(point, COMPLETE, accuracy, SPACE.complexity(point).macs,
-                                   {"accuracy_se": SE, "step": 1, "operation": op, "role": "candidate"}))
+        history.append(
+            TrialRecord(
+                point,
+                COMPLETE,
+                accuracy,
+                SPACE.complexity(point).macs,
+                {"accuracy_se": SE, "step": 1, "operation": op, "role": "candidate"},
+            )
+        )
     step = strategy.expansion_path(history)[1]
     assert step.decision.tie and set(step.decision.tied) == {"fast", "temporal"}
     assert SPACE.complexity(step.candidates["fast"]).macs == SPACE.complexity(step.candidates["temporal"]).macs
@@ -186,8 +214,10 @@ def test_a_seed_spread_is_a_floor_under_every_candidates_noise():
     single = TrialRecord(SPACE.base, COMPLETE, 0.4, 1, {"accuracy_se": SE})
     assert noise_of(single) is noise_of(single, 0.0) == SE  # no spread assumed: the validation error, as it was
     assert noise_of(single, 0.04) == pytest.approx((SE**2 + 0.04**2) ** 0.5)
-    runs = [TrialRecord(SPACE.base, COMPLETE, a, 1, {"accuracy_se": SE, "repeat": k})
-            for k, a in enumerate([0.50, 0.45, 0.40])]
+    runs = [
+        TrialRecord(SPACE.base, COMPLETE, a, 1, {"accuracy_se": SE, "repeat": k})
+        for k, a in enumerate([0.50, 0.45, 0.40])
+    ]
     (merged,) = aggregate_runs(runs, 3)
     spread = 0.05**2  # the runs' sample variance
     assert noise_of(merged) == pytest.approx(combined_se([0.50, 0.45, 0.40], SE))
@@ -206,14 +236,20 @@ def test_with_a_seed_spread_a_single_run_win_within_it_is_a_tie_and_retrained():
     runs = search(spread)
     step = spread.expansion_path(aggregate_runs(runs))[2]
     assert step.decision.tie and "temporal" in step.decision.tied
-    assert step.decision.noise == pytest.approx(2 ** 0.5 * (SE**2 + 0.03**2 / 3) ** 0.5)  # after 3 runs each
+    assert step.decision.noise == pytest.approx(2**0.5 * (SE**2 + 0.03**2 / 3) ** 0.5)  # after 3 runs each
     assert max(repeat_of(r) for r in runs if r.attrs.get("step") == 2) == 2
 
 
 def test_a_seed_spread_is_stored_only_where_it_was_set_and_rebuilt_from_the_study():
     from nas.study_config import strategy_from_config
 
-    stored = {"strategy": "coordinate", "target_macs": TARGET, "seed": 0, "tie_rule": "reseed", "tie_sigmas": 1.0,
-              "tie_max_runs": 3}
+    stored = {
+        "strategy": "coordinate",
+        "target_macs": TARGET,
+        "seed": 0,
+        "tie_rule": "reseed",
+        "tie_sigmas": 1.0,
+        "tie_max_runs": 3,
+    }
     assert strategy_from_config(SPACE, stored).seed_spread == 0.0  # a study from before: as it always decided
     assert strategy_from_config(SPACE, {**stored, "seed_spread": 0.04}).seed_spread == 0.04

@@ -17,8 +17,14 @@ from tests.nas.test_cli_search import TINY, comparable, nas_command
 
 STUDY = "shared"
 #: The tiny search with trainings of about a second (twice the clips, 4 epochs), so that a kill lands mid-trial.
-SEARCH = [TINY[0], TINY[1].replace("clips_per_class=6", "clips_per_class=12"),
-          *TINY[2:TINY.index("--epochs")], "--epochs", "4", *TINY[TINY.index("--epochs") + 2:]]
+SEARCH = [
+    TINY[0],
+    TINY[1].replace("clips_per_class=6", "clips_per_class=12"),
+    *TINY[2 : TINY.index("--epochs")],
+    "--epochs",
+    "4",
+    *TINY[TINY.index("--epochs") + 2 :],
+]
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -29,8 +35,13 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def single(tmp_path_factory):
     """The same search in one process: the path every multi-worker run must reproduce."""
     tmp_path = tmp_path_factory.mktemp("single")
-    done = subprocess.run(nas_command("search", *SEARCH, "--storage", str(tmp_path / "one.db"), "--study", STUDY, "--json"),
-                          env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        nas_command("search", *SEARCH, "--storage", str(tmp_path / "one.db"), "--study", STUDY, "--json"),
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -42,11 +53,24 @@ def _start(tmp_path: Path, storage: str, workers: int) -> tuple[subprocess.Popen
     for index in range(workers - 1):
         log = open(tmp_path / f"worker{index}.log", "w")
         logs.append(log)
-        helpers.append(subprocess.Popen(nas_command("worker", "--storage", storage, "--study", STUDY, "--wait", "120",
-                                                    "--heartbeat", "2", "--json"),
-                                        env=env, stdout=subprocess.PIPE, stderr=log, text=True))
-    search = subprocess.Popen(nas_command("search", *SEARCH, "--storage", storage, "--study", STUDY, "--heartbeat", "2", "--json"),
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        helpers.append(
+            subprocess.Popen(
+                nas_command(
+                    "worker", "--storage", storage, "--study", STUDY, "--wait", "120", "--heartbeat", "2", "--json"
+                ),
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        )
+    search = subprocess.Popen(
+        nas_command("search", *SEARCH, "--storage", storage, "--study", STUDY, "--heartbeat", "2", "--json"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     return search, helpers
 
 
@@ -69,8 +93,11 @@ def _trials(storage: str) -> list[optuna.trial.FrozenTrial]:
 
 
 def _check_each_point_trained_once(trials: list[optuna.trial.FrozenTrial]) -> None:
-    trained = Counter((json.dumps(t.params, sort_keys=True), t.user_attrs["fingerprint"]) for t in trials
-                      if t.state == optuna.trial.TrialState.COMPLETE)
+    trained = Counter(
+        (json.dumps(t.params, sort_keys=True), t.user_attrs["fingerprint"])
+        for t in trials
+        if t.state == optuna.trial.TrialState.COMPLETE
+    )
     assert trained and max(trained.values()) == 1, "a point was trained twice"
     assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING], "a trial was left running"
 
@@ -86,7 +113,9 @@ def _run_and_check(single: dict, tmp_path: Path, storage: str, workers: int) -> 
     return trials
 
 
-def test_four_processes_on_postgresql_train_each_candidate_once_on_the_single_process_path(single, tmp_path, postgres_url):
+def test_four_processes_on_postgresql_train_each_candidate_once_on_the_single_process_path(
+    single, tmp_path, postgres_url
+):
     trials = _run_and_check(single, tmp_path, postgres_url, workers=4)
     kept = [t for t in trials if not t.user_attrs.get("withdrawn")]  # a withdrawn claim never trained
     steps = Counter(t.user_attrs.get("step") for t in kept if t.user_attrs.get("role") == "candidate")
@@ -121,9 +150,15 @@ def _signal_when_training(victim: subprocess.Popen, storage: str, signum: int, d
 def _victims_trials(victim: subprocess.Popen, storage: str) -> list[optuna.trial.FrozenTrial]:
     """The victim's running trials of points that train, not (yet) withdrawn."""
     try:
-        return [t for t in _trials(storage) if t.state == optuna.trial.TrialState.RUNNING
-                and t.user_attrs["owner"]["pid"] == victim.pid and not t.user_attrs.get("withdrawn")
-                and "retry" not in t.user_attrs and _trains(t.params)]
+        return [
+            t
+            for t in _trials(storage)
+            if t.state == optuna.trial.TrialState.RUNNING
+            and t.user_attrs["owner"]["pid"] == victim.pid
+            and not t.user_attrs.get("withdrawn")
+            and "retry" not in t.user_attrs
+            and _trains(t.params)
+        ]
     except KeyError:  # the study does not exist yet
         return []
 
@@ -144,8 +179,14 @@ def _stop_mid_training(victim: subprocess.Popen, storage: str, deadline: float) 
         time.sleep(0.3)
         trials = _trials(storage)
         (mine,) = [t for t in trials if t.number == number]
-        earlier = [t for t in trials if t.number < number and t.params == mine.params and not t.user_attrs.get("withdrawn")
-                   and t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE)]
+        earlier = [
+            t
+            for t in trials
+            if t.number < number
+            and t.params == mine.params
+            and not t.user_attrs.get("withdrawn")
+            and t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE)
+        ]
         if not earlier and any(t.number == number for t in _victims_trials(victim, storage)):
             return number
         victim.send_signal(signal.SIGCONT)
@@ -161,12 +202,23 @@ def test_a_worker_sigkilled_mid_trial_has_its_trial_retried_on_postgresql(single
     assert comparable(summary) == comparable(single)
     trials = _trials(postgres_url)
     _check_each_point_trained_once(trials)
-    (dead,) = [t for t in trials if t.user_attrs["owner"]["pid"] == victim.pid and t.state == optuna.trial.TrialState.FAIL
-               and t.user_attrs.get("retry", True)]  # the trial the kill stranded, failed by another worker for retry
+    (dead,) = [
+        t
+        for t in trials
+        if t.user_attrs["owner"]["pid"] == victim.pid
+        and t.state == optuna.trial.TrialState.FAIL
+        and t.user_attrs.get("retry", True)
+    ]  # the trial the kill stranded, failed by another worker for retry
     assert "died mid-trial" in dead.user_attrs.get("fail_reason", "")  # by its pid: the workers share this machine
     killed = dead.number
-    same = [t for t in trials if t.params == dead.params and t.number != killed and not t.user_attrs.get("withdrawn")
-            and t.user_attrs["fingerprint"] == dead.user_attrs["fingerprint"]]
+    same = [
+        t
+        for t in trials
+        if t.params == dead.params
+        and t.number != killed
+        and not t.user_attrs.get("withdrawn")
+        and t.user_attrs["fingerprint"] == dead.user_attrs["fingerprint"]
+    ]
     settled = [t for t in same if t.state == optuna.trial.TrialState.COMPLETE or t.user_attrs.get("retry") is False]
     assert len(settled) == 1, [(t.number, t.state, t.user_attrs) for t in same]  # trained (or failed for good) once
     if settled[0].number > killed:  # the usual case; else the kill caught a claim that was about to step back
@@ -174,24 +226,39 @@ def test_a_worker_sigkilled_mid_trial_has_its_trial_retried_on_postgresql(single
 
 
 def test_a_worker_waits_for_a_study_that_never_comes_then_says_so(tmp_path):
-    done = subprocess.run(nas_command("worker", "--storage", str(tmp_path / "none.db"), "--study", "later", "--wait", "1"),
-                          env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        nas_command("worker", "--storage", str(tmp_path / "none.db"), "--study", "later", "--wait", "1"),
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "no ledger at" in done.stderr and "after waiting 1 s" in done.stderr
     assert not (tmp_path / "none.db").exists(), "a worker created the ledger it waits for"
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
 
 
 def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
-    done = subprocess.run(nas_command("worker", "--storage", "postgresql://nas:s3cret@127.0.0.1:1/nas", "--study", "x",
-                                      "--wait", "0"), env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        nas_command("worker", "--storage", "postgresql://nas:s3cret@127.0.0.1:1/nas", "--study", "x", "--wait", "0"),
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "cannot open storage" in done.stderr and "s3cret" not in done.stderr
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
 
 
 def test_a_worker_without_wait_on_a_missing_ledger_file_creates_nothing(tmp_path):
     ledger = tmp_path / "missing.db"
-    done = subprocess.run(nas_command("worker", "--storage", str(ledger), "--study", "x", "--wait", "0"),
-                          env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        nas_command("worker", "--storage", str(ledger), "--study", "x", "--wait", "0"),
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "no ledger at" in done.stderr and not ledger.exists()
 
 
@@ -199,8 +266,13 @@ def test_a_worker_without_wait_on_a_missing_ledger_file_creates_nothing(tmp_path
 def small_study(tmp_path):
     """A one-model study of the tiny search: what the refused workers try to join."""
     storage = str(tmp_path / "small.db")
-    done = subprocess.run(nas_command("search", *TINY, "--budget", "1", "--final-epochs", "0", "--storage", storage,
-                                      "--study", "refuse"), env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        nas_command("search", *TINY, "--budget", "1", "--final-epochs", "0", "--storage", storage, "--study", "refuse"),
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return storage
 
@@ -209,17 +281,30 @@ def _trial_count(storage: str) -> int:
     return len(optuna.load_study(study_name="refuse", storage=f"sqlite:///{storage}").get_trials())
 
 
-@pytest.mark.parametrize("extra, env, message", [
-    (["--data", TINY[1].replace("classes=4", "classes=3")], {}, "has 3 classes, the search's model 4"),
-    (["--data", TINY[1].replace("seed=3", "seed=4")], {}, "would train differently from the search (data differ)"),
-    ([], {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}, "nas worker trains each candidate in one process"),
-    (["--device", "cuda"], {"CUDA_VISIBLE_DEVICES": ""}, "device 'cuda' asked for, but this machine has no usable CUDA"),
-])
-def test_a_worker_refuses_other_data_and_torchrun_in_one_line_and_trains_nothing(small_study, tmp_path, extra, env,
-                                                                                 message):
+@pytest.mark.parametrize(
+    "extra, env, message",
+    [
+        (["--data", TINY[1].replace("classes=4", "classes=3")], {}, "has 3 classes, the search's model 4"),
+        (["--data", TINY[1].replace("seed=3", "seed=4")], {}, "would train differently from the search (data differ)"),
+        ([], {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}, "nas worker trains each candidate in one process"),
+        (
+            ["--device", "cuda"],
+            {"CUDA_VISIBLE_DEVICES": ""},
+            "device 'cuda' asked for, but this machine has no usable CUDA",
+        ),
+    ],
+)
+def test_a_worker_refuses_other_data_and_torchrun_in_one_line_and_trains_nothing(
+    small_study, tmp_path, extra, env, message
+):
     before = _trial_count(small_study)
-    done = subprocess.run(nas_command("worker", "--storage", small_study, "--study", "refuse", "--wait", "0", *extra),
-                          env={**_env(tmp_path), **env}, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        nas_command("worker", "--storage", small_study, "--study", "refuse", "--wait", "0", *extra),
+        env={**_env(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1  # other synthetic data is never built
     assert _trial_count(small_study) == before
@@ -244,8 +329,9 @@ def test_three_processes_on_a_journal_file(single, tmp_path):
     _run_and_check(single, tmp_path, str(tmp_path / "shared.journal"), workers=3)
 
 
-def test_a_worker_stopped_past_the_heartbeat_grace_loses_its_trial_and_drops_its_late_result(single, tmp_path,
-                                                                                              postgres_url):
+def test_a_worker_stopped_past_the_heartbeat_grace_loses_its_trial_and_drops_its_late_result(
+    single, tmp_path, postgres_url
+):
     """SIGSTOP: alive (its pid is there) but silent, so only the heartbeat can tell; after SIGCONT it finishes a
     training whose trial another worker failed and retried, and drops the result."""
     search, helpers = _start(tmp_path, postgres_url, workers=3)
@@ -268,7 +354,9 @@ def test_a_worker_stopped_past_the_heartbeat_grace_loses_its_trial_and_drops_its
     assert comparable(summary) == comparable(single), "the stopped worker changed the search's path"
     trials = _trials(postgres_url)
     _check_each_point_trained_once(trials)
-    assert [t.number for t in trials if t.user_attrs.get("retry_of") == stopped], "the silent worker's point was not retried"
+    assert [t.number for t in trials if t.user_attrs.get("retry_of") == stopped], (
+        "the silent worker's point was not retried"
+    )
     (log,) = [p for p in tmp_path.glob("worker0.log")]
     assert "its result is dropped and the point retried" in log.read_text()
     (final,) = [t for t in _trials(postgres_url) if t.number == stopped]

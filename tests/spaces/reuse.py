@@ -98,8 +98,24 @@ def install_project(python: Path, workdir: Path) -> None:
             shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "data"))
         else:
             shutil.copy2(path, source / name)
-    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                           "--no-build-isolation", "--no-index", str(source)],
-                          env=clean_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            str(source),
+        ],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if done.returncode != 0:
         raise AssertionError(f"pip could not install the project:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")

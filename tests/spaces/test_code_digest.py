@@ -11,13 +11,21 @@ from spaces import get_space
 from spaces.code_digest import RESULT_MODULES, code_digest, digest_of, module_files
 
 ROOT = Path(__file__).resolve().parents[2]
-PRINT_DIGESTS = ("from spaces import get_space; from spaces.code_digest import code_digest; "
-                 "print(code_digest(), get_space('x3d').code_digest(), get_space('x2d-image').code_digest())")
+PRINT_DIGESTS = (
+    "from spaces import get_space; from spaces.code_digest import code_digest; "
+    "print(code_digest(), get_space('x3d').code_digest(), get_space('x2d-image').code_digest())"
+)
 
 
 def _digests_of_copy(root: Path) -> list[str]:
-    done = subprocess.run([sys.executable, "-c", PRINT_DIGESTS], cwd=root, env={"PYTHONPATH": str(root)},
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PRINT_DIGESTS],
+        cwd=root,
+        env={"PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.split()
 
 

@@ -122,7 +122,9 @@ def test_optuna_export_round_trips_through_a_real_study(any_space):
             study.tell(trial, float(any_space.complexity(point).macs))
             for name, dist in distributions.items():  # the point's values are the trial's values
                 assert dist._contains(dist.to_internal_repr(point[name]))
-        rebuilt = optuna.distributions.json_to_distribution(optuna.distributions.distribution_to_json(distributions[any_space.axis_names[0]]))
+        rebuilt = optuna.distributions.json_to_distribution(
+            optuna.distributions.distribution_to_json(distributions[any_space.axis_names[0]])
+        )
         assert rebuilt == distributions[any_space.axis_names[0]]
     for point in any_space.presets.values():
         assert any_space.from_params(point.as_dict()) == point
@@ -160,7 +162,9 @@ def test_analytic_complexity_equals_a_built_model(any_space):
         measured = measure_complexity(model, any_space.input_shape(point))
         assert measured.uncounted == {}
         assert (measured.macs, measured.params, measured.params_without_bn) == (
-            analytic.macs, analytic.params, analytic.params_without_bn,
+            analytic.macs,
+            analytic.params,
+            analytic.params_without_bn,
         ), point.key
 
 

@@ -34,7 +34,9 @@ def test_exact_golden_counts(image, name):
     expected = EXACT[name]
     point = image.preset(name)
     assert point.key == expected["point"]
-    assert image.complexity(point).as_dict() == {k: expected[k] for k in ("macs", "params", "params_without_bn", "activations")}
+    assert image.complexity(point).as_dict() == {
+        k: expected[k] for k in ("macs", "params", "params_without_bn", "activations")
+    }
 
 
 @pytest.mark.parametrize("name", ["X2D", "S", "L"])

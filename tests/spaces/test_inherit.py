@@ -68,7 +68,7 @@ def test_widening_copies_channels_and_splits_what_reads_them():
     state = space.grow_weights(space.base, parent.state_dict(), child, seed=0)
     old, new = parent.state_dict()["stem.conv_xy.weight"], state["stem.conv_xy.weight"]
     assert new.shape[0] > old.shape[0] and torch.equal(new[: old.shape[0]], old)  # old channels kept in place
-    assert all(any(torch.equal(row, o) for o in old) for row in new[old.shape[0]:])  # new ones copy old ones
+    assert all(any(torch.equal(row, o) for o in old) for row in new[old.shape[0] :])  # new ones copy old ones
     copied = [next(j for j, o in enumerate(old) if torch.equal(row, o)) for row in new]
     reading, before = state["stages.0.0.branch.0.weight"], parent.state_dict()["stages.0.0.branch.0.weight"]
     summed = torch.zeros(reading.shape[0], *before.shape[1:]).index_add_(1, torch.tensor(copied), reading)

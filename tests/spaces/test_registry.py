@@ -17,7 +17,7 @@ from spaces import (
 )
 from spaces.registry import PluginError
 
-PLUGIN_MODULE = '''
+PLUGIN_MODULE = """
 from tests.spaces.toy_space import ToySpace
 
 class PluginSpace(ToySpace):
@@ -25,7 +25,7 @@ class PluginSpace(ToySpace):
 
 def broken(**options):
     raise RuntimeError("boom")
-'''
+"""
 
 
 @pytest.fixture
@@ -35,11 +35,13 @@ def installed_plugin(tmp_path, monkeypatch):
     info = tmp_path / "nas_plugin_example-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nas-plugin-example\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(textwrap.dedent(f"""\
+    (info / "entry_points.txt").write_text(
+        textwrap.dedent(f"""\
         [{ENTRY_POINT_GROUP}]
         plugged = nas_plugin_example:PluginSpace
         broken = nas_plugin_example:broken
-        """))
+        """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
 

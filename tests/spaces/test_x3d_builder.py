@@ -62,14 +62,26 @@ def test_block_structure_follows_the_reference(x3d):
     depthwise = res2[0].branch[3]
     assert isinstance(depthwise, nn.Conv3d) and depthwise.groups == 54 and depthwise.stride == (1, 2, 2)
     kinds = [type(m).__name__ for m in res2[0].branch]
-    assert kinds == ["Conv3d", "BatchNorm3d", "ReLU", "Conv3d", "BatchNorm3d", "SqueezeExcitation", "SiLU", "Conv3d", "BatchNorm3d"]
+    assert kinds == [
+        "Conv3d",
+        "BatchNorm3d",
+        "ReLU",
+        "Conv3d",
+        "BatchNorm3d",
+        "SqueezeExcitation",
+        "SiLU",
+        "Conv3d",
+        "BatchNorm3d",
+    ]
     assert torch.count_nonzero(res2[0].branch[-1].weight) == 0  # zero-initialised last BN
     assert any(isinstance(m, nn.SiLU) for m in res2[0].branch)
     assert model.head.fc1[0].bias is None and model.head.classifier.out_features == 400
     assert model.head.dropout.p == 0.5
 
 
-@pytest.mark.parametrize("point_text", ["crop=32", "frames=3,crop=48,bottleneck=2.25,depth=2.2", "frames=2,crop=40,width=0.5"])
+@pytest.mark.parametrize(
+    "point_text", ["crop=32", "frames=3,crop=48,bottleneck=2.25,depth=2.2", "frames=2,crop=40,width=0.5"]
+)
 def test_forward_gives_logits_of_batch_by_classes(x3d, point_text):
     torch.manual_seed(0)
     point = x3d.parse_point(point_text)
@@ -94,7 +106,9 @@ def test_a_different_base_network_still_counts_exactly():
     """Base settings reach builder and complexity alike: 5x5 depthwise kernels, SE on every block, 3 stages."""
     from spaces.x3d import X3DSpace
 
-    space = X3DSpace(block_spatial_kernel=5, se_every=1, stage_widths=(16, 32, 64), stage_blocks=(1, 2, 2), num_classes=9)
+    space = X3DSpace(
+        block_spatial_kernel=5, se_every=1, stage_widths=(16, 32, 64), stage_blocks=(1, 2, 2), num_classes=9
+    )
     point = space.parse_point("frames=3,crop=64,bottleneck=2.25,depth=2.2")
     with torch.device("meta"):
         model = space.build(point)

@@ -24,7 +24,11 @@ PUBLISHED = {
     "L": {"gmacs": 18.368, "params": 6.153, "params_without_bn": 6.087, "blocks": (5, 10, 25, 15)},
 }
 PUBLISHED_POINTS = {
-    "X2D": (1, 24, 112), "XS": (4, 12, 160), "S": (13, 6, 160), "M": (16, 5, 224), "L": (16, 5, 312),
+    "X2D": (1, 24, 112),
+    "XS": (4, 12, 160),
+    "S": (13, 6, 160),
+    "M": (16, 5, 224),
+    "L": (16, 5, 312),
 }
 EXACT = json.loads((Path(__file__).parent / "x3d_complexity.json").read_text())
 
@@ -55,7 +59,9 @@ def test_exact_golden_counts(name):
     expected = EXACT[name]
     space = get_space("x3d", num_classes=expected.get("num_classes", 400))
     point = space.parse_point(expected["point"])
-    assert space.complexity(point).as_dict() == {k: expected[k] for k in ("macs", "params", "params_without_bn", "activations")}
+    assert space.complexity(point).as_dict() == {
+        k: expected[k] for k in ("macs", "params", "params_without_bn", "activations")
+    }
 
 
 def test_xs_widths_match_the_reference(x3d):

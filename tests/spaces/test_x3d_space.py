@@ -15,7 +15,14 @@ def x3d():
 
 
 def test_ranges_hold_the_required_values(x3d):
-    required = {"frames": (1, 64), "stride": (1, 48), "crop": (32, 448), "width": (0.5, 4), "bottleneck": (1, 8), "depth": (1, 10)}
+    required = {
+        "frames": (1, 64),
+        "stride": (1, 48),
+        "crop": (32, 448),
+        "width": (0.5, 4),
+        "bottleneck": (1, 8),
+        "depth": (1, 10),
+    }
     for name, (low, high) in required.items():
         axis = x3d.axis(name)
         assert axis.low <= low and axis.high >= high
@@ -26,7 +33,7 @@ def test_ladders_start_with_the_published_levels(x3d):
     assert x3d.axis("frames").ladder == (1, 2, 4, 8, 16, 32, 64)
     crops = x3d.axis("crop").ladder
     start = crops.index(112)
-    assert crops[start: start + 4] == (112, 160, 224, 312) and crops[start - 2: start] == (56, 80)
+    assert crops[start : start + 4] == (112, 160, 224, 312) and crops[start - 2 : start] == (56, 80)
     assert x3d.axis("bottleneck").ladder[:3] == (1.0, 2.25, 4.5)
     assert x3d.axis("depth").ladder[:3] == (1.0, 2.2, 5.0)
     assert x3d.axis("width").ladder[2:4] == (1.0, 1.4142)
@@ -96,7 +103,7 @@ def test_a_proxy_base_scales_ladders_and_presets():
     xs = proxy.preset("XS")
     assert (xs["frames"], xs["stride"], xs["crop"]) == (4, 4, 80)
     crops = proxy.axis("crop").ladder
-    assert crops[crops.index(56) - 1: crops.index(56) + 3] == (40, 56, 80, 112)
+    assert crops[crops.index(56) - 1 : crops.index(56) + 3] == (40, 56, 80, 112)
     assert proxy.base["crop"] == 56 and proxy.base["stride"] == 8
     assert proxy.complexity(xs).params < get_space("x3d").complexity(get_space("x3d").preset("XS")).params
 

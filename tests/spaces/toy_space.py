@@ -40,7 +40,9 @@ class ToySpace(SearchSpace):
         shape = (3, 1, point["resolution"], point["resolution"])
         total = Complexity()
         for _ in range(point["layers"]):
-            cost, shape = conv3d_complexity(in_shape=shape, out_channels=point["channels"], kernel=(1, 3, 3), padding=(0, 1, 1))
+            cost, shape = conv3d_complexity(
+                in_shape=shape, out_channels=point["channels"], kernel=(1, 3, 3), padding=(0, 1, 1)
+            )
             total = total + cost + batchnorm_complexity(point["channels"])
         return total + linear_complexity(in_features=point["channels"], out_features=self._classes(num_classes))
 
@@ -50,10 +52,15 @@ class ToySpace(SearchSpace):
         point = self.point(point)
         layers, channels = [], 3
         for _ in range(point["layers"]):
-            layers += [nn.Conv3d(channels, point["channels"], (1, 3, 3), padding=(0, 1, 1), bias=False),
-                       nn.BatchNorm3d(point["channels"]), nn.ReLU()]
+            layers += [
+                nn.Conv3d(channels, point["channels"], (1, 3, 3), padding=(0, 1, 1), bias=False),
+                nn.BatchNorm3d(point["channels"]),
+                nn.ReLU(),
+            ]
             channels = point["channels"]
-        return nn.Sequential(*layers, nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(channels, self._classes(num_classes)))
+        return nn.Sequential(
+            *layers, nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(channels, self._classes(num_classes))
+        )
 
     def input_shape(self, point: Point, batch: int = 1) -> tuple[int, ...]:
         point = self.point(point)

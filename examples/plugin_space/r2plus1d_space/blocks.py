@@ -44,12 +44,27 @@ def projection_geometry(spatial_stride: int, temporal_stride: int) -> Geometry:
 def _conv(in_channels: int, out_channels: int, geometry: Geometry) -> "nn.Conv3d":
     from torch import nn
 
-    return nn.Conv3d(in_channels, out_channels, geometry["kernel"], stride=geometry["stride"], padding=geometry["padding"], bias=False)
+    return nn.Conv3d(
+        in_channels,
+        out_channels,
+        geometry["kernel"],
+        stride=geometry["stride"],
+        padding=geometry["padding"],
+        bias=False,
+    )
 
 
 # -- the factorised convolution ------------------------------------------------------
-def create_conv2plus1d(*, in_channels: int, inner_channels: int, out_channels: int, temporal_kernel: int,
-                       spatial_kernel: int, spatial_stride: int, temporal_stride: int) -> "nn.Sequential":
+def create_conv2plus1d(
+    *,
+    in_channels: int,
+    inner_channels: int,
+    out_channels: int,
+    temporal_kernel: int,
+    spatial_kernel: int,
+    spatial_stride: int,
+    temporal_stride: int,
+) -> "nn.Sequential":
     """Spatial conv to ``inner_channels``, BN, ReLU, temporal conv to ``out_channels`` (no BN after: the caller's)."""
     from torch import nn
 
@@ -61,27 +76,46 @@ def create_conv2plus1d(*, in_channels: int, inner_channels: int, out_channels: i
     )
 
 
-def conv2plus1d_complexity(*, in_shape: Shape3d, inner_channels: int, out_channels: int, temporal_kernel: int,
-                           spatial_kernel: int, spatial_stride: int, temporal_stride: int) -> tuple[Complexity, Shape3d]:
-    spatial, shape = conv3d_complexity(in_shape=in_shape, out_channels=inner_channels,
-                                       **spatial_geometry(spatial_kernel, spatial_stride))
-    temporal, shape = conv3d_complexity(in_shape=shape, out_channels=out_channels,
-                                        **temporal_geometry(temporal_kernel, temporal_stride))
+def conv2plus1d_complexity(
+    *,
+    in_shape: Shape3d,
+    inner_channels: int,
+    out_channels: int,
+    temporal_kernel: int,
+    spatial_kernel: int,
+    spatial_stride: int,
+    temporal_stride: int,
+) -> tuple[Complexity, Shape3d]:
+    spatial, shape = conv3d_complexity(
+        in_shape=in_shape, out_channels=inner_channels, **spatial_geometry(spatial_kernel, spatial_stride)
+    )
+    temporal, shape = conv3d_complexity(
+        in_shape=shape, out_channels=out_channels, **temporal_geometry(temporal_kernel, temporal_stride)
+    )
     return spatial + batchnorm_complexity(inner_channels) + temporal, shape
 
 
 # -- stem ---------------------------------------------------------------------------
 def _stem_arguments(arch: R2Plus1DArchitecture) -> dict[str, int]:
-    return {"inner_channels": arch.stem_inner_width, "out_channels": arch.stem_width, "temporal_kernel": arch.temporal_kernel,
-            "spatial_kernel": arch.stem_spatial_kernel, "spatial_stride": 2, "temporal_stride": 1}
+    return {
+        "inner_channels": arch.stem_inner_width,
+        "out_channels": arch.stem_width,
+        "temporal_kernel": arch.temporal_kernel,
+        "spatial_kernel": arch.stem_spatial_kernel,
+        "spatial_stride": 2,
+        "temporal_stride": 1,
+    }
 
 
 def create_stem(arch: R2Plus1DArchitecture) -> "nn.Sequential":
     """The paper's stem: a (2+1)D conv with a 7 x 7 spatial kernel at spatial stride 2, then BN and ReLU."""
     from torch import nn
 
-    return nn.Sequential(create_conv2plus1d(in_channels=arch.in_channels, **_stem_arguments(arch)),
-                         nn.BatchNorm3d(arch.stem_width), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        create_conv2plus1d(in_channels=arch.in_channels, **_stem_arguments(arch)),
+        nn.BatchNorm3d(arch.stem_width),
+        nn.ReLU(inplace=True),
+    )
 
 
 def stem_complexity(arch: R2Plus1DArchitecture) -> tuple[Complexity, Shape3d]:
@@ -94,34 +128,50 @@ def _needs_projection(in_channels: int, out_channels: int, spatial_stride: int, 
     return in_channels != out_channels or spatial_stride != 1 or temporal_stride != 1
 
 
-def _block_convs(arch: R2Plus1DArchitecture, in_channels: int, out_channels: int, spatial_stride: int,
-                 temporal_stride: int) -> list[dict[str, int]]:
+def _block_convs(
+    arch: R2Plus1DArchitecture, in_channels: int, out_channels: int, spatial_stride: int, temporal_stride: int
+) -> list[dict[str, int]]:
     """Arguments of the block's two (2+1)D convs: the first strides, both share one inner width."""
-    shared = {"inner_channels": arch.block_inner_width(in_channels, out_channels), "out_channels": out_channels,
-              "temporal_kernel": arch.temporal_kernel, "spatial_kernel": arch.spatial_kernel}
-    return [{**shared, "in_channels": in_channels, "spatial_stride": spatial_stride, "temporal_stride": temporal_stride},
-            {**shared, "in_channels": out_channels, "spatial_stride": 1, "temporal_stride": 1}]
+    shared = {
+        "inner_channels": arch.block_inner_width(in_channels, out_channels),
+        "out_channels": out_channels,
+        "temporal_kernel": arch.temporal_kernel,
+        "spatial_kernel": arch.spatial_kernel,
+    }
+    return [
+        {**shared, "in_channels": in_channels, "spatial_stride": spatial_stride, "temporal_stride": temporal_stride},
+        {**shared, "in_channels": out_channels, "spatial_stride": 1, "temporal_stride": 1},
+    ]
 
 
-def create_block(arch: R2Plus1DArchitecture, *, in_channels: int, out_channels: int, spatial_stride: int,
-                 temporal_stride: int) -> "nn.Module":
+def create_block(
+    arch: R2Plus1DArchitecture, *, in_channels: int, out_channels: int, spatial_stride: int, temporal_stride: int
+) -> "nn.Module":
     """Two (2+1)D convs with BN, ReLU between, a residual shortcut (projected where the shape changes)."""
     from torch import nn
 
     from .modules import BasicBlock
 
     first, second = _block_convs(arch, in_channels, out_channels, spatial_stride, temporal_stride)
-    branch = nn.Sequential(create_conv2plus1d(**first), nn.BatchNorm3d(out_channels), nn.ReLU(inplace=True),
-                           create_conv2plus1d(**second), nn.BatchNorm3d(out_channels))
+    branch = nn.Sequential(
+        create_conv2plus1d(**first),
+        nn.BatchNorm3d(out_channels),
+        nn.ReLU(inplace=True),
+        create_conv2plus1d(**second),
+        nn.BatchNorm3d(out_channels),
+    )
     shortcut = None
     if _needs_projection(in_channels, out_channels, spatial_stride, temporal_stride):
-        shortcut = nn.Sequential(_conv(in_channels, out_channels, projection_geometry(spatial_stride, temporal_stride)),
-                                 nn.BatchNorm3d(out_channels))
+        shortcut = nn.Sequential(
+            _conv(in_channels, out_channels, projection_geometry(spatial_stride, temporal_stride)),
+            nn.BatchNorm3d(out_channels),
+        )
     return BasicBlock(branch=branch, shortcut=shortcut)
 
 
-def block_complexity(arch: R2Plus1DArchitecture, *, in_shape: Shape3d, out_channels: int, spatial_stride: int,
-                     temporal_stride: int) -> tuple[Complexity, Shape3d]:
+def block_complexity(
+    arch: R2Plus1DArchitecture, *, in_shape: Shape3d, out_channels: int, spatial_stride: int, temporal_stride: int
+) -> tuple[Complexity, Shape3d]:
     in_channels = in_shape[0]
     first, second = _block_convs(arch, in_channels, out_channels, spatial_stride, temporal_stride)
     del first["in_channels"], second["in_channels"]  # the shapes carry them
@@ -129,30 +179,42 @@ def block_complexity(arch: R2Plus1DArchitecture, *, in_shape: Shape3d, out_chann
     second_cost, shape = conv2plus1d_complexity(in_shape=shape, **second)
     total = cost + second_cost + batchnorm_complexity(out_channels) * 2
     if _needs_projection(in_channels, out_channels, spatial_stride, temporal_stride):
-        projection, _ = conv3d_complexity(in_shape=in_shape, out_channels=out_channels,
-                                          **projection_geometry(spatial_stride, temporal_stride))
+        projection, _ = conv3d_complexity(
+            in_shape=in_shape, out_channels=out_channels, **projection_geometry(spatial_stride, temporal_stride)
+        )
         total = total + projection + batchnorm_complexity(out_channels)
     return total, shape
 
 
 # -- stage ---------------------------------------------------------------------------
 def _strides(stage: StageSpec, first: bool) -> dict[str, int]:
-    return {"spatial_stride": stage.spatial_stride if first else 1, "temporal_stride": stage.temporal_stride if first else 1}
+    return {
+        "spatial_stride": stage.spatial_stride if first else 1,
+        "temporal_stride": stage.temporal_stride if first else 1,
+    }
 
 
 def create_stage(arch: R2Plus1DArchitecture, stage: StageSpec) -> "nn.Sequential":
     from torch import nn
 
-    return nn.Sequential(*(
-        create_block(arch, in_channels=stage.in_width if i == 0 else stage.out_width, out_channels=stage.out_width,
-                     **_strides(stage, first=i == 0))
-        for i in range(stage.blocks)
-    ))
+    return nn.Sequential(
+        *(
+            create_block(
+                arch,
+                in_channels=stage.in_width if i == 0 else stage.out_width,
+                out_channels=stage.out_width,
+                **_strides(stage, first=i == 0),
+            )
+            for i in range(stage.blocks)
+        )
+    )
 
 
 def stage_complexity(arch: R2Plus1DArchitecture, stage: StageSpec, in_shape: Shape3d) -> tuple[Complexity, Shape3d]:
     """The first block, plus the later ones (all alike: same shape, no stride) times their count."""
-    total, shape = block_complexity(arch, in_shape=in_shape, out_channels=stage.out_width, **_strides(stage, first=True))
+    total, shape = block_complexity(
+        arch, in_shape=in_shape, out_channels=stage.out_width, **_strides(stage, first=True)
+    )
     if stage.blocks > 1:
         later, _ = block_complexity(arch, in_shape=shape, out_channels=stage.out_width, **_strides(stage, first=False))
         total = total + later * (stage.blocks - 1)
@@ -179,8 +241,11 @@ def create_r2plus1d(arch: R2Plus1DArchitecture) -> "nn.Module":
 
     from .modules import R2Plus1DNet
 
-    return R2Plus1DNet(stem=create_stem(arch), stages=nn.Sequential(*(create_stage(arch, s) for s in arch.stages)),
-                       head=create_head(arch))
+    return R2Plus1DNet(
+        stem=create_stem(arch),
+        stages=nn.Sequential(*(create_stage(arch, s) for s in arch.stages)),
+        head=create_head(arch),
+    )
 
 
 def r2plus1d_complexity_parts(arch: R2Plus1DArchitecture) -> list[tuple[str, Complexity, Shape3d]]:

@@ -73,7 +73,9 @@ def factorised_width(in_channels: int, out_channels: int, temporal_kernel: int, 
     computed in integers exactly as torchvision's ``Conv2Plus1D`` callers do.
     """
     area = spatial_kernel * spatial_kernel
-    return max(1, in_channels * out_channels * temporal_kernel * area // (in_channels * area + temporal_kernel * out_channels))
+    return max(
+        1, in_channels * out_channels * temporal_kernel * area // (in_channels * area + temporal_kernel * out_channels)
+    )
 
 
 @dataclass(frozen=True)
@@ -119,22 +121,34 @@ class R2Plus1DArchitecture:
         return factorised_width(in_width, out_width, self.temporal_kernel, self.spatial_kernel)
 
 
-def derive_architecture(point: Mapping[str, Value], base: R2Plus1DBase, num_classes: int | None = None) -> R2Plus1DArchitecture:
+def derive_architecture(
+    point: Mapping[str, Value], base: R2Plus1DBase, num_classes: int | None = None
+) -> R2Plus1DArchitecture:
     """Apply the width multiplier, depth and strides of a point to the base network."""
     width = float(point["width"])
     stages, in_width = [], round_width(base.stem_width * width, base.width_divisor)
     for index, base_width in enumerate(base.stage_widths):
         out_width = round_width(base_width * width, base.width_divisor)
         downsample = 2 if index > 0 else 1
-        stages.append(StageSpec(name=f"layer{index + 1}", blocks=int(point["depth"]), in_width=in_width, out_width=out_width,
-                                spatial_stride=downsample, temporal_stride=downsample if base.temporal_downsample else 1))
+        stages.append(
+            StageSpec(
+                name=f"layer{index + 1}",
+                blocks=int(point["depth"]),
+                in_width=in_width,
+                out_width=out_width,
+                spatial_stride=downsample,
+                temporal_stride=downsample if base.temporal_downsample else 1,
+            )
+        )
         in_width = out_width
     return R2Plus1DArchitecture(
         frames=int(point["frames"]),
         crop=int(point["crop"]),
         in_channels=base.in_channels,
         stem_width=round_width(base.stem_width * width, base.width_divisor),
-        stem_inner_width=max(1, math.floor(base.stem_inner_width * width + 0.5)),  # 45 is no multiple of 8: nearest whole
+        stem_inner_width=max(
+            1, math.floor(base.stem_inner_width * width + 0.5)
+        ),  # 45 is no multiple of 8: nearest whole
         stem_spatial_kernel=base.stem_spatial_kernel,
         temporal_kernel=2 * int(point["temporal_radius"]) + 1,
         spatial_kernel=base.spatial_kernel,

@@ -33,11 +33,34 @@ from .network import R2Plus1DArchitecture, R2Plus1DBase, derive_architecture
 AXES: tuple[tuple[str, bool, float, float, float, tuple[float, ...], str], ...] = (
     ("frames", True, 1, 64, 4, (1, 2, 4, 8, 16, 32, 64), "frames per clip"),
     ("stride", True, 1, 32, 8, (1, 2, 4, 8, 16, 32), "sampling stride, in source frames"),
-    ("crop", True, 16, 320, 48, (32, 48, 64, 88, 112, 160, 224, 320), "training crop in pixels (about x sqrt(2) a level)"),
-    ("width", False, 0.125, 2.0, 0.125, (0.125, 0.1768, 0.25, 0.3536, 0.5, 0.7071, 1.0, 1.4142, 2.0),
-     "channel multiplier of every layer (1 = 64 to 512 channels)"),
+    (
+        "crop",
+        True,
+        16,
+        320,
+        48,
+        (32, 48, 64, 88, 112, 160, 224, 320),
+        "training crop in pixels (about x sqrt(2) a level)",
+    ),
+    (
+        "width",
+        False,
+        0.125,
+        2.0,
+        0.125,
+        (0.125, 0.1768, 0.25, 0.3536, 0.5, 0.7071, 1.0, 1.4142, 2.0),
+        "channel multiplier of every layer (1 = 64 to 512 channels)",
+    ),
     ("depth", True, 1, 8, 1, (1, 2, 3, 4, 6, 8), "basic blocks per stage (1: R(2+1)D-10, 2: -18, 3: -26)"),
-    ("temporal_radius", True, 0, 3, 1, (0, 1, 2, 3), "frames each (2+1)D conv sees either side: kernel 2r+1 (0: spatial only)"),
+    (
+        "temporal_radius",
+        True,
+        0,
+        3,
+        1,
+        (0, 1, 2, 3),
+        "frames each (2+1)D conv sees either side: kernel 2r+1 (0: spatial only)",
+    ),
 )
 
 #: The published shape of the networks: 16 frames at stride 2 (8 fps from 30 fps video), 112^2, full width.
@@ -82,9 +105,20 @@ class R2Plus1DSpace(SearchSpace):
 
     def __init__(self, base: R2Plus1DBase | None = None, **base_settings: object) -> None:
         self.base_network = (base or R2Plus1DBase()).replace(**base_settings)
-        axes = [Axis(name, integer, low, high, base=value, ladder=ladder, description=text, quantum=8 if name == "crop" else 1,
-                     log=name != "temporal_radius")
-                for name, integer, low, high, value, ladder, text in AXES]
+        axes = [
+            Axis(
+                name,
+                integer,
+                low,
+                high,
+                base=value,
+                ladder=ladder,
+                description=text,
+                quantum=8 if name == "crop" else 1,
+                log=name != "temporal_radius",
+            )
+            for name, integer, low, high, value, ladder, text in AXES
+        ]
         super().__init__(axes, PRESETS, r2plus1d_operations())
 
     def settings(self) -> dict[str, object]:
@@ -92,7 +126,9 @@ class R2Plus1DSpace(SearchSpace):
 
     def architecture(self, point: Point, num_classes: int | None = None) -> R2Plus1DArchitecture:
         """Every width, stride and shape of the network at ``point``."""
-        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
+        ):
             raise InvalidPointError(f"num_classes must be a whole number >= 1, got {num_classes!r}")
         return derive_architecture(self.point(point), self.base_network, num_classes)
 
@@ -102,9 +138,16 @@ class R2Plus1DSpace(SearchSpace):
     def summary_rows(self, point: Point, num_classes: int | None = None) -> list[dict[str, Any]]:
         arch = self.architecture(point, num_classes)
         blocks = {stage.name: stage.blocks for stage in arch.stages}
-        return [{"part": name, "blocks": blocks.get(name, "-"), "output": "x".join(map(str, shape)),
-                 "macs": cost.macs, "params": cost.params}
-                for name, cost, shape in r2plus1d_complexity_parts(arch)]
+        return [
+            {
+                "part": name,
+                "blocks": blocks.get(name, "-"),
+                "output": "x".join(map(str, shape)),
+                "macs": cost.macs,
+                "params": cost.params,
+            }
+            for name, cost, shape in r2plus1d_complexity_parts(arch)
+        ]
 
     def build(self, point: Point, num_classes: int | None = None):
         from .blocks import create_r2plus1d

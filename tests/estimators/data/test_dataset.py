@@ -27,11 +27,14 @@ def test_validation_is_the_centre_clip_and_crop(tiny_cache):
     assert torch.equal(first, again)
     data.set_epoch(5)
     assert torch.equal(first, data[0][0])
+
     # centre in time: a 7-frame window in 16 frames starts at (16 - 7) // 2 = 4; in space: eval short side
     # 28 * 128 / 112 = 32 = the source's, so a 28-pixel square from (32 - 28) // 2 = 2, not resized
     def cut(start: int, offset: int) -> torch.Tensor:
         frames = cache.read(int(data.positions[0]), np.arange(start, start + 7, 2))
-        return torch.from_numpy(np.ascontiguousarray(frames[:, offset:offset + 28, offset:offset + 28])).permute(0, 3, 1, 2)
+        return torch.from_numpy(np.ascontiguousarray(frames[:, offset : offset + 28, offset : offset + 28])).permute(
+            0, 3, 1, 2
+        )
 
     assert first.shape == (4, 3, 28, 28) and torch.equal(first, cut(4, 2))
     assert not torch.equal(first, cut(3, 2)) and not torch.equal(first, cut(4, 0))  # the check tells other cuts apart
@@ -58,7 +61,9 @@ def test_flip_relabels_direction_classes(tiny_cache):
 
 
 def test_test_mode_gives_views(tiny_cache):
-    data = ClipDataset(tiny_cache, "test", ClipSampling(frames=2, stride=2, crop=16, mode="test", temporal_views=3, spatial_views=3))
+    data = ClipDataset(
+        tiny_cache, "test", ClipSampling(frames=2, stride=2, crop=16, mode="test", temporal_views=3, spatial_views=3)
+    )
     assert len(data) == 9 * len(data.positions)
     starts = {tuple(data[i][0].flatten()[:8].tolist()) for i in range(9)}
     assert len(starts) > 1

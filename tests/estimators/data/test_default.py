@@ -18,8 +18,12 @@ print(ensure_default_cache(SynthSettings(classes=2, clips_per_class=3, frames=8,
 
 def test_processes_started_together_build_once(tmp_path):
     env = {"NAS_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    processes = [subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(3)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", SCRIPT], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
     outputs = [process.communicate(timeout=120) for process in processes]
     assert all(process.returncode == 0 for process in processes), outputs
     paths = {out.strip() for out, _ in outputs}

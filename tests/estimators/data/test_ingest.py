@@ -48,7 +48,11 @@ def kinetics(tmp_path_factory):
     good = (root / "videos" / CLASSES[0] / f"{rows[0][1]}_000000_000010.mp4").read_bytes()
     (root / "videos" / CLASSES[1] / "truncd_000000_000010.mp4").write_bytes(good[: len(good) // 3])
     (root / "videos" / CLASSES[1] / "empty0_000000_000010.mp4").write_bytes(b"")
-    rows += [[CLASSES[1], "truncd", 0, 10, "train", 0], [CLASSES[1], "empty0", 0, 10, "train", 0], [CLASSES[0], "gone00", 0, 10, "val", 0]]
+    rows += [
+        [CLASSES[1], "truncd", 0, 10, "train", 0],
+        [CLASSES[1], "empty0", 0, 10, "train", 0],
+        [CLASSES[0], "gone00", 0, 10, "val", 0],
+    ]
     with open(root / "train.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["label", "youtube_id", "time_start", "time_end", "split", "is_cc"])
@@ -58,7 +62,9 @@ def kinetics(tmp_path_factory):
 
 def test_csv_ingestion_stores_good_videos_and_reports_bad_ones(kinetics, tmp_path):
     root, sources = kinetics
-    report, _ = build_from_videos(root / "videos", tmp_path / "c", IngestSettings(short_side=48, workers=2), csv_path=root / "train.csv")
+    report, _ = build_from_videos(
+        root / "videos", tmp_path / "c", IngestSettings(short_side=48, workers=2), csv_path=root / "train.csv"
+    )
     reasons = dict(report.skipped)
     assert report.stored == 6
     assert reasons["truncd_000000_000010"].startswith(("truncated", "unreadable"))
@@ -86,8 +92,12 @@ def test_folder_ingestion_and_rerun(kinetics, tmp_path):
 
 def test_subsets_are_first_class(kinetics, tmp_path):
     root, _ = kinetics
-    report, writer = build_from_videos(root / "videos", tmp_path / "c", IngestSettings(short_side=32, classes=1, per_class=1),
-                                       csv_path=root / "train.csv")
+    report, writer = build_from_videos(
+        root / "videos",
+        tmp_path / "c",
+        IngestSettings(short_side=32, classes=1, per_class=1),
+        csv_path=root / "train.csv",
+    )
     # Class 0, the first video (by id) of each split: train yt00, val gone00 (listed, but missing), test yt02.
     wanted = {f"yt0{index}abcde_{index * 10:06d}_{index * 10 + 10:06d}" for index in (0, 2)}
     assert report.stored == 2 and set(writer.index.ids) == wanted and writer.index.labels == [0, 0]
@@ -123,9 +133,15 @@ def test_a_worker_pool_that_dies_is_one_line_naming_the_likely_causes(tmp_path):
         f"    build_synthetic({str(tmp_path / 'cache')!r}, SynthSettings(classes=2, clips_per_class=4, frames=8, size=16),"
         " workers=2)\n"
         "except CacheFailure as error:\n"
-        "    print('CacheFailure:', error)\n")
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).resolve().parents[3])
+        "    print('CacheFailure:', error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[3],
+    )
     line = [row for row in done.stdout.splitlines() if row.startswith("CacheFailure:")]
     assert len(line) == 1, (done.stdout[-2000:], done.stderr[-2000:])
-    assert "if __name__ == \"__main__\":" in line[0] and "run it again to resume" in line[0]
+    assert 'if __name__ == "__main__":' in line[0] and "run it again to resume" in line[0]

@@ -32,19 +32,34 @@ def _motion(frames: np.ndarray) -> float:
 def test_generation_is_deterministic_and_distinct():
     assert np.array_equal(render_job(SETTINGS, 3, 1), render_job(SETTINGS, 3, 1))
     assert not np.array_equal(render_job(SETTINGS, 3, 1), render_job(SETTINGS, 3, 2))
-    assert SETTINGS.fingerprint() == MotionSynthSettings(clips_per_class=5, frames=48, size=48, noise=0.0,
-                                                         distractors=0).fingerprint()
+    assert (
+        SETTINGS.fingerprint()
+        == MotionSynthSettings(clips_per_class=5, frames=48, size=48, noise=0.0, distractors=0).fingerprint()
+    )
     assert SETTINGS.fingerprint() != MotionSynthSettings().fingerprint() != SynthSettings().fingerprint()
 
 
 def test_the_motion_data_keeps_the_fingerprint_its_caches_had_before_the_scenes_default():
     """Old caches stay found: the payload of the generator before kinds existed, hashed the same way."""
-    old = {"generator": 1, "classes": 12, "clips_per_class": 100, "frames": 64, "size": 64, "seed": 0, "fps": 30.0,
-           "distractors": 1, "noise": 3.0}
+    old = {
+        "generator": 1,
+        "classes": 12,
+        "clips_per_class": 100,
+        "frames": 64,
+        "size": 64,
+        "seed": 0,
+        "fps": 30.0,
+        "distractors": 1,
+        "noise": 3.0,
+    }
     digest = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
     assert MotionSynthSettings().fingerprint() == f"synth-{digest}"
-    assert SynthSettings(kind="motion", clips_per_class=100, distractors=1, val_fraction=0.15,
-                         test_fraction=0.15).fingerprint() == f"synth-{digest}"
+    assert (
+        SynthSettings(
+            kind="motion", clips_per_class=100, distractors=1, val_fraction=0.15, test_fraction=0.15
+        ).fingerprint()
+        == f"synth-{digest}"
+    )
 
 
 def test_shake_aliases_into_stillness_at_a_low_frame_rate():

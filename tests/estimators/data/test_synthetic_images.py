@@ -28,8 +28,10 @@ def test_generation_is_deterministic_and_classes_differ():
     assert render_image_job(SETTINGS, 0, 0).shape == (1, 32, 32, 3)
     clean = ImageSynthSettings(classes=len(IMAGE_CLASSES), noise=0.0, distractors=0, size=64)
     # The object is the only thing drawn in one flat colour: its pixel count tells outline from pattern.
-    areas = {name: np.mean([_object_pixels(render_image_job(clean, label, i)[0]) for i in range(8)])
-             for label, name in enumerate(IMAGE_CLASSES)}
+    areas = {
+        name: np.mean([_object_pixels(render_image_job(clean, label, i)[0]) for i in range(8)])
+        for label, name in enumerate(IMAGE_CLASSES)
+    }
     assert areas["dots"] < 0.5 * areas["disk"] and areas["ring"] < 0.7 * areas["disk"]  # patterns and holes are drawn
 
 
@@ -44,8 +46,15 @@ def test_its_own_cache_name_and_fingerprint():
     assert default_cache_path(ImageSynthSettings()).name.startswith("synthimg-")
 
 
-@pytest.mark.parametrize("bad, message", [({"classes": 11}, "classes must be"), ({"size": 8}, "size must be"),
-                                          ({"noise": -1}, "noise must be"), ({"images_per_class": True}, "images_per_class")])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"classes": 11}, "classes must be"),
+        ({"size": 8}, "size must be"),
+        ({"noise": -1}, "noise must be"),
+        ({"images_per_class": True}, "images_per_class"),
+    ],
+)
 def test_bad_settings_name_the_setting_and_value(bad, message):
     with pytest.raises(NasError, match=message):
         ImageSynthSettings(**bad)

@@ -51,7 +51,9 @@ def test_classes_of_one_family_look_alike_in_one_frame():
 
 
 def _clip(name: str, index: int = 0, **settings) -> np.ndarray:
-    chosen = SynthSettings(**{"clips_per_class": 4, "frames": 64, "size": 64, "noise": 0.0, "distractors": 0, **settings})
+    chosen = SynthSettings(
+        **{"clips_per_class": 4, "frames": 64, "size": 64, "noise": 0.0, "distractors": 0, **settings}
+    )
     return render_job(chosen, SCENE_CLASSES.index(name), index).astype(np.float32)
 
 
