@@ -87,11 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  analytic (no model built)      {figures['analytic_points_per_s']:>12,.1f} points/s")
     print(f"  measured (build on meta, count){figures['measured_points_per_s']:>12,.3f} points/s")
     print(
-        f"  ratio analytic / measured      {figures['speedup_analytic_vs_measured']:>12,.1f}x  (target >= {TARGET_SPEEDUP}x)"
+        f"  ratio analytic / measured      {figures['speedup_analytic_vs_measured']:>12,.1f}x"
+        f"  (target >= {TARGET_SPEEDUP}x)"
     )
     print(f"  disagreements                  {figures['disagreements']:>12d}")
     print(
-        f"discretised X3D space{' (limited)' if figures['grid_points'] < figures['grid_size'] else ''}: {figures['grid_points']:,} points in {figures['grid_seconds']:.2f} s "
+        f"discretised X3D space{' (limited)' if figures['grid_points'] < figures['grid_size'] else ''}: "
+        f"{figures['grid_points']:,} points in {figures['grid_seconds']:.2f} s "
         f"({figures['grid_points_per_s']:,.0f} points/s, analytic)"
     )
     if args.json:

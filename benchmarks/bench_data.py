@@ -174,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"clips of {CLIP_FRAMES} frames at stride {CLIP_STRIDE} from 64-frame 128^2 videos, crop {CLIP_CROP} (clips/s)"
     )
     print(
-        f"{'codec':<6}{'MB/video':>9}{'cache read':>12}{'loader x1':>11}{'loader 2w':>11}{'PyAV mp4':>10}{'memory':>10}{'read/PyAV':>11}"
+        f"{'codec':<6}{'MB/video':>9}{'cache read':>12}{'loader x1':>11}{'loader 2w':>11}"
+        f"{'PyAV mp4':>10}{'memory':>10}{'read/PyAV':>11}"
     )
     for row in rows:
         print(
@@ -184,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(
         f"proxy training ({margin['setting']}): trainer {margin['trainer_clips_per_s']:.0f} clips/s, "
-        f"loader {margin['loader_clips_per_s']:.0f} clips/s in one process = {margin['loader_over_trainer']:.1f}x (target >= 5x)"
+        f"loader {margin['loader_clips_per_s']:.0f} clips/s in one process = "
+        f"{margin['loader_over_trainer']:.1f}x (target >= 5x)"
     )
     if args.json:
         emit_json(

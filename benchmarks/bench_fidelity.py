@@ -98,7 +98,8 @@ def markdown(figures: dict[str, Any]) -> str:
             "",
             *(
                 [
-                    f"Carried: {carried['pairs']} pairs from fingerprint `{carried['from_fingerprint']}` ({carried['why']})",
+                    f"Carried: {carried['pairs']} pairs from fingerprint "
+                    f"`{carried['from_fingerprint']}` ({carried['why']})",
                     "",
                 ]
                 if carried

@@ -435,8 +435,8 @@ def markdown(figures: dict[str, Any]) -> str:
             ),
             "",
             f"Over the seeds both ways finished ({', '.join(map(str, figures['paired_seeds'])) or 'none yet'}); τ "
-            f"against {figures.get('long_epochs', 0):g} epochs from scratch (seed 0), within each step (what the search "
-            "ranks, averaged over steps and seeds) and over all of a way's candidates:",
+            f"against {figures.get('long_epochs', 0):g} epochs from scratch (seed 0), within each step (what the "
+            "search ranks, averaged over steps and seeds) and over all of a way's candidates:",
             "",
             results_page.table(
                 [

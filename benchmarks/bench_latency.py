@@ -79,7 +79,8 @@ def compare_point(
 
 
 def depthwise_vs_dense(settings: LatencySettings) -> dict[str, float]:
-    """ms per GMAC of a 3x3x3 depthwise conv (216 channels) and a dense 1x1x1 conv (72 -> 81) of equal MACs, 8 x 24^2."""
+    """ms per GMAC of a 3x3x3 depthwise conv (216 channels) and a dense 1x1x1 conv (72 -> 81)
+    of equal MACs, 8 x 24^2."""
     import torch
     from torch import nn
 
@@ -230,33 +231,38 @@ def _print(figures: dict[str, Any]) -> None:
     print(f"  {'point':64s} {'GMACs':>7s} {'predicted':>10s} {'measured':>9s} {'error':>6s}")
     for r in figures["rows"]:
         print(
-            f"  {r['point']:64s} {r['macs'] / 1e9:7.4f} {r['predicted_ms']:8.3f}ms {r['measured_ms']:7.3f}ms {r['error']:6.1%}"
+            f"  {r['point']:64s} {r['macs'] / 1e9:7.4f} {r['predicted_ms']:8.3f}ms "
+            f"{r['measured_ms']:7.3f}ms {r['error']:6.1%}"
         )
     print(
-        f"  median absolute error {figures['median_error']:.1%} (max {figures['max_error']:.1%}; target <= {TARGET_ERROR:.0%})"
+        f"  median absolute error {figures['median_error']:.1%} "
+        f"(max {figures['max_error']:.1%}; target <= {TARGET_ERROR:.0%})"
     )
     print(
         f"  calibration: {figures['calibration']['scale']:.3f} x sum {figures['calibration']['offset']:+.3f} ms "
         f"({figures['calibrate_seconds']:.1f} s, table of {figures['table_layers']} layers)"
     )
     print(
-        f"  time: lookup {figures['predict_seconds']:.2f} s (first lookups, timing new layers: {figures['first_predict_seconds']:.1f} s) "
+        f"  time: lookup {figures['predict_seconds']:.2f} s "
+        f"(first lookups, timing new layers: {figures['first_predict_seconds']:.1f} s) "
         f"vs measuring {figures['measure_seconds']:.2f} s: {figures['speedup_lookup_vs_measure']:.1f}x"
     )
     for name in ("macs_vs_measured", "predicted_vs_measured"):
         c = figures[name]
         print(
-            f"  rank correlation {name.replace('_', ' ')}: Kendall tau {c['kendall_tau']:.3f}, Spearman rho {c['spearman_rho']:.3f}"
+            f"  rank correlation {name.replace('_', ' ')}: Kendall tau {c['kendall_tau']:.3f}, "
+            f"Spearman rho {c['spearman_rho']:.3f}"
         )
     print(
-        f"  depthwise 3x3x3 conv {figures['depthwise_ms_per_gmac']:.1f} ms/GMAC vs dense 1x1x1 {figures['dense_ms_per_gmac']:.1f} "
-        f"ms/GMAC: {figures['depthwise_slowdown']:.1f}x slower per multiply-add"
+        f"  depthwise 3x3x3 conv {figures['depthwise_ms_per_gmac']:.1f} ms/GMAC vs dense 1x1x1 "
+        f"{figures['dense_ms_per_gmac']:.1f} ms/GMAC: {figures['depthwise_slowdown']:.1f}x slower per multiply-add"
     )
     for name, path in figures.get("paths", {}).items():
         print(f"  coordinate path, cost {name} (target {path['target']}, {path['trained']} trained):")
         for s in path["steps"]:
             print(
-                f"    {s['step']} {s['axis']:10s} {s['role']:11s} {s['point']:64s} {s['gmacs']:.4f} GMACs {s['ms']:.3f} ms"
+                f"    {s['step']} {s['axis']:10s} {s['role']:11s} {s['point']:64s} "
+                f"{s['gmacs']:.4f} GMACs {s['ms']:.3f} ms"
             )
 
 

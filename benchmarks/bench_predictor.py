@@ -91,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             )
             rows.append({"features": feature_set, "regressor": regressor, **quality})
             print(
-                f"  {feature_set:<18} {regressor:<19} tau {quality['kendall_tau']:.3f} ± {quality['kendall_tau_sem']:.3f}",
+                f"  {feature_set:<18} {regressor:<19} tau "
+                f"{quality['kendall_tau']:.3f} ± {quality['kendall_tau_sem']:.3f}",
                 file=sys.stderr,
                 flush=True,
             )

@@ -203,7 +203,8 @@ def markdown(figures: dict) -> str:
             ),
             "",
             f"- a single frame: **{figures['single_frame_over_chance']:.1f}× chance** (target ≥ 3×);",
-            f"- shuffled frames against ordered: **{100 * figures['shuffled_minus_ordered']:+.1f} points** (target: a cost);",
+            f"- shuffled frames against ordered: **{100 * figures['shuffled_minus_ordered']:+.1f} points** "
+            "(target: a cost);",
             f"- best − worst setting per axis, in points: **{spreads}** (target ≥ 5 each).",
         ]
     )
@@ -223,10 +224,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in figures["rows"]:
         keys = "".join(f"{_class_top1(row, c):>16.2f}" for c in keys_shown)
         print(
-            f"{row['group']:<11}{row['setting']:<21}{row['top1']:>7.3f}{row['epochs']:>8.1f}{row['clips_per_s']:>9.0f}{row['gmacs']:>8.3f}{keys}"
+            f"{row['group']:<11}{row['setting']:<21}{row['top1']:>7.3f}{row['epochs']:>8.1f}"
+            f"{row['clips_per_s']:>9.0f}{row['gmacs']:>8.3f}{keys}"
         )
     print(
-        f"single frame / chance: {figures['single_frame_over_chance']:.2f}x;  shuffled - ordered: {figures['shuffled_minus_ordered']:+.3f}"
+        f"single frame / chance: {figures['single_frame_over_chance']:.2f}x;  "
+        f"shuffled - ordered: {figures['shuffled_minus_ordered']:+.3f}"
     )
     for axis, spread in figures["axis_spread"].items():
         print(f"{axis}: best - worst = {spread:+.3f}")

@@ -206,8 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"simulated on {os.path.relpath(args.table)} (stored training times; mean over seeds):")
     for row in figures["simulated"]:
         print(
-            f"  {row['strategy']:<10} {row['workers']:>2} workers: {row['hours'] * 60:7.2f} min  x{row['speedup']:5.2f} "
-            f"vs 1 worker, utilisation {row['utilisation']:.0%}, {row['models']:.0f} models"
+            f"  {row['strategy']:<10} {row['workers']:>2} workers: {row['hours'] * 60:7.2f} min  "
+            f"x{row['speedup']:5.2f} vs 1 worker, utilisation {row['utilisation']:.0%}, {row['models']:.0f} models"
         )
     if args.json:
         for row in figures.get("real", []):

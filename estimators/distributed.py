@@ -182,7 +182,8 @@ def gather(payload: Any) -> list[Any]:
 
 
 def wrap(model, device: str):
-    """The model under DDP (batch norm synchronised across GPUs; per process on CPU, where gloo has no SyncBatchNorm)."""
+    """The model under DDP (batch norm synchronised across GPUs; per process on CPU,
+    where gloo has no SyncBatchNorm)."""
     import warnings
 
     import torch

@@ -128,7 +128,8 @@ def measure_model(model: Any, input_shape: tuple[int, ...], settings: LatencySet
 
 
 class MeasuredLatency(Estimator):
-    """Builds the point's network and times it: ``latency_ms`` at batch 1 and ``latency_ms_batch`` at ``settings.batch``.
+    """Builds the point's network and times it: ``latency_ms`` at batch 1
+    and ``latency_ms_batch`` at ``settings.batch``.
 
     Seconds per point are the network's own latency times the repeats: exact,
     and the reference :class:`estimators.latency_table.LayerLatencyPredictor` is validated against.

@@ -161,7 +161,8 @@ def _specs(value: Any) -> list[TensorSpec]:
 
 
 def reduced(args: Any, out_numel: int, limit: int = MAX_TIMED_ELEMENTS) -> tuple[Any, float]:
-    """``args`` with the trailing (temporal, spatial) dimensions halved until no tensor exceeds ``limit``; and the scale back.
+    """``args`` with the trailing (temporal, spatial) dimensions halved until no tensor exceeds ``limit``;
+    and the scale back.
 
     The largest tensor's dimensions from the third on are halved, largest
     first; every tensor argument of that rank with the same size on a halved
@@ -236,7 +237,8 @@ def space_key(space: SearchSpace, batch: int, num_classes: int | None) -> str:
 
 
 def calibration_points(space: SearchSpace, count: int = CALIBRATION_POINTS, seed: int = 0) -> list[Point]:
-    """The base and a seeded walk of expansions from it: small points (1 to ~8x the base) that are quick to measure whole."""
+    """The base and a seeded walk of expansions from it: small points (1 to ~8x the base)
+    that are quick to measure whole."""
     rng = random.Random(seed)
     points = [space.base]
     for _ in range(20 * count):
@@ -272,7 +274,8 @@ def fit_calibration(sums: list[float], measured: list[float]) -> dict[str, float
 
 
 class LayerLatencyPredictor(Estimator):
-    """Latency predicted as the calibrated sum of a per-layer lookup table (``latency_ms``, like :class:`MeasuredLatency`)."""
+    """Latency predicted as the calibrated sum of a per-layer lookup table
+    (``latency_ms``, like :class:`MeasuredLatency`)."""
 
     name = "latency-table"
 

@@ -142,7 +142,8 @@ def build_table(out: str, *, progress: bool = False, **settings: Any) -> dict[st
     """Train a region of a space into the HDF5 benchmark file ``out`` (resumable), as ``nas bench build`` does.
 
     Keywords are :class:`~nas.tabular_build.BuildConfig`'s (``points``, ``seeds``, ``space``, ``data``,
-    ``target_gflops``, ``epochs``, ``time_limit``, ...).  Returns ``{"path", "points", "runs_now", "stopped", "seconds"}``.
+    ``target_gflops``, ``epochs``, ``time_limit``, ...).  Returns
+    ``{"path", "points", "runs_now", "stopped", "seconds"}``.
     """
     from .progress import SearchProgress
     from .tabular_build import BuildConfig

@@ -68,7 +68,8 @@ def run_strategy(
     cost: Callable[[Point], int] | None = None,
     **options: Any,
 ) -> Run:
-    """Let ``name`` propose until it has trained ``budget`` models (or is finished); points that fail for free cost nothing.
+    """Let ``name`` propose until it has trained ``budget`` models (or is finished);
+    points that fail for free cost nothing.
 
     The run loop is the live search's (:class:`nas.loop.RunLoop`), with the
     trials in memory, one at a time.  ``cost`` and ``target`` are in one
@@ -153,7 +154,8 @@ def summarise(
     baseline: str = "random",
     scale: float = 1e9,
 ) -> list[dict[str, Any]]:
-    """One row per strategy: best accuracy after each budget, models/time to within epsilon, hypervolume, Wilcoxon vs baseline.
+    """One row per strategy: best accuracy after each budget, models/time to within epsilon,
+    hypervolume, Wilcoxon vs baseline.
 
     ``optimum(seed)`` is the best accuracy within the target that the benchmark holds under that seed's draws.
     Costs are divided by ``scale`` for the hypervolume (GMACs by default; 1000 turns microseconds into ms),

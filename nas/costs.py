@@ -83,9 +83,9 @@ class LatencyCost:
             bigger = _expand_all(space, point)
             if bigger == point:
                 raise NasError(
-                    f"the latency target ({MILLISECONDS.show(target)}) is above the largest network this space's expansions reach "
-                    f"({MILLISECONDS.show(self(point))} predicted at {point.key}): no search can reach it; "
-                    "lower --target-ms"
+                    f"the latency target ({MILLISECONDS.show(target)}) is above the largest network "
+                    f"this space's expansions reach ({MILLISECONDS.show(self(point))} predicted at {point.key}): "
+                    "no search can reach it; lower --target-ms"
                 )
             point = bigger
 
@@ -123,7 +123,8 @@ def resolve_target(
 
 
 def latency_target(args: Any, space: SearchSpace) -> tuple[int, "LatencyCost"]:
-    """``--target-ms`` in microseconds and the latency cost of ``--latency-threads``, the target checked against the space."""
+    """``--target-ms`` in microseconds and the latency cost of ``--latency-threads``,
+    the target checked against the space."""
     if args.target_ms is None:
         raise NasError("--cost latency needs a latency target: give --target-ms T (milliseconds per clip at batch 1)")
     if not args.target_ms > 0 or not math.isfinite(args.target_ms):
@@ -137,14 +138,16 @@ def latency_target(args: Any, space: SearchSpace) -> tuple[int, "LatencyCost"]:
 
 
 def cost_config(cost: Callable[[Point], int] | None) -> dict[str, Any]:
-    """What the study's config records of the cost: nothing for FLOPs (older studies stay valid), else kind, unit, settings, device."""
+    """What the study's config records of the cost: nothing for FLOPs (older studies stay valid),
+    else kind, unit, settings, device."""
     if not isinstance(cost, LatencyCost):
         return {}
     return {"cost": {"kind": "latency", "unit": "us", "settings": cost.settings, "identity": cost.identity}}
 
 
 def cost_from_config(space: SearchSpace, config: Mapping[str, Any]) -> Callable[[Point], int] | None:
-    """The cost a study was searched with, rebuilt on this machine; refused where this device would measure otherwise."""
+    """The cost a study was searched with, rebuilt on this machine;
+    refused where this device would measure otherwise."""
     recorded = config.get("cost")
     if not recorded:
         return None

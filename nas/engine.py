@@ -55,7 +55,8 @@ def proxy_schedule(defaults: dict[str, Any], epochs: float | None, lr: float | N
 
 
 def is_synthetic(spec: str) -> bool:
-    """Whether ``--data`` names an embedded synthetic dataset (``synth``, ``synth-image:size=32``) rather than a folder."""
+    """Whether ``--data`` names an embedded synthetic dataset (``synth``, ``synth-image:size=32``)
+    rather than a folder."""
     from estimators.data.generators import GENERATORS
 
     return spec.partition(":")[0] in GENERATORS
@@ -307,7 +308,10 @@ def no_model_reason(history) -> str:
         if "diverged" in reason or "became nan" in reason.lower()
         else "see 'nas report' for every trial's reason"
     )
-    return f"the search finished without a model: {len(failed)} of {len(history)} trainings failed (first: {reason}); {hint}"
+    return (
+        f"the search finished without a model: {len(failed)} of {len(history)} trainings failed "
+        f"(first: {reason}); {hint}"
+    )
 
 
 def summary(space, strategy, ledger, outcome, seconds: float) -> dict[str, Any]:

@@ -42,7 +42,8 @@ LATENCY_AXIS = "predicted latency (ms per clip at batch 1 on the search's machin
 
 
 def compute_axis(axes: Any, label: str = COMPUTE_AXIS) -> None:
-    """Log-2 cost axis with plain decimal tick labels (0.004, not 2^-8); compute in GMACs unless ``label`` says otherwise."""
+    """Log-2 cost axis with plain decimal tick labels (0.004, not 2^-8);
+    compute in GMACs unless ``label`` says otherwise."""
     from matplotlib.ticker import FuncFormatter
 
     axes.set_xscale("log", base=2)

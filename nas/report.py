@@ -100,7 +100,8 @@ def expansion_path(strategy: Strategy, history: Sequence[TrialRecord]) -> list[d
 
 
 def latency_of(strategy: Strategy, point) -> dict[str, float]:
-    """``{"latency_ms": ...}`` when the strategy's cost is predicted latency (its unit is microseconds), else nothing."""
+    """``{"latency_ms": ...}`` when the strategy's cost is predicted latency
+    (its unit is microseconds), else nothing."""
     from .costs import MICROSECONDS_PER_MS, LatencyCost
 
     return {"latency_ms": strategy.cost(point) / MICROSECONDS_PER_MS} if isinstance(strategy.cost, LatencyCost) else {}
@@ -109,14 +110,16 @@ def latency_of(strategy: Strategy, point) -> dict[str, float]:
 def pareto_front(
     records: Sequence[TrialRecord], cost: Callable[[TrialRecord], int] = lambda r: r.cost
 ) -> list[TrialRecord]:
-    """Completed trials no other beats on both accuracy (higher) and ``cost`` (lower; the search's cost by default), by increasing cost."""
+    """Completed trials no other beats on both accuracy (higher) and ``cost``
+    (lower; the search's cost by default), by increasing cost."""
     from .metrics import pareto
 
     return pareto((r for r in records if r.state == COMPLETE and r.accuracy is not None), cost, lambda r: r.accuracy)
 
 
 def macs_of(record: TrialRecord) -> int:
-    """A trial's multiply-adds: its ``macs`` attribute (a record's ``macs`` is the search's cost, microseconds under latency)."""
+    """A trial's multiply-adds: its ``macs`` attribute
+    (a record's ``macs`` is the search's cost, microseconds under latency)."""
     return int(record.attrs.get("macs", record.cost))
 
 

@@ -167,7 +167,8 @@ class LedgerTrials:
 
 
 class SearchRunner:
-    """A live search (``nas search``, ``nas worker``): the run loop over the ledger, then the chosen model's final training."""
+    """A live search (``nas search``, ``nas worker``): the run loop over the ledger,
+    then the chosen model's final training."""
 
     def __init__(
         self,

@@ -63,7 +63,8 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _with_installed_driver(url: str) -> str:
-    """``postgresql://`` with the driver this toolkit installs (SQLAlchemy 2.1 defaults to psycopg 3, which it does not)."""
+    """``postgresql://`` with the driver this toolkit installs
+    (SQLAlchemy 2.1 defaults to psycopg 3, which it does not)."""
     scheme, sep, rest = url.partition("://")
     if scheme in ("postgresql", "postgres"):
         import importlib.util
@@ -139,7 +140,8 @@ def supports_heartbeat(url: str) -> bool:
 
 
 def open_storage(url: str, *, heartbeat: int | None = None):
-    """An Optuna storage for ``url`` (with heartbeats every ``heartbeat`` s where it has them); failures are one line."""
+    """An Optuna storage for ``url`` (with heartbeats every ``heartbeat`` s where it has them);
+    failures are one line."""
     import optuna
 
     if url.startswith(JOURNAL_SCHEME):
@@ -330,8 +332,9 @@ class RetryPolicy:
                     raise as_storage_error(url, error) from None
                 if time.monotonic() + wait > deadline:
                     raise StorageFailure(
-                        f"lost the connection to storage {redacted(url)!r} ({first_line(error)}); retried {tries} times "
-                        f"over {self.seconds:g} s; check the database server, then re-run the same command to resume"
+                        f"lost the connection to storage {redacted(url)!r} ({first_line(error)}); "
+                        f"retried {tries} times over {self.seconds:g} s; "
+                        "check the database server, then re-run the same command to resume"
                     ) from None
                 time.sleep(wait * random.uniform(0.8, 1.2))
                 wait = min(self.max_wait, wait * 2)

@@ -83,7 +83,10 @@ def require_space(name: str) -> None:
             "space",
             name,
             sorted(sources),
-            hint=f"Other spaces are added by installing a package that registers them under the {ENTRY_POINT_GROUP!r} entry points.",
+            hint=(
+                "Other spaces are added by installing a package that registers them under the "
+                f"{ENTRY_POINT_GROUP!r} entry points."
+            ),
         )
 
 

@@ -15,7 +15,8 @@ from .errors import SpaceError
 
 
 def check_setting_types(settings: Any, what: str) -> None:
-    """Raise :class:`SpaceError` naming the first field of the dataclass ``settings`` whose value is of the wrong kind."""
+    """Raise :class:`SpaceError` naming the first field of the dataclass ``settings``
+    whose value is of the wrong kind."""
     for field in fields(settings):
         if field.default is MISSING:
             continue

@@ -391,7 +391,8 @@ class SearchSpace(ABC):
         return self.validate(values)
 
     def settings(self) -> dict[str, Any]:
-        """The constructor settings that make this instance (JSON-ready); ``get_space(name, **settings)`` rebuilds it."""
+        """The constructor settings that make this instance (JSON-ready);
+        ``get_space(name, **settings)`` rebuilds it."""
         return {}
 
     def describe(self) -> dict[str, Any]:

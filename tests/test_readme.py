@@ -54,7 +54,8 @@ def test_the_use_in_your_project_example_runs(capsys, monkeypatch):
 
 @pytest.mark.slow
 def test_the_use_in_your_project_example_runs_where_only_torch_is_installed(torch_only_python):
-    """In isolated mode (-I): the installed package is imported, not this checkout, though the example runs from here."""
+    """In isolated mode (-I): the installed package is imported, not this checkout,
+    though the example runs from here."""
     done = subprocess.run(
         [str(torch_only_python), "-I", "-c", _reuse_example()],
         cwd=ROOT,

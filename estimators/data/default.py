@@ -46,7 +46,8 @@ def ensure_default_cache(settings: "SynthSettings | ImageSynthSettings" = SynthS
         lock = open(target.parent / f".{target.name}.lock", "w")
     except OSError as error:
         raise CacheError(
-            f"cannot use the cache folder {target.parent} ({error.strerror}); set {CACHE_DIR_VARIABLE} to a writable folder"
+            f"cannot use the cache folder {target.parent} ({error.strerror}); "
+            f"set {CACHE_DIR_VARIABLE} to a writable folder"
         ) from None
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder; the others wait here

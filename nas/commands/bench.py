@@ -127,7 +127,8 @@ def run_build(args: argparse.Namespace) -> int:
     )
     print(
         f"{outcome['points']} points in {outcome['path']} ({outcome['runs_now']} runs in this build, "
-        f"{outcome['seconds']:.0f} s){'; the time limit was reached: re-run to go on' if outcome['stopped'] == 'time limit' else ''}"
+        f"{outcome['seconds']:.0f} s)"
+        f"{'; the time limit was reached: re-run to go on' if outcome['stopped'] == 'time limit' else ''}"
     )
     if args.json:
         print(json.dumps(outcome, sort_keys=True))
@@ -147,7 +148,8 @@ def run_info(args: argparse.Namespace) -> int:
     meta = table.meta
     print(
         f"{args.file}: {meta['space']} v{meta['space_version']}, seeds {meta['seeds']}, "
-        f"{meta['schedule'].get('epochs')} epochs, target {meta['target_macs'] / 1e9:.4g} GMACs, built by {meta.get('command')}"
+        f"{meta['schedule'].get('epochs')} epochs, target {meta['target_macs'] / 1e9:.4g} GMACs, "
+        f"built by {meta.get('command')}"
     )
     for key in ("points", "complete_points", "runs", "failed_runs", "train_hours", "top1_median", "top1_max"):
         print(f"  {key.replace('_', ' ')}: {summary[key]}")
@@ -304,12 +306,13 @@ def run_fidelity(args: argparse.Namespace) -> int:
 
     if str(space.version) != str(meta["space_version"]):
         raise NasError(
-            f"{args.table} was built on {meta['space']} version {meta['space_version']}; this toolkit has {space.version}"
+            f"{args.table} was built on {meta['space']} version {meta['space_version']}; "
+            f"this toolkit has {space.version}"
         )
     if json.loads(json.dumps(data_fingerprint(cache))) != meta["data"]:
         raise NasError(
-            f"--data {args.data!r} is not the data {args.table} was built on ({meta['data'].get('source_fingerprint')}); "
-            "give the same --data"
+            f"--data {args.data!r} is not the data {args.table} was built on "
+            f"({meta['data'].get('source_fingerprint')}); give the same --data"
         )
     schedule = {
         k: v
@@ -341,8 +344,8 @@ def run_fidelity(args: argparse.Namespace) -> int:
         "stopped": outcome["stopped"],
     }
     print(
-        f"{result['points']} points: Kendall tau {result['kendall_tau']:.3f}, Spearman rho {result['spearman_rho']:.3f} "
-        f"between {result['short_epochs']} and {args.epochs:g} epochs"
+        f"{result['points']} points: Kendall tau {result['kendall_tau']:.3f}, "
+        f"Spearman rho {result['spearman_rho']:.3f} between {result['short_epochs']} and {args.epochs:g} epochs"
     )
     if args.json:
         print(json.dumps(result, sort_keys=True))

@@ -99,7 +99,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--classes",
         type=Whole(2, 12),
         metavar="K",
-        help=f"action classes, 2-12 (default {clips.classes}); image classes with --images, 2-10 (default {images.classes})",
+        help=(
+            f"action classes, 2-12 (default {clips.classes}); "
+            f"image classes with --images, 2-10 (default {images.classes})"
+        ),
     )
     synth.add_argument(
         "--clips-per-class",
@@ -272,7 +275,8 @@ def run_inspect(args: argparse.Namespace) -> int:
         _print_summary(info)
     if info.get("corrupt_records"):
         raise RunFailure(
-            f"{len(info['corrupt_records'])} corrupt records in {args.cache} (first: {info['corrupt_records'][0]}); rebuild the cache"
+            f"{len(info['corrupt_records'])} corrupt records in {args.cache} "
+            f"(first: {info['corrupt_records'][0]}); rebuild the cache"
         )
     return 0
 
@@ -296,7 +300,10 @@ def _print_summary(info: dict) -> None:
     print(
         f"videos {info['videos']}: "
         + ", ".join(f"{k} {v}" for k, v in info["splits"].items())
-        + f"; frames per video {frames.get('min')}-{frames.get('max')}; frame size {'x'.join(map(str, size)) if size else 'varies'}"
+        + (
+            f"; frames per video {frames.get('min')}-{frames.get('max')}; "
+            f"frame size {'x'.join(map(str, size)) if size else 'varies'}"
+        )
     )
     print(f"on disk {format_count(info['bytes_on_disk'], 'B')}; source {info['source_fingerprint']}")
     counts = info["class_counts"] or []

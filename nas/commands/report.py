@@ -191,8 +191,8 @@ def _report_one(report, out: Path, as_json: bool) -> dict[str, Any]:
     }
     if not as_json:
         print(
-            f"study {report.name!r}: {report.config['space']} by {report.config['strategy']}, target {unit.show(target_of(report.config))}, "
-            f"{len(report.history)} trials"
+            f"study {report.name!r}: {report.config['space']} by {report.config['strategy']}, "
+            f"target {unit.show(target_of(report.config))}, {len(report.history)} trials"
         )
         print_table(rows, COLUMNS)
         if path:

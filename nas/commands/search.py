@@ -72,7 +72,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--target-gflops",
         type=RANGES["target_gflops"],
         metavar="G",
-        help=f"compute target in GMACs (multiply-adds) per clip (default: the space's own, {_builtin('target_gflops')})",
+        help=(
+            f"compute target in GMACs (multiply-adds) per clip (default: the space's own, {_builtin('target_gflops')})"
+        ),
     )
     add_cost_arguments(parser)
     parser.add_argument(

@@ -45,7 +45,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--format",
         required=True,
         choices=("optuna", "nni", "json"),
-        help="optuna: distributions as Optuna's JSON (json_to_distribution); nni: NNI search-space JSON; json: the axes, levels and presets",
+        help=(
+            "optuna: distributions as Optuna's JSON (json_to_distribution); nni: NNI search-space JSON; "
+            "json: the axes, levels and presets"
+        ),
     )
     export.add_argument(
         "--full-range", action="store_true", help="export each axis's whole valid range instead of its ladder levels"
@@ -142,7 +145,8 @@ def run_show(args: argparse.Namespace) -> int:
         else f"{clip.frames} frames every {clip.stride} at {clip.fps:g} fps ({clip.duration_seconds:.2f} s)"
     )
     print(
-        f"input {shape_text(shape)}; clip: {read}, short side {clip.short_side[0]}-{clip.short_side[1]}, crop {clip.crop}\n"
+        f"input {shape_text(shape)}; clip: {read}, "
+        f"short side {clip.short_side[0]}-{clip.short_side[1]}, crop {clip.crop}\n"
     )
     for row in rows:
         row["MACs"], row["params"] = format_count(row.pop("macs")), format_count(row.pop("params"))

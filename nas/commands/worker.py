@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(time.monotonic() - started, 1),
     }
     print(
-        f"worker done: trained {done['trained_here']} of the search's {done['trained']} models; search {done['stopped']}"
+        f"worker done: trained {done['trained_here']} of the search's {done['trained']} models; "
+        f"search {done['stopped']}"
     )
     if args.json:
         print(json.dumps(done, sort_keys=True))

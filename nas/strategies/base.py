@@ -29,7 +29,8 @@ class TrialRecord:
     point: Point
     state: str
     accuracy: float | None = None
-    cost: int = 0  # the search's cost of the point, in the strategy's unit (MACs, or whole µs under latency); attrs["macs"] are MACs
+    # the search's cost of the point, in the strategy's unit (MACs, or whole µs under latency); attrs["macs"] are MACs
+    cost: int = 0
     attrs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -49,7 +50,8 @@ class Proposal:
 def best_within(
     records: Sequence[TrialRecord], max_cost: float, cost: Callable[[TrialRecord], float] = lambda r: r.cost
 ) -> TrialRecord | None:
-    """The most accurate completed trial whose ``cost`` (the search's by default) is at most ``max_cost`` (ties: the cheaper).
+    """The most accurate completed trial whose ``cost`` (the search's by default) is at most ``max_cost``
+    (ties: the cheaper).
 
     The one "best within the target" of the toolkit: strategies' choice, ``nas export --gflops``, reports.
     """

@@ -263,7 +263,8 @@ class CompoundScaling(Strategy):
         for winner in self._ranked(settled):
             scaled = self.scaled(winner)
             if any(p in settled and settled[p].state != COMPLETE for p in scaled):
-                continue  # its scaled path broke (the data cannot serve it, a training diverged): the next best direction
+                # its scaled path broke (the data cannot serve it, a training diverged): the next best direction
+                continue
             wanted = [
                 (p, {"step": phi, "role": "scaled", "operation": winner.direction.label})
                 for phi, p in enumerate(scaled, start=2)

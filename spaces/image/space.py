@@ -66,7 +66,10 @@ class X2DImageSpace(SearchSpace):
     name = "x2d-image"
     version = "1"
     source_modules = ("spaces.image", "spaces.x3d", "spaces.axis", "spaces.point", "spaces.complexity")
-    title = "X2D image networks (X3D's 2D counterpart): expand a MobileNet-style network along crop, width, bottleneck, depth"
+    title = (
+        "X2D image networks (X3D's 2D counterpart): "
+        "expand a MobileNet-style network along crop, width, bottleneck, depth"
+    )
     default_data = "synth-image"
     #: The CPU proxy setting: a 32^2 base crop, and a longer, gentler schedule than the video space's, which
     #: these networks need before candidates separate (see the README's "The X2D image space").

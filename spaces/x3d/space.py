@@ -137,7 +137,8 @@ X_SPATIAL = AxisStep("crop", name="spatial", label="X-Spatial")
 
 
 def clip_operations() -> tuple[Operation, ...]:
-    """X-Fast, X-Temporal and X-Spatial: the paper's moves of the clip, for any space with frames, stride and crop axes."""
+    """X-Fast, X-Temporal and X-Spatial: the paper's moves of the clip,
+    for any space with frames, stride and crop axes."""
     return (FastStep(), AxisStep("frames", name="temporal", label="X-Temporal"), X_SPATIAL)
 
 

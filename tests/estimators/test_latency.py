@@ -1,4 +1,5 @@
-"""Latency: layer listing on meta, the per-layer table (once per layer, on disk), calibration and loose agreement with measuring.
+"""Latency: layer listing on meta, the per-layer table (once per layer, on disk), calibration
+and loose agreement with measuring.
 
 No assertion depends on how fast this machine is: predictions are compared to
 measurements only within a factor that no load can break.

@@ -1,4 +1,5 @@
-"""``nas bench compare`` on a tiny real table: reproducible CSV, every strategy run on equal budgets, hand-checked summary."""
+"""``nas bench compare`` on a tiny real table: reproducible CSV, every strategy run on equal budgets,
+hand-checked summary."""
 
 from __future__ import annotations
 

@@ -142,7 +142,8 @@ def test_registry_lists_and_loads_coordinate():
 
 
 def test_the_plan_follows_a_cost_that_grows_slower_than_macs():
-    """Under a cost that grows by about sqrt(2) where MACs double (as latency does), the plan still counts the trainings."""
+    """Under a cost that grows by about sqrt(2) where MACs double (as latency does),
+    the plan still counts the trainings."""
     cost = lambda point: int(SPACE.complexity(point).macs ** 0.5)  # noqa: E731
     target = 8 * cost(SPACE.base)
     strategy = CoordinateExpansion(SPACE, target=target, cost=cost)

@@ -298,7 +298,8 @@ def test_a_study_without_trials_reports_and_exports_cleanly(tmp_path, capsys):
 
 
 def test_an_export_never_carries_a_database_password(postgres_url, tmp_path, capsys):
-    """A real export of a study on a password-protected PostgreSQL: the file and the output name the storage, not its password."""
+    """A real export of a study on a password-protected PostgreSQL:
+    the file and the output name the storage, not its password."""
     from tests.pg_cluster import PASSWORD
 
     assert PASSWORD in postgres_url

@@ -182,8 +182,9 @@ def test_the_progress_bar_shows_epoch_rate_and_etas():
 
 
 def test_a_signal_arriving_while_a_trial_is_claimed_marks_that_trial_for_retry(tmp_path, monkeypatch):
-    """A Ctrl-C or SIGTERM during the start-and-claim block is raised when the block ends: the trial it made exists
-    by then and must be failed for retry, not left RUNNING (a regression of the one run loop, caught by CI-like load)."""
+    """A Ctrl-C or SIGTERM during the start-and-claim block is raised when the block ends: the trial it made
+    exists by then and must be failed for retry, not left RUNNING (a regression of the one run loop, caught by
+    CI-like load)."""
     import signal
 
     from nas import interrupts

@@ -24,7 +24,8 @@ def _frame_features(settings: SynthSettings, label: int, index: int) -> np.ndarr
 
 
 def _nearest_centroid_top1(settings: SynthSettings, train: int = 16) -> float:
-    """Top-1 of a nearest-centroid classifier on one frame's corner colours: train on the first clips, test on the rest."""
+    """Top-1 of a nearest-centroid classifier on one frame's corner colours:
+    train on the first clips, test on the rest."""
     classes = range(settings.classes)
     centroids = np.stack([np.mean([_frame_features(settings, c, i) for i in range(train)], axis=0) for c in classes])
     correct = total = 0
