@@ -347,7 +347,10 @@ def test_a_worker_stopped_past_the_heartbeat_grace_loses_its_trial_and_drops_its
         assert trial.state == optuna.trial.TrialState.FAIL, "the silent worker's trial was never failed"
         # failed by Optuna's heartbeat check (which writes no attributes: the ledger reads it as stale, for retry),
         # not by the pid check, which would have written "died mid-trial"
-        assert "fail_reason" not in trial.user_attrs and trial.user_attrs.get("retry", True) is True, trial.user_attrs
+        # (a stop landing inside the victim's own write of the trial's end can leave some of its attributes, so
+        # the test reads the reason, not the absence of attributes)
+        reason = str(trial.user_attrs.get("fail_reason", ""))
+        assert "died mid-trial" not in reason and trial.user_attrs.get("retry", True) is True, trial.user_attrs
     finally:
         victim.send_signal(signal.SIGCONT)
     summary, reports = _finish(search, helpers)
