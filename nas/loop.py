@@ -228,7 +228,7 @@ class RunLoop:
         repeat = self.repeat_asked(proposal, runs)
         if any(r.point == point and repeat_of(r) == repeat and r.settled for r in runs):
             raise NasError(
-                f"strategy {self.strategy.name!r} proposed {point.key} (run {repeat}), which this study has "
+                f"strategy {self.strategy.name!r} proposed {point.key} (run {repeat + 1}), which this study has "
                 "measured; this is a bug in the strategy"
             )
         retry_of = [
@@ -246,7 +246,7 @@ class RunLoop:
             left = budget - trained_count(runs)
             planned = (planned or [self.strategy.cost(point)] * left)[:left]
         done = trained_count(runs)
-        label = self._label(proposal) + (f" (seed {repeat + 1})" if repeat or self.settings.repeats > 1 else "")
+        label = self._label(proposal) + (f" (run {repeat + 1})" if repeat or self.settings.repeats > 1 else "")
         return self.train(
             point,
             attrs,

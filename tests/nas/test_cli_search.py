@@ -91,7 +91,7 @@ def test_repeats_train_every_point_under_k_seeds_and_resume_after_a_kill(tmp_pat
     command = nas_command(
         "search", *TINY, "--final-epochs", "0", "--repeats", "2", "--tie-rule", "reseed", "--storage", storage, "--json"
     )
-    assert kill_when(command, env, "(seed 2)"), "no second seed was trained"
+    assert kill_when(command, env, "(run 2)"), "no second seed was trained"
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
