@@ -7,7 +7,7 @@ process, and every run must take the same path.  On a 2-core machine, two
 processes are all the cores there are: four can only share them.
 
 Simulated part: the search is replayed against the tabular benchmark
-(``benchmarks/data/x3d_synth.h5``) with W workers, each trial taking its
+(``nas/tables/x3d_synth.h5``, the earlier default its figures used) with W workers, each trial taking its
 stored training time.  The coordinate strategy is synchronous (a step's six
 candidates, then a wait for the slowest before the next step), random
 search is independent trials; the figures show how far each scales.
@@ -27,11 +27,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nas.tables import default_table
+from nas.tables import OLD_DEFAULT_TABLE_NAME, installed_table
 
 from .harness import emit_json, machine, parse_args
 
-DEFAULT_TABLE = str(default_table())
+DEFAULT_TABLE = str(installed_table(OLD_DEFAULT_TABLE_NAME))  # the table its committed figures used
 QUICK_SEARCH = [
     "--data",
     "synth:classes=4,clips_per_class=6,frames=16,size=32,seed=3,val_fraction=0.15,test_fraction=0.15",

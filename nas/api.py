@@ -159,7 +159,7 @@ def compare(
     strategies: str = "coordinate,random",
     seeds: int = 20,
     budget: int | None = None,
-    epsilon: float = 0.02,
+    epsilon: float = 0.01,
     out: str | None = None,
     cost: str = "flops",
     target_ms: float | None = None,

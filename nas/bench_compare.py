@@ -29,7 +29,7 @@ class CompareConfig:
     strategies: str | None = "coordinate,random"  # None: every built-in strategy the table can answer
     seeds: int = 20
     budget: int | None = None
-    epsilon: float = 0.02
+    epsilon: float = 0.01
     out: str | None = "benchmarks/results"
     cost: str = "flops"
     target_ms: float | None = None
@@ -345,6 +345,7 @@ def _plots(runs, optimum, target: int, out: Path, unit) -> None:
         colour,
         compute_axis,
         finish,
+        line_style,
         new_figure,
     )
 
@@ -357,7 +358,7 @@ def _plots(runs, optimum, target: int, out: Path, unit) -> None:
         stats = [mean_and_sem([c[i] for c in padded]) for i in range(length)]
         xs = list(range(1, length + 1))
         means, sems = [m for m, _ in stats], [s for _, s in stats]
-        axes.plot(xs, means, color=colour("", index), label=name)
+        axes.plot(xs, means, color=colour("", index), ls=line_style(index), label=name)
         axes.fill_between(
             xs,
             [m - s for m, s in zip(means, sems)],
@@ -380,7 +381,7 @@ def _plots(runs, optimum, target: int, out: Path, unit) -> None:
         ]
         front = pareto_points(pooled)
         if front:
-            axes.step(*zip(*front), where="post", color=colour("", index), label=name)
+            axes.step(*zip(*front), where="post", color=colour("", index), ls=line_style(index), label=name)
     axes.axvline(target / unit.scale, color="grey", ls=":", lw=1.2)
     compute_axis(axes, LATENCY_AXIS if unit.label == "ms" else COMPUTE_AXIS)
     axes.set_ylabel("top-1 (table or predictor)")
@@ -410,7 +411,7 @@ def regret_at(run, optimum: float, target: int, times: list[float]) -> list[floa
 def _seconds_plot(runs, optimum, target: int, strategies: list[str], path: Path) -> None:
     """Regret against simulated training time: what a user pays, not how many models were trained."""
     from .metrics import mean_and_sem
-    from .plots import colour, finish, new_figure
+    from .plots import colour, finish, line_style, new_figure
 
     horizon = max((sum(r.seconds) for r in runs), default=0.0)
     times = [horizon * (i + 1) / 200 for i in range(200)]
@@ -420,7 +421,7 @@ def _seconds_plot(runs, optimum, target: int, strategies: list[str], path: Path)
         stats = [mean_and_sem([c[i] for c in curves]) for i in range(len(times))]
         minutes = [t / 60 for t in times]
         means = [m for m, _ in stats]
-        axes.plot(minutes, means, color=colour("", index), label=name)
+        axes.plot(minutes, means, color=colour("", index), ls=line_style(index), label=name)
         axes.fill_between(
             minutes, [m - s for m, s in stats], [m + s for m, s in stats], color=colour("", index), alpha=0.15
         )

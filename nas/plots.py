@@ -31,9 +31,18 @@ def pyplot():
     return plt
 
 
+#: The colours of lines that are not an expansion operation's, in order.
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+
+
 def colour(operation: str, index: int) -> str:
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-    return OPERATION_COLOURS.get(operation, palette[index % len(palette)])
+    return OPERATION_COLOURS.get(operation, PALETTE[index % len(PALETTE)])
+
+
+def line_style(index: int) -> str:
+    """Solid for the first lines, then dashed, then dotted: with :func:`colour`, each of up to 24 lines differs
+    from every other (a comparison draws 12 strategies, more than the palette has colours)."""
+    return ("-", "--", ":")[(index // len(PALETTE)) % 3]
 
 
 #: The cost axis of a compute plot, and of a latency plot (studies or comparisons under ``--cost latency``).

@@ -34,10 +34,12 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     return zipfile.ZipFile(next(out.glob("*.whl")))
 
 
-def test_the_wheel_holds_the_toolkit_and_its_table_but_no_benchmarks(wheel):
+def test_the_wheel_holds_the_toolkit_and_its_tables_but_no_benchmarks(wheel):
+    from nas.tables import DEFAULT_TABLE_NAME, OLD_DEFAULT_TABLE_NAME
+
     tops = {name.split("/")[0] for name in wheel.namelist() if not name.split("/")[0].endswith(".dist-info")}
     assert tops == set(PACKAGES)
-    assert "nas/tables/x3d_synth.h5" in wheel.namelist()
+    assert {f"nas/tables/{DEFAULT_TABLE_NAME}", f"nas/tables/{OLD_DEFAULT_TABLE_NAME}"} <= set(wheel.namelist())
 
 
 def _declared() -> set[str]:
@@ -90,4 +92,5 @@ def test_python_finds_the_installed_table_not_a_checkout_path():
 
     path = default_table()
     assert path.is_file() and path.parent.name == "tables" and path.parent.parent.name == "nas"
+    assert path.name == "x3d_dense.h5", "the default table is the dense one on the default data"
     assert sysconfig.get_paths()  # the table is looked up through importlib.resources, not the working folder

@@ -164,7 +164,7 @@ def register_compare(actions: argparse._SubParsersAction) -> None:
         "--table",
         type=input_file("table.h5", BUILD_TABLE),
         metavar="FILE",
-        help="benchmark file (default: the table installed with nas, nas/tables/x3d_synth.h5)",
+        help="benchmark file (default: the table installed with nas, nas/tables/x3d_dense.h5)",
     )
     compare.add_argument(
         "--strategies",
@@ -176,7 +176,7 @@ def register_compare(actions: argparse._SubParsersAction) -> None:
         "--budget", type=COUNT, help="trained models per run (default: what the coordinate search plans)"
     )
     compare.add_argument(
-        "--epsilon", type=Real(0, 1), default=0.02, help="'within epsilon of the best' in top-1 (default 0.02)"
+        "--epsilon", type=Real(0, 1), default=0.01, help="'within epsilon of the best' in top-1 (default 0.01)"
     )
     compare.add_argument(
         "--out",

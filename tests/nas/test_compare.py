@@ -246,3 +246,11 @@ def test_the_table_optimum_is_taken_within_the_cost_given(tiny_table):
     target = int(table.meta["target_macs"])  # the table also holds the coordinate search's overshoot, above it
     within = [accuracy for point, accuracy in accuracies.items() if table.entries[point.key].macs <= target]
     assert _table_optimum(table, space, lookup, target, None) == max(within)
+
+
+def test_every_strategy_a_comparison_draws_has_a_line_of_its_own():
+    from nas.plots import colour, line_style
+    from nas.strategies.registry import COMPARED_BY_DEFAULT
+
+    lines = [(colour("", index), line_style(index)) for index in range(len(COMPARED_BY_DEFAULT))]
+    assert len(COMPARED_BY_DEFAULT) >= 12 and len(set(lines)) == len(lines), lines
