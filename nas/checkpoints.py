@@ -18,10 +18,11 @@ trial, because the trial is completed only after the write returns.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +53,28 @@ class CheckpointStore:
 
     @classmethod
     def in_folder(cls, folder: str | os.PathLike) -> "CheckpointStore":
-        """A store in ``folder``: a local disk, or a shared one every worker mounts (created at the first save)."""
+        """A store in ``folder``: a local disk, or a shared one every worker mounts (made when a study names it)."""
         from optuna.artifacts import FileSystemArtifactStore
 
         from estimators.files import output_folder
 
         path = output_folder(folder, option="--checkpoints", example="checkpoints").expanduser().resolve()
         return cls(FileSystemArtifactStore(path), str(path), path)
+
+    @contextlib.contextmanager
+    def created_for(self) -> Iterator[None]:
+        """The folder made before the study names it, so a worker that reads the name finds the folder even before
+        the first save; removed again (if this made it and it stayed empty) when the body raises."""
+        if self.folder is None or self.folder.is_dir():
+            yield
+            return
+        self.folder.mkdir(parents=True)
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()  # only an empty folder: nothing this search wrote is lost
+            raise
 
     def save(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Write a state dict; its reference (``id``, ``sha256``, ``bytes``) for the trial's attributes.

@@ -8,6 +8,7 @@ arguments into a config and prints what this module returns.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -255,15 +256,16 @@ def build_search(config: SearchConfig) -> Search:
     ledger = Ledger(url, config.study or f"{space.name}-{strategy.name}-{digest}", space, **options)
     checkpoints = checkpoint_store(config, url, ledger)
     stored = ledger.attr("checkpoints") or (checkpoints.where if checkpoints else None)  # the study's own folder
-    ledger.open(
-        identity,
-        {
-            "data": data_spec(config.data),
-            "budget": config.budget,  # what 'nas worker' reads
-            "heartbeat": options["heartbeat"],
-            **({"checkpoints": stored} if checkpoints else {}),
-        },
-    )
+    with checkpoints.created_for() if checkpoints else contextlib.nullcontext():
+        ledger.open(
+            identity,
+            {
+                "data": data_spec(config.data),
+                "budget": config.budget,  # what 'nas worker' reads
+                "heartbeat": options["heartbeat"],
+                **({"checkpoints": stored} if checkpoints else {}),
+            },
+        )
     return Search(config, space, strategy, estimator, ledger, checkpoints)
 
 

@@ -83,7 +83,24 @@ def test_checkpoints_go_beside_a_sqlite_ledger_and_a_database_needs_a_folder(tmp
     with pytest.raises(NasError, match="need --inherit"):
         SearchConfig(inherit_epochs=1.0)
     assert checkpoint_store(SearchConfig(), "sqlite:///x.db", StoredLedger()) is None
-    assert not (tmp_path / "nas.db.artifacts").exists(), "the folder is made at the first save, not before"
+    assert not (tmp_path / "nas.db.artifacts").exists(), "no store is looked up, so no folder made, without --inherit"
+
+
+def test_the_folder_exists_once_the_study_names_it_and_a_refused_study_leaves_none(tmp_path):
+    """A worker joining before the search's first save reads the folder's name from the study: it must be there."""
+    store = CheckpointStore.in_folder(tmp_path / "named")
+    with store.created_for():
+        assert (tmp_path / "named").is_dir()
+    assert (tmp_path / "named").is_dir() and not any((tmp_path / "named").iterdir())
+    refused = CheckpointStore.in_folder(tmp_path / "refused")
+    with pytest.raises(NasError, match="differs"), refused.created_for():
+        raise NasError("the study differs")
+    assert not (tmp_path / "refused").exists(), "a refused search left its empty checkpoint folder behind"
+    kept = CheckpointStore.in_folder(tmp_path / "named")
+    kept.save({"w": torch.ones(1)})
+    with pytest.raises(NasError), kept.created_for():
+        raise NasError("refused on resume")
+    assert any((tmp_path / "named").iterdir()), "a folder this search did not make is never removed"
 
 
 def test_a_resumed_search_given_another_folder_must_find_its_checkpoints_there(tmp_path):
@@ -321,3 +338,22 @@ def test_bad_inheritance_input_is_one_line_and_exit_2(args, message, tmp_path, m
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and message in err and "Traceback" not in err, err
     assert not (tmp_path / "nas.db").exists() and not (tmp_path / "somewhere").exists()
+
+
+def test_a_built_inheriting_search_has_its_checkpoint_folder_before_its_first_training(tmp_path, monkeypatch):
+    """What a worker joining at once needs: the folder the study names exists when the study does."""
+    from nas.engine import build_search
+
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
+    built = build_search(
+        SearchConfig(
+            data=TINY[1],
+            space_options={"base_crop": 16, "base_stride": 16, "head_width": 32},
+            target_gflops=0.0009,
+            epochs=0.5,
+            inherit=True,
+            storage=f"sqlite:///{tmp_path / 'early.db'}",
+        )
+    )
+    assert built.ledger.attr("checkpoints") == str(tmp_path / "early.db.artifacts")
+    assert (tmp_path / "early.db.artifacts").is_dir() and not any((tmp_path / "early.db.artifacts").iterdir())
